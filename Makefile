@@ -1,0 +1,63 @@
+# The engine's build, test and run entry points. Tools are pinned here and installed into
+# ./bin by `make tools`, so a fresh machine needs only Go and Node.
+SHELL := /bin/bash
+GO ?= go
+BIN := $(CURDIR)/bin
+export PATH := $(BIN):$(PATH)
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+
+VERSITYGW_VERSION := v1.8.0
+RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
+STATICCHECK_VERSION := v0.8.2
+
+FUNCTIONS := $(notdir $(wildcard functions/*))
+
+.PHONY: all build tools test unit integration lint bench synth run clean
+
+all: lint test
+
+## build: every function to dist/<fn>/bootstrap (linux/arm64, static, lambda.norpc)
+build: $(FUNCTIONS:%=dist/%/bootstrap)
+
+dist/%/bootstrap: FORCE
+	@mkdir -p $(dir $@)
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w" -o $@ ./functions/$*
+
+FORCE:
+
+## tools: the pinned peers the tests run against (versitygw, Lambda RIE, staticcheck)
+tools: $(BIN)/versitygw $(BIN)/aws-lambda-rie $(BIN)/staticcheck
+
+$(BIN)/versitygw:
+	GOBIN=$(BIN) $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
+
+$(BIN)/aws-lambda-rie:
+	GOBIN=$(BIN) $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
+
+$(BIN)/staticcheck:
+	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+## test: everything CI runs (unit, integration against versitygw and the Lambda RIE)
+test: tools
+	$(GO) test -count=1 -timeout 30m ./...
+
+## unit: the fast tests only (no local peers)
+unit:
+	$(GO) test -count=1 -short ./...
+
+## integration: the end-to-end tests against real local peers
+integration: tools
+	$(GO) test -count=1 -timeout 30m ./integration/...
+
+## lint: gofmt, go vet, staticcheck
+lint: $(BIN)/staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	staticcheck ./...
+
+## bench: benchmarks (numbers go to the README)
+bench: tools
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
+
+clean:
+	rm -rf dist cdk.out
