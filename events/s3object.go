@@ -1,0 +1,60 @@
+package events
+
+import "time"
+
+// EventBridge detail-types and values of the S3 object events the replicator consumes.
+const (
+	S3EventSource             = "aws.s3"
+	DetailTypeObjectCreated   = "Object Created"
+	DetailTypeObjectDeleted   = "Object Deleted"
+	DeletionTypeMarker        = "Delete Marker Created"
+	DeletionTypePermanent     = "Permanently Deleted"
+	ReasonPutObject           = "PutObject"
+	ReasonPostObject          = "POST Object"
+	ReasonCopyObject          = "CopyObject"
+	ReasonCompleteMultipart   = "CompleteMultipartUpload"
+	ReasonDeleteObject        = "DeleteObject"
+	ReasonLifecycleExpiration = "Lifecycle Expiration"
+)
+
+// S3ObjectEvent is the EventBridge envelope of the S3 events "Object Created" and
+// "Object Deleted" (S3 user guide, "EventBridge event message structure").
+type S3ObjectEvent struct {
+	Version    string         `json:"version"`
+	ID         string         `json:"id"`
+	DetailType string         `json:"detail-type"`
+	Source     string         `json:"source"`
+	AccountID  string         `json:"account"`
+	Time       time.Time      `json:"time"`
+	Region     string         `json:"region"`
+	Resources  []string       `json:"resources"`
+	ReplayName string         `json:"replay-name,omitempty"`
+	Detail     S3ObjectDetail `json:"detail"`
+}
+
+// S3ObjectDetail is the detail of an S3 object event. Deletes carry no size or etag.
+type S3ObjectDetail struct {
+	Version         string         `json:"version"`
+	EventVersion    string         `json:"event-version,omitempty"`
+	Bucket          S3DetailBucket `json:"bucket"`
+	Object          S3DetailObject `json:"object"`
+	RequestID       string         `json:"request-id"`
+	Requester       string         `json:"requester"`
+	SourceIPAddress string         `json:"source-ip-address,omitempty"`
+	Reason          string         `json:"reason,omitempty"`
+	DeletionType    string         `json:"deletion-type,omitempty"`
+}
+
+// S3DetailBucket names the bucket of an S3 object event.
+type S3DetailBucket struct {
+	Name string `json:"name"`
+}
+
+// S3DetailObject is the object of an S3 object event. Key is as S3 sent it (see DecodeKey).
+type S3DetailObject struct {
+	Key       string `json:"key"`
+	Size      int64  `json:"size,omitempty"`
+	ETag      string `json:"etag,omitempty"`
+	VersionID string `json:"version-id,omitempty"`
+	Sequencer string `json:"sequencer,omitempty"`
+}
