@@ -1,0 +1,208 @@
+package globalendpoint_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+
+	"github.com/mrap-engine/mrap/shared/faults"
+	"github.com/mrap-engine/mrap/shared/globalendpoint"
+	"github.com/mrap-engine/mrap/shared/localregion"
+	"github.com/mrap-engine/mrap/shared/routesapi"
+	"github.com/mrap-engine/mrap/shared/sigv4verify"
+)
+
+const (
+	alias = "testalias.mrap"
+	ak    = "LOCALKEY"
+	sk    = "localsecret"
+)
+
+type fixture struct {
+	table    *routesapi.Table
+	regions  []*localregion.Server
+	faults   map[string]*faults.Proxy
+	endpoint string
+}
+
+func start(t *testing.T) *fixture {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts versitygw")
+	}
+	ctx := context.Background()
+	f := &fixture{faults: map[string]*faults.Proxy{}}
+	var targets []globalendpoint.Target
+	var routes []routesapi.Route
+	for _, region := range []string{"us-east-1", "eu-west-1"} {
+		s, err := localregion.Start(ctx, localregion.Options{Region: region, DataDir: filepath.Join(t.TempDir(), region), AccessKey: ak, SecretKey: sk})
+		if err != nil {
+			t.Fatalf("start %s: %v", region, err)
+		}
+		t.Cleanup(func() { _ = s.Stop() })
+		f.regions = append(f.regions, s)
+		fp, err := faults.New(s.Endpoint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fsrv := httptest.NewServer(fp)
+		t.Cleanup(fsrv.Close)
+		f.faults[region] = fp
+		targets = append(targets, globalendpoint.Target{Region: region, Endpoint: fsrv.URL, Bucket: s.Bucket})
+		routes = append(routes, routesapi.Route{Region: region, Bucket: s.Bucket, Dial: 100})
+	}
+	var err error
+	f.table, err = routesapi.Open(filepath.Join(t.TempDir(), "routes.json"), routes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := globalendpoint.New(f.table, globalendpoint.Options{
+		Alias: alias, Targets: targets,
+		Credentials: aws.Credentials{AccessKeyID: ak, SecretAccessKey: sk},
+		Verifier:    sigv4verify.New(ak, sk),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+	f.endpoint = srv.URL
+	return f
+}
+
+func client(endpoint, secret string) *s3.Client {
+	return s3.New(s3.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(ak, secret, ""),
+		Retryer:     aws.NopRetryer{},
+	})
+}
+
+func get(t *testing.T, c *s3.Client, bucket, key string) (string, error) {
+	t.Helper()
+	out, err := c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		return "", err
+	}
+	defer out.Body.Close()
+	b, err := io.ReadAll(out.Body)
+	return string(b), err
+}
+
+// TestRoutesToClosestActiveRegion writes and reads through the proxy with an unmodified
+// client while the routes flip; each write lands in the Region the table makes active.
+func TestRoutesToClosestActiveRegion(t *testing.T) {
+	f := start(t)
+	ctx := context.Background()
+	c := client(f.endpoint, sk)
+	key := "dir/a b+c%d:é.txt"
+
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(alias), Key: aws.String(key), Body: strings.NewReader("one")}); err != nil {
+		t.Fatalf("put via global endpoint: %v", err)
+	}
+	if got, err := get(t, f.regions[0].Client(), f.regions[0].Bucket, key); err != nil || got != "one" {
+		t.Fatalf("us-east-1 (closest) has %q, %v; want one", got, err)
+	}
+
+	if err := f.table.Submit([]routesapi.Update{{Region: "us-east-1", Dial: 0}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(alias), Key: aws.String(key), Body: strings.NewReader("two")}); err != nil {
+		t.Fatalf("put after failover: %v", err)
+	}
+	if got, err := get(t, f.regions[1].Client(), f.regions[1].Bucket, key); err != nil || got != "two" {
+		t.Fatalf("eu-west-1 has %q, %v; want two", got, err)
+	}
+	if got, err := get(t, c, alias, key); err != nil || got != "two" {
+		t.Fatalf("get via global endpoint = %q, %v; want two", got, err)
+	}
+	list, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(alias), Prefix: aws.String("dir/")})
+	if err != nil || len(list.Contents) != 1 || aws.ToString(list.Contents[0].Key) != key {
+		t.Fatalf("list via global endpoint = %+v, %v", list, err)
+	}
+}
+
+func TestRefusesBadSignatureAndOtherBuckets(t *testing.T) {
+	f := start(t)
+	ctx := context.Background()
+	var apiErr smithy.APIError
+	_, err := client(f.endpoint, "wrong").PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(alias), Key: aws.String("k"), Body: strings.NewReader("x")})
+	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != sigv4verify.CodeSignatureDoesNotMatch {
+		t.Errorf("wrong secret: err = %v, want SignatureDoesNotMatch", err)
+	}
+	_, err = client(f.endpoint, sk).PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("other"), Key: aws.String("k"), Body: strings.NewReader("x")})
+	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "NoSuchBucket" {
+		t.Errorf("other bucket: err = %v, want NoSuchBucket", err)
+	}
+	if _, err := f.regions[0].Client().HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(f.regions[0].Bucket), Key: aws.String("k")}); err == nil {
+		t.Error("a refused request reached the Region")
+	}
+}
+
+func TestFaultsReachTheClient(t *testing.T) {
+	f := start(t)
+	ctx := context.Background()
+	c := client(f.endpoint, sk)
+	put := func() error {
+		_, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(alias), Key: aws.String("f"), Body: bytes.NewReader([]byte("x"))})
+		return err
+	}
+	var apiErr smithy.APIError
+	f.faults["us-east-1"].Set(faults.Errors, 0)
+	if err := put(); !errors.As(err, &apiErr) || apiErr.ErrorCode() != "SlowDown" {
+		t.Errorf("errors fault: err = %v, want SlowDown", err)
+	}
+	f.faults["us-east-1"].Set(faults.Down, 0)
+	if err := put(); !errors.As(err, &apiErr) || apiErr.ErrorCode() != "ServiceUnavailable" {
+		t.Errorf("down fault: err = %v, want ServiceUnavailable from the global endpoint", err)
+	}
+	f.faults["us-east-1"].Set(faults.Up, 0)
+	if err := put(); err != nil {
+		t.Errorf("after up: %v", err)
+	}
+}
+
+// TestAWSCLIThroughGlobalEndpoint uploads with the stock AWS CLI v2 (its own signing and
+// payload style) through the proxy.
+func TestAWSCLIThroughGlobalEndpoint(t *testing.T) {
+	f := start(t)
+	cli := "/usr/bin/aws"
+	if _, err := os.Stat(cli); err != nil {
+		t.Skipf("AWS CLI v2 not installed at %s", cli)
+	}
+	src := filepath.Join(t.TempDir(), "src.bin")
+	data := bytes.Repeat([]byte("0123456789abcdef"), 9<<16) // 9 MiB: the CLI goes multipart
+	if err := os.WriteFile(src, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(cli, "s3", "cp", src, "s3://"+alias+"/cli/src.bin", "--endpoint-url", f.endpoint, "--region", "us-east-1")
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir(), "AWS_ACCESS_KEY_ID=" + ak, "AWS_SECRET_ACCESS_KEY=" + sk, "AWS_EC2_METADATA_DISABLED=true"}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("aws s3 cp: %v\n%s", err, out)
+	}
+	got, err := get(t, f.regions[0].Client(), f.regions[0].Bucket, "cli/src.bin")
+	if err != nil || got != string(data) {
+		t.Fatalf("us-east-1 copy: %d bytes, %v; want %d bytes", len(got), err, len(data))
+	}
+	resp, err := http.Get(f.endpoint + "/" + alias + "/cli/src.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("anonymous get status = %d, want 403", resp.StatusCode)
+	}
+}
