@@ -1,0 +1,52 @@
+// Package replication brings every member bucket of a Multi-Region Access Point to the same
+// state for one key after an object event in any of them. It holds the conflict rule and the
+// replication decision as pure functions, and an Engine that does the I/O around them through
+// the small Store port (shared/s3store adapts S3 to it). It imports no AWS SDK.
+//
+// # Rules
+//
+// Source. The event's version is replicated only while it is still the current version at the
+// source: the engine reads the source key's current version (HEAD without version id).
+//   - current version differs from the event's: skip "superseded" (the newer version's own
+//     event, or the reconciler, handles the key);
+//   - the event's version carries replica marks: skip "replica" (the engine wrote it; this is
+//     what stops loops in active-active);
+//   - the event's version no longer exists: skip "source-version-gone", recorded, not an error.
+//
+// Keys are decoded once with events.DecodeKey. EventBridge's key encoding is undocumented, so
+// when the decoded key does not hold the event's version but the raw key does, the raw key is
+// used ("verify against the version id before copying").
+//
+// Destination. The engine reads each other member's current version for the key:
+//   - it already holds this origin (same origin Region and version id): skip "duplicate"
+//     (duplicate events are idempotent);
+//   - its current version wins by the conflict rule: skip "destination-newer" (out-of-order
+//     events never let an older version overwrite a newer one);
+//   - otherwise the source version is copied with the replica marks.
+//
+// Marks (user metadata, docs/contracts.md): mrap-origin-region, mrap-origin-version-id,
+// mrap-origin-time (RFC 3339, nanoseconds, UTC) and mrap-origin-sequencer (when known). A
+// version without mrap-origin-region is an original; its origin is (its Region, its version
+// id, its Last-Modified truncated to the second, the event sequencer when known). Last-Modified
+// is truncated because HTTP dates carry seconds, so every Region computes the same origin time
+// for the same version whichever API it read it from.
+//
+// Conflict rule (Compare): the later origin time wins; for the same origin Region with both
+// sequencers known, the greater sequencer (left-padded with zeros to equal length); otherwise
+// the greater origin Region name, then the greater origin version id (byte order). Concurrent
+// writes of one key in two Regions therefore converge to the same winner everywhere.
+//
+// Deletes. "Delete Marker Created" is replicated while the source's current version is still
+// that delete marker: each destination whose current version is an object that does not win
+// against the marker's origin (its Region, version id and Last-Modified) gets a delete marker
+// (DeleteObject without version id). A destination whose current version is already a delete
+// marker, or that has no version of the key, is left as it is ("destination-deleted",
+// "destination-absent"). Permanent version deletes and lifecycle expirations are replicated
+// only when configured (Options.ReplicatePermanentDeletes, ReplicateLifecycleDeletes): the
+// destination versions whose marks name the deleted origin version are deleted; otherwise
+// they are skipped as "permanent-delete-not-replicated".
+//
+// Errors. The Store retries throttling, 5xx and timeouts (the SDK standard retryer). Errors
+// it marks permanent (access denied, missing bucket) and malformed changes fail the record
+// with a clear message (IsPermanent reports them); nothing is dropped silently.
+package replication

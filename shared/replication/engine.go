@@ -1,0 +1,301 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/mrap-engine/mrap/events"
+	"github.com/mrap-engine/mrap/shared/config"
+)
+
+// Options configures an Engine.
+type Options struct {
+	Policy
+	// DestinationConcurrency bounds the destinations worked on at once (default: all).
+	DestinationConcurrency int
+}
+
+// Engine applies object changes from one member bucket to every other member.
+type Engine struct {
+	store   Store
+	members []config.Member
+	opts    Options
+}
+
+// New returns an Engine over store for members (every member bucket, the source included).
+func New(store Store, members []config.Member, opts Options) (*Engine, error) {
+	if store == nil {
+		return nil, errors.New("replication: nil store")
+	}
+	if len(members) < 2 {
+		return nil, fmt.Errorf("replication: want at least two members, got %d", len(members))
+	}
+	seen := map[string]bool{}
+	for _, m := range members {
+		if m.Region == "" || m.Bucket == "" {
+			return nil, fmt.Errorf("replication: member %+v lacks a Region or bucket", m)
+		}
+		if seen[m.Region] {
+			return nil, fmt.Errorf("replication: Region %s appears twice", m.Region)
+		}
+		seen[m.Region] = true
+	}
+	if opts.DestinationConcurrency <= 0 {
+		opts.DestinationConcurrency = len(members)
+	}
+	return &Engine{store: store, members: append([]config.Member(nil), members...), opts: opts}, nil
+}
+
+// Status is what happened at one destination.
+type Status string
+
+// The statuses of an Outcome.
+const (
+	Replicated Status = "replicated"
+	Skipped    Status = "skipped"
+	Failed     Status = "failed"
+)
+
+// Outcome is what happened at one destination Region.
+type Outcome struct {
+	Region string
+	Bucket string
+	Status Status
+	Action Action // the action decided (copy, delete-marker, delete-replicas) or skip
+	Reason string // why it was skipped
+	Err    error  // why it failed
+	Bytes  int64  // bytes copied
+}
+
+// Result reports what Apply did for one change.
+type Result struct {
+	Change       events.ObjectChange
+	Key          string // the key acted on: the decoded key, or the raw key when only it held the version
+	Origin       Origin // the write replicated (zero when skipped at the source)
+	Destinations []Outcome
+}
+
+// Bytes returns the bytes copied to all destinations.
+func (r Result) Bytes() int64 {
+	var n int64
+	for _, o := range r.Destinations {
+		n += o.Bytes
+	}
+	return n
+}
+
+// Count returns how many destinations ended with status s.
+func (r Result) Count(s Status) int {
+	n := 0
+	for _, o := range r.Destinations {
+		if o.Status == s {
+			n++
+		}
+	}
+	return n
+}
+
+// Apply brings every member other than the change's own to the change's state for its key,
+// by the rules of the package documentation. The error is non-nil when the change is
+// malformed or the source could not be read (every destination then failed) or when at least
+// one destination failed; it joins the failures, and IsPermanent tells retryable ones apart.
+func (e *Engine) Apply(ctx context.Context, change events.ObjectChange) (Result, error) {
+	res := Result{Change: change, Key: change.Key}
+	src, dests, err := e.route(change)
+	if err != nil {
+		return res, e.failAll(&res, dests, Permanent(err))
+	}
+	var state SourceState
+	if change.Kind != events.PermanentlyDeleted {
+		key, st, err := e.readSource(ctx, src, change)
+		if err != nil {
+			return res, e.failAll(&res, dests, fmt.Errorf("read source %s %s/%q: %w", src.Region, src.Bucket, change.Key, err))
+		}
+		res.Key, state = key, st
+	}
+	d := DecideSource(change, state, e.opts.Policy)
+	res.Origin = d.Origin
+	res.Destinations = make([]Outcome, len(dests))
+	if d.Action == ActionSkip {
+		for i, m := range dests {
+			res.Destinations[i] = Outcome{Region: m.Region, Bucket: m.Bucket, Status: Skipped, Action: ActionSkip, Reason: d.Reason}
+		}
+		return res, nil
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, e.opts.DestinationConcurrency)
+	for i, m := range dests {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			res.Destinations[i] = e.applyTo(ctx, src, m, res.Key, state.Current, d)
+		}()
+	}
+	wg.Wait()
+	var errs []error
+	for _, o := range res.Destinations {
+		if o.Status == Failed {
+			errs = append(errs, o.Err)
+		}
+	}
+	return res, errors.Join(errs...)
+}
+
+// route finds the source member and the destinations of a change.
+func (e *Engine) route(change events.ObjectChange) (config.Member, []config.Member, error) {
+	var src config.Member
+	var dests []config.Member
+	for _, m := range e.members {
+		if m.Region == change.Region {
+			src = m
+		} else {
+			dests = append(dests, m)
+		}
+	}
+	if err := change.Validate(); err != nil {
+		return src, dests, err
+	}
+	if src.Region == "" {
+		return src, dests, fmt.Errorf("change in Region %s: not a member Region", change.Region)
+	}
+	if src.Bucket != change.Bucket {
+		return src, dests, fmt.Errorf("change in bucket %q: the member bucket of %s is %q", change.Bucket, change.Region, src.Bucket)
+	}
+	return src, dests, nil
+}
+
+func (e *Engine) failAll(res *Result, dests []config.Member, err error) error {
+	res.Destinations = make([]Outcome, len(dests))
+	for i, m := range dests {
+		res.Destinations[i] = Outcome{Region: m.Region, Bucket: m.Bucket, Status: Failed, Err: err}
+	}
+	return err
+}
+
+// readSource reads the source key's current version and resolves which key holds the change's
+// version: the decoded key, or the raw key as sent when only it does.
+func (e *Engine) readSource(ctx context.Context, src config.Member, change events.ObjectChange) (string, SourceState, error) {
+	key := change.Key
+	cur, err := e.store.Head(ctx, src.Region, src.Bucket, key)
+	if err != nil {
+		return key, SourceState{}, err
+	}
+	if change.VersionID == "" || cur.VersionID == change.VersionID {
+		return key, SourceState{Current: cur}, nil
+	}
+	if change.RawKey != change.Key {
+		raw, err := e.store.Head(ctx, src.Region, src.Bucket, change.RawKey)
+		if err != nil {
+			return key, SourceState{}, err
+		}
+		if raw.VersionID == change.VersionID {
+			return change.RawKey, SourceState{Current: raw}, nil
+		}
+	}
+	if change.Kind != events.Created {
+		return key, SourceState{Current: cur}, nil
+	}
+	// The event's version is not current: tell "superseded" from "gone".
+	gone, err := e.versionGone(ctx, src, key, change.VersionID)
+	if err != nil {
+		return key, SourceState{}, err
+	}
+	if gone && change.RawKey != change.Key {
+		if gone, err = e.versionGone(ctx, src, change.RawKey, change.VersionID); err != nil {
+			return key, SourceState{}, err
+		}
+	}
+	return key, SourceState{Current: cur, VersionGone: gone}, nil
+}
+
+func (e *Engine) versionGone(ctx context.Context, m config.Member, key, versionID string) (bool, error) {
+	_, err := e.store.HeadVersion(ctx, m.Region, m.Bucket, key, versionID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return true, nil
+	case err != nil:
+		return false, err
+	}
+	return false, nil
+}
+
+// applyTo carries out a source decision at one destination.
+func (e *Engine) applyTo(ctx context.Context, src, dst config.Member, key string, srcVersion Version, d Decision) Outcome {
+	out := Outcome{Region: dst.Region, Bucket: dst.Bucket, Action: d.Action}
+	fail := func(op string, err error) Outcome {
+		out.Status = Failed
+		out.Err = fmt.Errorf("%s %s/%q in %s (origin %s): %w", op, dst.Bucket, key, dst.Region, d.Origin, err)
+		return out
+	}
+	if d.Action == ActionDeleteReplicas {
+		return e.deleteReplicas(ctx, dst, key, d, out, fail)
+	}
+	cur, err := e.store.Head(ctx, dst.Region, dst.Bucket, key)
+	if err != nil {
+		return fail("read destination", err)
+	}
+	dd := DecideDestination(d, dst.Region, cur)
+	out.Action = dd.Action
+	switch dd.Action {
+	case ActionSkip:
+		out.Status, out.Reason = Skipped, dd.Reason
+		return out
+	case ActionCopy:
+		n, err := e.store.Copy(ctx, CopyRequest{
+			SourceRegion: src.Region, SourceBucket: src.Bucket, Key: key, Source: srcVersion,
+			DestRegion: dst.Region, DestBucket: dst.Bucket, Marks: d.Origin.Marks(),
+		})
+		if errors.Is(err, ErrNotFound) && !IsPermanent(err) {
+			out.Status, out.Reason = Skipped, SkipSourceVersionGone
+			return out
+		}
+		if err != nil {
+			return fail("copy to", err)
+		}
+		out.Status, out.Bytes = Replicated, n
+		return out
+	case ActionDeleteMarker:
+		if err := e.store.PutDeleteMarker(ctx, dst.Region, dst.Bucket, key); err != nil {
+			return fail("put delete marker in", err)
+		}
+		out.Status = Replicated
+		return out
+	}
+	return fail("apply", fmt.Errorf("unexpected action %q", dd.Action))
+}
+
+func (e *Engine) deleteReplicas(ctx context.Context, dst config.Member, key string, d Decision, out Outcome, fail func(string, error) Outcome) Outcome {
+	versions, err := e.store.ListVersions(ctx, dst.Region, dst.Bucket, key)
+	if err != nil {
+		return fail("list versions of", err)
+	}
+	for i, v := range versions {
+		if v.DeleteMarker {
+			continue
+		}
+		full, err := e.store.HeadVersion(ctx, dst.Region, dst.Bucket, key, v.VersionID)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return fail("read version of", err)
+		}
+		versions[i].Metadata = full.Metadata
+	}
+	ids := ReplicasOf(d.Origin, versions)
+	if len(ids) == 0 {
+		out.Status, out.Action, out.Reason = Skipped, ActionSkip, SkipNoReplica
+		return out
+	}
+	for _, id := range ids {
+		if err := e.store.DeleteVersion(ctx, dst.Region, dst.Bucket, key, id); err != nil && !errors.Is(err, ErrNotFound) {
+			return fail("delete version "+id+" of", err)
+		}
+	}
+	out.Status = Replicated
+	return out
+}

@@ -1,0 +1,540 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mrap-engine/mrap/events"
+	"github.com/mrap-engine/mrap/shared/config"
+)
+
+// memStore is a hand-written versioned bucket per Region. Versions of a key are kept oldest
+// first; each write gets the next version id and the store clock's time.
+type memStore struct {
+	mu      sync.Mutex
+	now     time.Time
+	seq     int
+	objects map[string]map[string][]Version // region -> key -> versions
+	data    map[string]string               // version id -> body
+	fail    map[string]error                // "op region" -> error to return
+	calls   []string
+}
+
+func newMemStore(regions ...string) *memStore {
+	s := &memStore{now: t0, objects: map[string]map[string][]Version{}, data: map[string]string{}, fail: map[string]error{}}
+	for _, r := range regions {
+		s.objects[r] = map[string][]Version{}
+	}
+	return s
+}
+
+func (s *memStore) tick(d time.Duration) { s.mu.Lock(); s.now = s.now.Add(d); s.mu.Unlock() }
+
+func (s *memStore) write(region, key string, v Version, body string) Version {
+	s.seq++
+	v.Exists, v.VersionID, v.LastModified = true, fmt.Sprintf("%s-v%d", region, s.seq), s.now
+	s.objects[region][key] = append(s.objects[region][key], v)
+	s.data[v.VersionID] = body
+	return v
+}
+
+// put is a user write.
+func (s *memStore) put(region, key, body string, meta map[string]string) Version {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.write(region, key, Version{Metadata: meta, Size: int64(len(body))}, body)
+}
+
+// del is a user delete without version id.
+func (s *memStore) del(region, key string) Version {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.write(region, key, Version{DeleteMarker: true}, "")
+}
+
+func (s *memStore) current(region, key string) Version {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	vs := s.objects[region][key]
+	if len(vs) == 0 {
+		return Version{}
+	}
+	return vs[len(vs)-1]
+}
+
+func (s *memStore) record(op, region string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls = append(s.calls, op+" "+region)
+	return s.fail[op+" "+region]
+}
+
+func (s *memStore) Head(_ context.Context, region, _, key string) (Version, error) {
+	if err := s.record("Head", region); err != nil {
+		return Version{}, err
+	}
+	return s.current(region, key), nil
+}
+
+func (s *memStore) HeadVersion(_ context.Context, region, _, key, id string) (Version, error) {
+	if err := s.record("HeadVersion", region); err != nil {
+		return Version{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, v := range s.objects[region][key] {
+		if v.VersionID == id {
+			return v, nil
+		}
+	}
+	return Version{}, fmt.Errorf("head %s: %w", id, ErrNotFound)
+}
+
+func (s *memStore) Copy(ctx context.Context, req CopyRequest) (int64, error) {
+	if err := s.record("Copy", req.DestRegion); err != nil {
+		return 0, err
+	}
+	src, err := s.HeadVersion(ctx, req.SourceRegion, req.SourceBucket, req.Key, req.Source.VersionID)
+	if err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	meta := maps.Clone(src.Metadata)
+	if meta == nil {
+		meta = map[string]string{}
+	}
+	maps.Copy(meta, req.Marks)
+	v := s.write(req.DestRegion, req.Key, Version{Metadata: meta, Size: src.Size}, s.data[src.VersionID])
+	return v.Size, nil
+}
+
+func (s *memStore) PutDeleteMarker(_ context.Context, region, _, key string) error {
+	if err := s.record("PutDeleteMarker", region); err != nil {
+		return err
+	}
+	s.del(region, key)
+	return nil
+}
+
+func (s *memStore) ListVersions(_ context.Context, region, _, key string) ([]Version, error) {
+	if err := s.record("ListVersions", region); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Version
+	for _, v := range s.objects[region][key] {
+		v.Metadata = nil
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func (s *memStore) DeleteVersion(_ context.Context, region, _, key, id string) error {
+	if err := s.record("DeleteVersion", region); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	vs := s.objects[region][key]
+	for i, v := range vs {
+		if v.VersionID == id {
+			s.objects[region][key] = append(vs[:i:i], vs[i+1:]...)
+			return nil
+		}
+	}
+	return fmt.Errorf("delete %s: %w", id, ErrNotFound)
+}
+
+var members = []config.Member{{Region: "eu-west-1", Bucket: "b-eu"}, {Region: "us-east-1", Bucket: "b-us"}, {Region: "ap-southeast-2", Bucket: "b-ap"}}
+
+func bucketOf(region string) string {
+	for _, m := range members {
+		if m.Region == region {
+			return m.Bucket
+		}
+	}
+	return ""
+}
+
+func createdEvent(region, key string, v Version) events.ObjectChange {
+	return events.ObjectChange{Region: region, Bucket: bucketOf(region), Key: key, RawKey: key, VersionID: v.VersionID, Size: v.Size, Kind: events.Created, Reason: events.ReasonPutObject, EventTime: v.LastModified}
+}
+
+func markerEvent(region, key string, v Version) events.ObjectChange {
+	return events.ObjectChange{Region: region, Bucket: bucketOf(region), Key: key, RawKey: key, VersionID: v.VersionID, Kind: events.DeleteMarkerCreated, Reason: events.ReasonDeleteObject, EventTime: v.LastModified}
+}
+
+func newEngine(t *testing.T, s Store, opts Options) *Engine {
+	t.Helper()
+	e, err := New(s, members, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func statuses(r Result) map[string]string {
+	out := map[string]string{}
+	for _, o := range r.Destinations {
+		out[o.Region] = string(o.Status) + ":" + o.Reason
+	}
+	return out
+}
+
+func TestApplyCopiesToEveryOtherMember(t *testing.T) {
+	s := newMemStore("eu-west-1", "us-east-1", "ap-southeast-2")
+	v := s.put("eu-west-1", "k", "hello", map[string]string{"owner": "me"})
+	res, err := newEngine(t, s, Options{}).Apply(context.Background(), createdEvent("eu-west-1", "k", v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := statuses(res), map[string]string{"us-east-1": "replicated:", "ap-southeast-2": "replicated:"}; !maps.Equal(got, want) {
+		t.Fatalf("outcomes %v, want %v", got, want)
+	}
+	if res.Bytes() != 10 {
+		t.Errorf("Bytes() = %d, want 10", res.Bytes())
+	}
+	for _, r := range []string{"us-east-1", "ap-southeast-2"} {
+		cur := s.current(r, "k")
+		if cur.Metadata["owner"] != "me" || cur.Metadata[MarkOriginRegion] != "eu-west-1" || cur.Metadata[MarkOriginVersionID] != v.VersionID || cur.Metadata[MarkOriginTime] != t0.Format(time.RFC3339Nano) {
+			t.Errorf("%s holds %+v, want user metadata and marks naming %s", r, cur.Metadata, v.VersionID)
+		}
+		if s.data[cur.VersionID] != "hello" {
+			t.Errorf("%s body = %q", r, s.data[cur.VersionID])
+		}
+	}
+}
+
+func TestApplySkipsReplicaEvents(t *testing.T) {
+	s := newMemStore("eu-west-1", "us-east-1", "ap-southeast-2")
+	e := newEngine(t, s, Options{})
+	v := s.put("eu-west-1", "k", "x", nil)
+	if _, err := e.Apply(context.Background(), createdEvent("eu-west-1", "k", v)); err != nil {
+		t.Fatal(err)
+	}
+	replica := s.current("us-east-1", "k")
+	before := len(s.objects["eu-west-1"]["k"])
+	res, err := e.Apply(context.Background(), createdEvent("us-east-1", "k", replica))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := statuses(res), map[string]string{"eu-west-1": "skipped:replica", "ap-southeast-2": "skipped:replica"}; !maps.Equal(got, want) {
+		t.Errorf("outcomes %v, want %v", got, want)
+	}
+	if after := len(s.objects["eu-west-1"]["k"]); after != before {
+		t.Errorf("origin got %d new versions from its own replica's event, want 0 (loop)", after-before)
+	}
+}
+
+func TestApplyDuplicateEventIsIdempotent(t *testing.T) {
+	s := newMemStore("eu-west-1", "us-east-1", "ap-southeast-2")
+	e := newEngine(t, s, Options{})
+	v := s.put("eu-west-1", "k", "x", nil)
+	ev := createdEvent("eu-west-1", "k", v)
+	if _, err := e.Apply(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	s.calls = nil
+	res, err := e.Apply(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := statuses(res), map[string]string{"us-east-1": "skipped:duplicate", "ap-southeast-2": "skipped:duplicate"}; !maps.Equal(got, want) {
+		t.Errorf("outcomes %v, want %v", got, want)
+	}
+	if n := len(s.objects["us-east-1"]["k"]); n != 1 {
+		t.Errorf("destination holds %d versions, want 1", n)
+	}
+	for _, c := range s.calls {
+		if strings.HasPrefix(c, "Copy") {
+			t.Errorf("duplicate event made a copy: %v", s.calls)
+		}
+	}
+}
+
+func TestApplyReorderedEventsNeverRegress(t *testing.T) {
+	s := newMemStore("eu-west-1", "us-east-1", "ap-southeast-2")
+	e := newEngine(t, s, Options{})
+	v1 := s.put("eu-west-1", "k", "old", nil)
+	s.tick(time.Second)
+	v2 := s.put("eu-west-1", "k", "new", nil)
+	if _, err := e.Apply(context.Background(), createdEvent("eu-west-1", "k", v2)); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Apply(context.Background(), createdEvent("eu-west-1", "k", v1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := statuses(res)["us-east-1"]; got != "skipped:superseded" {
+		t.Errorf("late event for the old version: %s, want skipped:superseded", got)
+	}
+	if got := s.data[s.current("us-east-1", "k").VersionID]; got != "new" {
+		t.Errorf("destination holds %q, want the newer write", got)
+	}
+}
+
+func TestApplyConcurrentWritesConverge(t *testing.T) {
+	for _, order := range []string{"eu first", "us first"} {
+		t.Run(order, func(t *testing.T) {
+			s := newMemStore("eu-west-1", "us-east-1", "ap-southeast-2")
+			e := newEngine(t, s, Options{})
+			veu := s.put("eu-west-1", "k", "from-eu", nil)
+			s.tick(200 * time.Millisecond) // same second: the tie goes to the greater Region name
+			vus := s.put("us-east-1", "k", "from-us", nil)
+			evs := []events.ObjectChange{createdEvent("eu-west-1", "k", veu), createdEvent("us-east-1", "k", vus)}
+			if order == "us first" {
+				evs[0], evs[1] = evs[1], evs[0]
+			}
+			for _, ev := range evs {
+				if _, err := e.Apply(context.Background(), ev); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, m := range members {
+				if got := s.data[s.current(m.Region, "k").VersionID]; got != "from-us" {
+					t.Errorf("%s holds %q, want from-us (us-east-1 > eu-west-1)", m.Region, got)
+				}
+			}
+		})
+	}
+}
+
+func TestApplyLaterWriteWinsAcrossRegions(t *testing.T) {
+	s := newMemStore("eu-west-1", "us-east-1", "ap-southeast-2")
+	e := newEngine(t, s, Options{})
+	vus := s.put("us-east-1", "k", "early-us", nil)
+	s.tick(3 * time.Second)
+	veu := s.put("eu-west-1", "k", "late-eu", nil)
+	for _, ev := range []events.ObjectChange{createdEvent("eu-west-1", "k", veu), createdEvent("us-east-1", "k", vus)} {
+		if _, err := e.Apply(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, m := range members {
+		if got := s.data[s.current(m.Region, "k").VersionID]; got != "late-eu" {
+			t.Errorf("%s holds %q, want late-eu", m.Region, got)
+		}
+	}
+}
+
+func TestApplyDeleteMarker(t *testing.T) {
+	s := newMemStore("eu-west-1", "us-east-1", "ap-southeast-2")
+	e := newEngine(t, s, Options{})
+	v := s.put("eu-west-1", "k", "x", nil)
+	if _, err := e.Apply(context.Background(), createdEvent("eu-west-1", "k", v)); err != nil {
+		t.Fatal(err)
+	}
+	s.tick(time.Second)
+	s.put("ap-southeast-2", "k", "newer-in-ap", nil) // a newer write in one destination
+	s.tick(500 * time.Millisecond)
+	m := s.del("eu-west-1", "k")
+	// ap's write (t0+1s) ties with the marker (t0+1.5s, truncated to t0+1s): eu-west-1 > ap-southeast-2, so the marker wins there too.
+	res, err := e.Apply(context.Background(), markerEvent("eu-west-1", "k", m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := statuses(res), map[string]string{"us-east-1": "replicated:", "ap-southeast-2": "replicated:"}; !maps.Equal(got, want) {
+		t.Fatalf("outcomes %v, want %v", got, want)
+	}
+	for _, r := range []string{"us-east-1", "ap-southeast-2"} {
+		if !s.current(r, "k").DeleteMarker {
+			t.Errorf("%s current is not a delete marker", r)
+		}
+	}
+	// The engine's own delete marker in us-east-1 raises an event; it must not bounce back.
+	res, err = e.Apply(context.Background(), markerEvent("us-east-1", "k", s.current("us-east-1", "k")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := statuses(res)["eu-west-1"]; got != "skipped:destination-deleted" {
+		t.Errorf("echo of the delete marker: %s, want skipped:destination-deleted", got)
+	}
+	if n := len(s.objects["eu-west-1"]["k"]); n != 2 {
+		t.Errorf("origin holds %d versions, want 2 (no extra marker)", n)
+	}
+}
+
+func TestApplyDeleteMarkerLosesToNewerWrite(t *testing.T) {
+	s := newMemStore("eu-west-1", "us-east-1", "ap-southeast-2")
+	e := newEngine(t, s, Options{})
+	s.put("us-east-1", "k", "x", nil)
+	s.put("eu-west-1", "k", "x", nil)
+	m := s.del("eu-west-1", "k")
+	s.tick(2 * time.Second)
+	s.put("us-east-1", "k", "newer", nil)
+	res, err := e.Apply(context.Background(), markerEvent("eu-west-1", "k", m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := statuses(res); got["us-east-1"] != "skipped:destination-newer" || got["ap-southeast-2"] != "skipped:destination-absent" {
+		t.Errorf("outcomes %v", got)
+	}
+	if s.current("us-east-1", "k").DeleteMarker {
+		t.Error("older delete marker hid a newer write")
+	}
+}
+
+func TestApplyPermanentDeletes(t *testing.T) {
+	tests := []struct {
+		name        string
+		reason      string
+		opts        Options
+		wantStatus  string
+		wantDeleted bool
+	}{
+		{name: "not replicated by default", reason: events.ReasonDeleteObject, wantStatus: "skipped:permanent-delete-not-replicated"},
+		{name: "replicated when configured", reason: events.ReasonDeleteObject, opts: Options{Policy: Policy{ReplicatePermanentDeletes: true}}, wantStatus: "replicated:", wantDeleted: true},
+		{name: "lifecycle not replicated by the permanent switch", reason: events.ReasonLifecycleExpiration, opts: Options{Policy: Policy{ReplicatePermanentDeletes: true}}, wantStatus: "skipped:permanent-delete-not-replicated"},
+		{name: "lifecycle replicated when configured", reason: events.ReasonLifecycleExpiration, opts: Options{Policy: Policy{ReplicateLifecycleDeletes: true}}, wantStatus: "replicated:", wantDeleted: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newMemStore("eu-west-1", "us-east-1", "ap-southeast-2")
+			e := newEngine(t, s, tt.opts)
+			v1 := s.put("eu-west-1", "k", "one", nil)
+			if _, err := e.Apply(context.Background(), createdEvent("eu-west-1", "k", v1)); err != nil {
+				t.Fatal(err)
+			}
+			s.tick(time.Second)
+			v2 := s.put("eu-west-1", "k", "two", nil)
+			if _, err := e.Apply(context.Background(), createdEvent("eu-west-1", "k", v2)); err != nil {
+				t.Fatal(err)
+			}
+			_ = s.DeleteVersion(context.Background(), "eu-west-1", "b-eu", "k", v1.VersionID)
+			ev := events.ObjectChange{Region: "eu-west-1", Bucket: "b-eu", Key: "k", RawKey: "k", VersionID: v1.VersionID, Kind: events.PermanentlyDeleted, Reason: tt.reason}
+			res, err := e.Apply(context.Background(), ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := statuses(res)["us-east-1"]; got != tt.wantStatus {
+				t.Errorf("outcome %s, want %s", got, tt.wantStatus)
+			}
+			wantVersions := 2
+			if tt.wantDeleted {
+				wantVersions = 1
+			}
+			if n := len(s.objects["us-east-1"]["k"]); n != wantVersions {
+				t.Errorf("destination holds %d versions, want %d", n, wantVersions)
+			}
+			if got := s.data[s.current("us-east-1", "k").VersionID]; got != "two" {
+				t.Errorf("destination current = %q, want two", got)
+			}
+		})
+	}
+}
+
+func TestApplySourceVersionGone(t *testing.T) {
+	s := newMemStore("eu-west-1", "us-east-1", "ap-southeast-2")
+	v := s.put("eu-west-1", "k", "x", nil)
+	_ = s.DeleteVersion(context.Background(), "eu-west-1", "", "k", v.VersionID)
+	res, err := newEngine(t, s, Options{}).Apply(context.Background(), createdEvent("eu-west-1", "k", v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := statuses(res)["us-east-1"]; got != "skipped:source-version-gone" {
+		t.Errorf("outcome %s, want skipped:source-version-gone", got)
+	}
+}
+
+func TestApplyFallsBackToRawKey(t *testing.T) {
+	s := newMemStore("eu-west-1", "us-east-1", "ap-southeast-2")
+	// The object's real key is "a+b" but the event carried it unencoded, so DecodeKey yields "a b".
+	v := s.put("eu-west-1", "a+b", "x", nil)
+	ev := createdEvent("eu-west-1", "a b", v)
+	ev.RawKey = "a+b"
+	res, err := newEngine(t, s, Options{}).Apply(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Key != "a+b" || statuses(res)["us-east-1"] != "replicated:" {
+		t.Fatalf("key %q outcomes %v, want the raw key replicated", res.Key, statuses(res))
+	}
+	if !s.current("us-east-1", "a+b").Exists || s.current("us-east-1", "a b").Exists {
+		t.Error("replica written under the wrong key")
+	}
+}
+
+func TestApplyErrors(t *testing.T) {
+	denied := Permanent(errors.New("AccessDenied: access denied"))
+	throttled := errors.New("SlowDown: please reduce your request rate")
+	tests := []struct {
+		name          string
+		change        func(v Version) events.ObjectChange
+		fail          map[string]error
+		wantPermanent bool
+		wantErr       string
+		wantStatuses  map[string]string
+	}{
+		{name: "malformed change fails every destination permanently", change: func(v Version) events.ObjectChange {
+			c := createdEvent("eu-west-1", "k", v)
+			c.Bucket = ""
+			return c
+		}, wantPermanent: true, wantErr: "lacks bucket", wantStatuses: map[string]string{"us-east-1": "failed:", "ap-southeast-2": "failed:"}},
+		{name: "unknown Region", change: func(v Version) events.ObjectChange {
+			c := createdEvent("eu-west-1", "k", v)
+			c.Region = "sa-east-1"
+			return c
+		}, wantPermanent: true, wantErr: "not a member Region", wantStatuses: map[string]string{"eu-west-1": "failed:", "us-east-1": "failed:", "ap-southeast-2": "failed:"}},
+		{name: "foreign bucket", change: func(v Version) events.ObjectChange {
+			c := createdEvent("eu-west-1", "k", v)
+			c.Bucket = "someone-else"
+			return c
+		}, wantPermanent: true, wantErr: "member bucket of eu-west-1", wantStatuses: map[string]string{"us-east-1": "failed:", "ap-southeast-2": "failed:"}},
+		{name: "source unreadable fails every destination", fail: map[string]error{"Head eu-west-1": denied}, wantPermanent: true, wantErr: "read source",
+			wantStatuses: map[string]string{"us-east-1": "failed:", "ap-southeast-2": "failed:"}},
+		{name: "one destination denied: only it fails", fail: map[string]error{"Copy us-east-1": denied}, wantPermanent: true, wantErr: "copy to b-us",
+			wantStatuses: map[string]string{"us-east-1": "failed:", "ap-southeast-2": "replicated:"}},
+		{name: "throttled destination read is a retryable failure", fail: map[string]error{"Head ap-southeast-2": throttled}, wantErr: "SlowDown",
+			wantStatuses: map[string]string{"us-east-1": "replicated:", "ap-southeast-2": "failed:"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newMemStore("eu-west-1", "us-east-1", "ap-southeast-2")
+			v := s.put("eu-west-1", "k", "x", nil)
+			s.fail = tt.fail
+			ev := createdEvent("eu-west-1", "k", v)
+			if tt.change != nil {
+				ev = tt.change(v)
+			}
+			res, err := newEngine(t, s, Options{}).Apply(context.Background(), ev)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
+			}
+			if IsPermanent(err) != tt.wantPermanent {
+				t.Errorf("IsPermanent = %v, want %v", IsPermanent(err), tt.wantPermanent)
+			}
+			if got := statuses(res); !maps.Equal(got, tt.wantStatuses) {
+				t.Errorf("outcomes %v, want %v", got, tt.wantStatuses)
+			}
+		})
+	}
+}
+
+func TestNewRejectsBadMembers(t *testing.T) {
+	s := newMemStore()
+	tests := []struct {
+		name    string
+		store   Store
+		members []config.Member
+	}{
+		{name: "nil store", members: members},
+		{name: "one member", store: s, members: members[:1]},
+		{name: "Region twice", store: s, members: []config.Member{{Region: "eu-west-1", Bucket: "a"}, {Region: "eu-west-1", Bucket: "b"}}},
+		{name: "empty bucket", store: s, members: []config.Member{{Region: "eu-west-1", Bucket: "a"}, {Region: "us-east-1"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := New(tt.store, tt.members, Options{}); err == nil {
+				t.Error("New accepted bad input")
+			}
+		})
+	}
+}

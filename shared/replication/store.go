@@ -1,0 +1,69 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is wrapped by Store errors when the key or version asked for does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Version is one version of a key as a Store reads it.
+type Version struct {
+	Exists       bool // false: the key has no current version at all
+	DeleteMarker bool
+	VersionID    string
+	LastModified time.Time
+	Size         int64
+	ETag         string
+	Metadata     map[string]string // user metadata, replica marks included
+	Content      Content
+	StorageClass string
+}
+
+// Content holds the representation headers a replica keeps.
+type Content struct {
+	Type         string
+	Encoding     string
+	Language     string
+	Disposition  string
+	CacheControl string
+	Expires      string // HTTP date as S3 returned it
+	// ChecksumAlgorithm is the algorithm of the object's checksum when it has one
+	// (CRC32, CRC32C, CRC64NVME, SHA1, SHA256).
+	ChecksumAlgorithm string
+}
+
+// CopyRequest asks a Store to write one source version to a destination bucket as a replica.
+type CopyRequest struct {
+	SourceRegion string
+	SourceBucket string
+	Key          string
+	Source       Version // the source version as read (its VersionID is the one copied)
+	DestRegion   string
+	DestBucket   string
+	Marks        map[string]string // replica marks to add to the source's user metadata
+}
+
+// Store is what the engine needs of each Region's bucket. Methods take the Region so one Store
+// serves every member. Implementations retry transient errors themselves and mark permanent
+// ones with Permanent.
+type Store interface {
+	// Head returns the current version of key (Exists false when there is none; DeleteMarker
+	// true, with its version id and Last-Modified, when the current version is a delete marker).
+	Head(ctx context.Context, region, bucket, key string) (Version, error)
+	// HeadVersion returns one version of key, or an error wrapping ErrNotFound when it is gone.
+	HeadVersion(ctx context.Context, region, bucket, key, versionID string) (Version, error)
+	// Copy writes the source version to the destination with its data, user metadata plus
+	// marks, representation headers and tags, and returns the bytes written. A source version
+	// gone meanwhile is an error wrapping ErrNotFound.
+	Copy(ctx context.Context, req CopyRequest) (int64, error)
+	// PutDeleteMarker deletes key without a version id, making a delete marker current.
+	PutDeleteMarker(ctx context.Context, region, bucket, key string) error
+	// ListVersions returns every version and delete marker of exactly key (not of keys that
+	// merely share the prefix); user metadata is not filled in.
+	ListVersions(ctx context.Context, region, bucket, key string) ([]Version, error)
+	// DeleteVersion permanently deletes one version of key.
+	DeleteVersion(ctx context.Context, region, bucket, key, versionID string) error
+}
