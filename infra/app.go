@@ -1,0 +1,52 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// Engine is the whole deployment: one regional stack per member Region and the control stack
+// in the home Region, deployed after them (the access point needs the buckets).
+type Engine struct {
+	Regional map[string]*RegionalStack
+	Control  *ControlStack
+}
+
+// NewEngine adds the engine's stacks to scope (an App) and tags everything it creates.
+func NewEngine(scope constructs.Construct, cfg Config, code Code) (*Engine, error) {
+	n := cfg.Names()
+	tags := awscdk.Tags_Of(scope)
+	tags.Add(jsii.String("Project"), jsii.String("mrap-engine"), nil)
+	tags.Add(jsii.String("MrapName"), jsii.String(n.Name), nil)
+	tags.Add(jsii.String("ManagedBy"), jsii.String("cdk"), nil)
+
+	e := &Engine{Regional: map[string]*RegionalStack{}}
+	var endpoints []string
+	for i, r := range cfg.Regions {
+		s, err := NewRegionalStack(scope, "Region-"+r, RegionalStackProps{
+			Config: cfg,
+			Region: r,
+			Code:   code,
+			Cidr:   fmt.Sprintf("10.%d.0.0/16", 64+i),
+		})
+		if err != nil {
+			return nil, err
+		}
+		e.Regional[r] = s
+		if s.Private != nil {
+			endpoints = append(endpoints, *s.Private.Endpoint.VpcEndpointId())
+		}
+	}
+	control, err := NewControlStack(scope, "Control", ControlStackProps{Config: cfg, Code: code, PrivateEndpoints: endpoints})
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range cfg.Regions {
+		control.AddStackDependency(e.Regional[r].Stack, jsii.String("the access point needs the member buckets"))
+	}
+	e.Control = control
+	return e, nil
+}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// CanaryPrefix is the key prefix of the prober's canary objects (MRAP_CANARY_PREFIX default);
+// canaries are never replicated and expire after a day.
+const CanaryPrefix = ".mrap-canary/"
+
+// MemberBucketProps configure the member bucket of one Region.
+type MemberBucketProps struct {
+	Names                 Names
+	Region                string
+	KMS                   bool // SSE-KMS with a customer managed key instead of SSE-S3
+	NoncurrentVersionDays int
+	AbortMultipartDays    int
+}
+
+// MemberBucket is the versioned bucket of one Region behind the Multi-Region Access Point:
+// deterministic name, public access blocked, TLS only, encrypted, EventBridge notifications
+// on, lifecycle for noncurrent versions, incomplete uploads and canaries, and server access
+// logs into a sibling bucket. Buckets are retained when the stack is deleted.
+type MemberBucket struct {
+	constructs.Construct
+	Bucket awss3.Bucket
+	Key    awskms.Key // nil unless KMS is on
+	Logs   awss3.Bucket
+}
+
+// NewMemberBucket creates the bucket, its access log bucket and (with KMS) its key.
+func NewMemberBucket(scope constructs.Construct, id string, p MemberBucketProps) *MemberBucket {
+	c := constructs.NewConstruct(scope, jsii.String(id))
+
+	logs := awss3.NewBucket(c, jsii.String("AccessLogs"), &awss3.BucketProps{
+		BucketName:        jsii.String(p.Names.AccessLogBucket(p.Region)),
+		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
+		Encryption:        awss3.BucketEncryption_S3_MANAGED,
+		EnforceSSL:        jsii.Bool(true),
+		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
+		Versioned:         jsii.Bool(true),
+		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+		LifecycleRules: &[]*awss3.LifecycleRule{{
+			Id:                          jsii.String("expire-access-logs"),
+			Expiration:                  awscdk.Duration_Days(jsii.Number(365)),
+			NoncurrentVersionExpiration: awscdk.Duration_Days(jsii.Number(1)),
+		}},
+	})
+	suppress(logs, "AwsSolutions-S1", "This bucket is the access log destination of the member bucket; logging it into itself would loop.")
+
+	props := &awss3.BucketProps{
+		BucketName:             jsii.String(p.Names.Bucket(p.Region)),
+		Versioned:              jsii.Bool(true),
+		BlockPublicAccess:      awss3.BlockPublicAccess_BLOCK_ALL(),
+		EnforceSSL:             jsii.Bool(true),
+		ObjectOwnership:        awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
+		RemovalPolicy:          awscdk.RemovalPolicy_RETAIN,
+		ServerAccessLogsBucket: logs,
+		ServerAccessLogsPrefix: jsii.String("s3-access/"),
+		LifecycleRules: &[]*awss3.LifecycleRule{
+			{
+				Id:                                  jsii.String("noncurrent-versions-and-incomplete-uploads"),
+				NoncurrentVersionExpiration:         awscdk.Duration_Days(jsii.Number(p.NoncurrentVersionDays)),
+				AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(p.AbortMultipartDays)),
+			},
+			{
+				Id:                          jsii.String("expire-canaries"),
+				Prefix:                      jsii.String(CanaryPrefix),
+				Expiration:                  awscdk.Duration_Days(jsii.Number(1)),
+				NoncurrentVersionExpiration: awscdk.Duration_Days(jsii.Number(1)),
+			},
+		},
+	}
+	var key awskms.Key
+	if p.KMS {
+		key = awskms.NewKey(c, jsii.String("Key"), &awskms.KeyProps{
+			Alias:             jsii.String(p.Names.KeyAlias(p.Region)),
+			Description:       jsii.String("Encrypts the member bucket " + p.Names.Bucket(p.Region)),
+			EnableKeyRotation: jsii.Bool(true),
+			RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+		})
+		props.Encryption = awss3.BucketEncryption_KMS
+		props.EncryptionKey = key
+		props.BucketKeyEnabled = jsii.Bool(true)
+	} else {
+		props.Encryption = awss3.BucketEncryption_S3_MANAGED
+	}
+	bucket := awss3.NewBucket(c, jsii.String("Bucket"), props)
+	// EventBridge notifications set on the bucket resource itself: the L2 eventBridgeEnabled
+	// flag would add a notifications custom resource (and its Lambda) for no gain.
+	bucket.Node().DefaultChild().(awss3.CfnBucket).AddPropertyOverride(
+		jsii.String("NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled"), true)
+
+	return &MemberBucket{Construct: c, Bucket: bucket, Key: key, Logs: logs}
+}

@@ -1,0 +1,383 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mrap-engine/mrap/shared/config"
+)
+
+// RoutesAPIRegions are the only Regions that serve the MRAP routes API
+// (Get/SubmitMultiRegionAccessPointRoutes), in the order the failover function tries them.
+var RoutesAPIRegions = []string{"us-east-1", "us-west-2", "ap-southeast-2", "ap-northeast-1", "eu-west-1"}
+
+// Routing modes of the Multi-Region Access Point.
+const (
+	ModeActiveActive  = "active-active"
+	ModeActivePassive = "active-passive"
+)
+
+// Context keys read by the app. Defaults live in cdk.json; every key can be overridden
+// with `-c key=value` (lists as comma-separated strings).
+const (
+	CtxAccount                   = "account"
+	CtxRegions                   = "regions"
+	CtxHomeRegion                = "homeRegion"
+	CtxName                      = "name"
+	CtxBucketPrefix              = "bucketPrefix"
+	CtxMode                      = "mode"
+	CtxPriority                  = "priority"
+	CtxMinActive                 = "minActive"
+	CtxCooldown                  = "cooldown"
+	CtxFailback                  = "failback"
+	CtxFailbackWindow            = "failbackWindow"
+	CtxInsufficientData          = "insufficientData"
+	CtxDryRun                    = "dryRun"
+	CtxKMS                       = "kms"
+	CtxReplicatePermanentDeletes = "replicatePermanentDeletes"
+	CtxReplicateLifecycleDeletes = "replicateLifecycleDeletes"
+	CtxStorageClass              = "storageClass"
+	CtxReplicatorMemory          = "replicatorMemoryMb"
+	CtxReplicatorTimeout         = "replicatorTimeoutSeconds"
+	CtxReplicatorBatchSize       = "replicatorBatchSize"
+	CtxReplicatorMaxConcurrency  = "replicatorMaxConcurrency"
+	CtxReplicatorReserved        = "replicatorReservedConcurrency"
+	CtxProberRate                = "proberRateMinutes"
+	CtxAlarmAvailability         = "alarmAvailabilityBelow"
+	CtxAlarmLatency              = "alarmLatencySeconds"
+	CtxAlarmErrors               = "alarmReplicatorErrors"
+	CtxAlarmPeriods              = "alarmEvaluationPeriods"
+	CtxNoncurrentDays            = "noncurrentVersionDays"
+	CtxAbortMultipartDays        = "abortMultipartDays"
+	CtxLogRetentionDays          = "logRetentionDays"
+	CtxPrivateAccess             = "privateAccess"
+)
+
+// PlaceholderAccount is the documented stand-in account of cdk.json: it synthesizes, and
+// deploying it fails, so real deployments pass -c account=....
+const PlaceholderAccount = "111111111111"
+
+// Config is the whole deployment, read from CDK context and validated before any construct
+// is created.
+type Config struct {
+	Account      string
+	Regions      []string // member Regions, in the order given
+	HomeRegion   string   // hosts the control stack; serves the routes API
+	Name         string   // MRAP name and base of every other physical name
+	BucketPrefix string
+
+	Mode             string
+	Priority         []string // every member Region, most preferred first
+	MinActive        int
+	Cooldown         time.Duration
+	Failback         bool
+	FailbackWindow   time.Duration
+	InsufficientData string
+	DryRun           bool
+
+	KMS                       bool
+	ReplicatePermanentDeletes bool
+	ReplicateLifecycleDeletes bool
+	StorageClass              string
+
+	ReplicatorMemoryMB       int
+	ReplicatorTimeout        time.Duration
+	ReplicatorBatchSize      int
+	ReplicatorMaxConcurrency int // SQS event source maximum concurrency (2..1000)
+	ReplicatorReserved       int // reserved concurrency; 0 leaves it unreserved
+	ProberRate               time.Duration
+
+	Alarms AlarmThresholds
+
+	NoncurrentVersionDays int
+	AbortMultipartDays    int
+	LogRetentionDays      int
+	PrivateAccess         bool
+}
+
+// AlarmThresholds are the limits of the per-Region alarms.
+type AlarmThresholds struct {
+	AvailabilityBelow float64       // canary availability (0..1) under which the Region is unhealthy
+	Latency           time.Duration // replication latency above which the latency alarm fires
+	ReplicatorErrors  int           // replicator invocation errors per period above which the alarm fires
+	EvaluationPeriods int           // consecutive one-minute periods before an alarm fires
+}
+
+// Names returns the deterministic physical names of this deployment.
+func (c Config) Names() Names {
+	return Names{Name: c.Name, BucketPrefix: c.BucketPrefix, Account: c.Account}
+}
+
+// Members returns every member Region with its bucket, in Region order.
+func (c Config) Members() []config.Member {
+	n := c.Names()
+	out := make([]config.Member, 0, len(c.Regions))
+	for _, r := range c.Regions {
+		out = append(out, config.Member{Region: r, Bucket: n.Bucket(r)})
+	}
+	return out
+}
+
+// ControlRegions returns the routes-API Regions in the order the failover function should
+// try them: the home Region first, then the others.
+func (c Config) ControlRegions() []string {
+	out := []string{c.HomeRegion}
+	for _, r := range RoutesAPIRegions {
+		if r != c.HomeRegion {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+var (
+	accountPattern = regexp.MustCompile(`^\d{12}$`)
+	// namePattern keeps every derived name (MRAP, functions, roles, queues) within AWS limits.
+	namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,18}[a-z0-9]$`)
+	// bucketPrefixPattern keeps "{prefix}-logs-{account}-{region}" within 63 characters.
+	bucketPrefixPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,26}[a-z0-9]$`)
+	storageClasses      = []string{"", "STANDARD", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE", "REDUCED_REDUNDANCY"}
+)
+
+// ContextLookup returns the raw value of a context key: a string from `-c`, or any JSON value
+// from cdk.json; ok is false when the key is absent.
+type ContextLookup func(key string) (any, bool)
+
+// LoadConfig reads and validates the configuration. Every problem is reported at once, in one
+// error that starts with "invalid configuration".
+func LoadConfig(lookup ContextLookup) (Config, error) {
+	env := config.New(func(key string) (string, bool) {
+		v, ok := lookup(key)
+		if !ok || v == nil {
+			return "", false
+		}
+		return contextString(v), true
+	})
+
+	c := Config{
+		Account:      env.String(CtxAccount, PlaceholderAccount),
+		Regions:      env.List(CtxRegions, []string{"us-east-1", "us-west-2"}),
+		Name:         env.String(CtxName, "mrap-engine"),
+		BucketPrefix: env.String(CtxBucketPrefix, ""),
+
+		Mode:             env.String(CtxMode, ModeActiveActive),
+		MinActive:        int(env.Int64(CtxMinActive, 1)),
+		Cooldown:         env.Duration(CtxCooldown, 5*time.Minute),
+		Failback:         env.Bool(CtxFailback, false),
+		FailbackWindow:   env.Duration(CtxFailbackWindow, 15*time.Minute),
+		InsufficientData: env.String(CtxInsufficientData, "ignore"),
+		DryRun:           env.Bool(CtxDryRun, false),
+
+		KMS:                       env.Bool(CtxKMS, false),
+		ReplicatePermanentDeletes: env.Bool(CtxReplicatePermanentDeletes, false),
+		ReplicateLifecycleDeletes: env.Bool(CtxReplicateLifecycleDeletes, false),
+		StorageClass:              env.String(CtxStorageClass, ""),
+
+		ReplicatorMemoryMB:       int(env.Int64(CtxReplicatorMemory, 512)),
+		ReplicatorTimeout:        time.Duration(env.Int64(CtxReplicatorTimeout, 300)) * time.Second,
+		ReplicatorBatchSize:      int(env.Int64(CtxReplicatorBatchSize, 10)),
+		ReplicatorMaxConcurrency: int(env.Int64(CtxReplicatorMaxConcurrency, 20)),
+		ReplicatorReserved:       int(env.Int64(CtxReplicatorReserved, 0)),
+		ProberRate:               time.Duration(env.Int64(CtxProberRate, 1)) * time.Minute,
+
+		Alarms: AlarmThresholds{
+			AvailabilityBelow: floatValue(env, CtxAlarmAvailability, 0.9),
+			Latency:           time.Duration(env.Int64(CtxAlarmLatency, 300)) * time.Second,
+			ReplicatorErrors:  int(env.Int64(CtxAlarmErrors, 5)),
+			EvaluationPeriods: int(env.Int64(CtxAlarmPeriods, 3)),
+		},
+
+		NoncurrentVersionDays: int(env.Int64(CtxNoncurrentDays, 30)),
+		AbortMultipartDays:    int(env.Int64(CtxAbortMultipartDays, 7)),
+		LogRetentionDays:      int(env.Int64(CtxLogRetentionDays, 30)),
+		PrivateAccess:         env.Bool(CtxPrivateAccess, false),
+	}
+	if c.BucketPrefix == "" {
+		c.BucketPrefix = c.Name
+	}
+	c.HomeRegion = env.String(CtxHomeRegion, defaultHome(c.Regions))
+	c.Priority = env.List(CtxPriority, c.Regions)
+
+	validate(env, &c)
+	if err := env.Err(); err != nil {
+		return Config{}, fmt.Errorf("invalid configuration (set with cdk.json context or -c key=value): %w", err)
+	}
+	return c, nil
+}
+
+// defaultHome is the first member Region that serves the routes API, or us-west-2.
+func defaultHome(regions []string) string {
+	for _, r := range regions {
+		if slices.Contains(RoutesAPIRegions, r) {
+			return r
+		}
+	}
+	return "us-west-2"
+}
+
+func validate(env *config.Env, c *Config) {
+	if !accountPattern.MatchString(c.Account) {
+		env.Fail(CtxAccount, "want a 12-digit AWS account id, got %q", c.Account)
+	}
+	if !namePattern.MatchString(c.Name) {
+		env.Fail(CtxName, "want 3 to 20 lowercase letters, digits or hyphens (no leading or trailing hyphen), got %q", c.Name)
+	}
+	if !bucketPrefixPattern.MatchString(c.BucketPrefix) || strings.Contains(c.BucketPrefix, "--") {
+		env.Fail(CtxBucketPrefix, "want 2 to 28 lowercase letters, digits or single hyphens, got %q", c.BucketPrefix)
+	}
+
+	seen := map[string]bool{}
+	for _, r := range c.Regions {
+		if !config.ValidRegion(r) {
+			env.Fail(CtxRegions, "%q is not a Region name", r)
+		}
+		if seen[r] {
+			env.Fail(CtxRegions, "Region %q appears twice", r)
+		}
+		seen[r] = true
+	}
+	if len(c.Regions) < 2 {
+		env.Fail(CtxRegions, "a Multi-Region Access Point needs at least 2 member Regions, got %d (%s)", len(c.Regions), strings.Join(c.Regions, ","))
+	}
+	if len(c.Regions) > 17 {
+		env.Fail(CtxRegions, "a Multi-Region Access Point has at most 17 Regions, got %d", len(c.Regions))
+	}
+	if !slices.Contains(RoutesAPIRegions, c.HomeRegion) {
+		env.Fail(CtxHomeRegion, "%q cannot serve the routes API; choose one of %s", c.HomeRegion, strings.Join(RoutesAPIRegions, ", "))
+	}
+
+	switch c.Mode {
+	case ModeActiveActive, ModeActivePassive:
+	default:
+		env.Fail(CtxMode, "unknown mode %q; want %s or %s", c.Mode, ModeActiveActive, ModeActivePassive)
+	}
+	if !samePermutation(c.Priority, c.Regions) {
+		env.Fail(CtxPriority, "must list every member Region exactly once, got %q for members %q", strings.Join(c.Priority, ","), strings.Join(c.Regions, ","))
+	}
+	if c.MinActive < 1 || c.MinActive > len(c.Regions) {
+		env.Fail(CtxMinActive, "want 1 to %d, got %d", len(c.Regions), c.MinActive)
+	}
+	switch c.InsufficientData {
+	case "ignore", "unhealthy":
+	default:
+		env.Fail(CtxInsufficientData, "want ignore or unhealthy, got %q", c.InsufficientData)
+	}
+	if !slices.Contains(storageClasses, c.StorageClass) {
+		env.Fail(CtxStorageClass, "unknown storage class %q", c.StorageClass)
+	}
+
+	if c.ReplicatorMemoryMB < 128 || c.ReplicatorMemoryMB > 10240 {
+		env.Fail(CtxReplicatorMemory, "want 128 to 10240, got %d", c.ReplicatorMemoryMB)
+	}
+	if c.ReplicatorTimeout < 10*time.Second || c.ReplicatorTimeout > 15*time.Minute {
+		env.Fail(CtxReplicatorTimeout, "want 10 to 900 seconds, got %d", int(c.ReplicatorTimeout.Seconds()))
+	}
+	if c.ReplicatorBatchSize < 1 || c.ReplicatorBatchSize > 10 {
+		env.Fail(CtxReplicatorBatchSize, "want 1 to 10, got %d", c.ReplicatorBatchSize)
+	}
+	if c.ReplicatorMaxConcurrency < 2 || c.ReplicatorMaxConcurrency > 1000 {
+		env.Fail(CtxReplicatorMaxConcurrency, "want 2 to 1000 (SQS event source maximum concurrency), got %d", c.ReplicatorMaxConcurrency)
+	}
+	if c.ReplicatorReserved != 0 && c.ReplicatorReserved < c.ReplicatorMaxConcurrency {
+		env.Fail(CtxReplicatorReserved, "want 0 (unreserved) or at least %s (%d), got %d", CtxReplicatorMaxConcurrency, c.ReplicatorMaxConcurrency, c.ReplicatorReserved)
+	}
+	if c.ProberRate < time.Minute || c.ProberRate > time.Hour {
+		env.Fail(CtxProberRate, "want 1 to 60 minutes, got %d", int(c.ProberRate.Minutes()))
+	}
+	if a := c.Alarms.AvailabilityBelow; a <= 0 || a > 1 {
+		env.Fail(CtxAlarmAvailability, "want a fraction in (0, 1], got %v", a)
+	}
+	if c.Alarms.Latency < time.Second {
+		env.Fail(CtxAlarmLatency, "want at least 1 second, got %d", int(c.Alarms.Latency.Seconds()))
+	}
+	if c.Alarms.EvaluationPeriods < 1 || c.Alarms.EvaluationPeriods > 60 {
+		env.Fail(CtxAlarmPeriods, "want 1 to 60, got %d", c.Alarms.EvaluationPeriods)
+	}
+	if c.NoncurrentVersionDays < 1 {
+		env.Fail(CtxNoncurrentDays, "want at least 1 day, got %d", c.NoncurrentVersionDays)
+	}
+	if c.AbortMultipartDays < 1 {
+		env.Fail(CtxAbortMultipartDays, "want at least 1 day, got %d", c.AbortMultipartDays)
+	}
+	if !slices.Contains(logRetentionDays, c.LogRetentionDays) {
+		env.Fail(CtxLogRetentionDays, "want one of the CloudWatch Logs retention values %v, got %d", logRetentionDays, c.LogRetentionDays)
+	}
+}
+
+// logRetentionDays are the values CloudWatch Logs accepts.
+var logRetentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+
+func samePermutation(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	x, y := slices.Clone(a), slices.Clone(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(x, y)
+}
+
+// floatValue parses a decimal number through env, recording a problem when it is not one.
+func floatValue(env *config.Env, name string, def float64) float64 {
+	s := env.String(name, "")
+	if s == "" {
+		return def
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		env.Fail(name, "want a number, got %q", s)
+		return def
+	}
+	return f
+}
+
+// contextString renders a context value the way `-c` would have given it: lists as
+// comma-separated strings, numbers without exponent, everything else as JSON.
+func contextString(v any) string {
+	switch x := v.(type) {
+	case string:
+		var list []any
+		if strings.HasPrefix(strings.TrimSpace(x), "[") && json.Unmarshal([]byte(x), &list) == nil {
+			return contextString(list)
+		}
+		return x
+	case bool:
+		return strconv.FormatBool(x)
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case int:
+		return strconv.Itoa(x)
+	case []any:
+		parts := make([]string, 0, len(x))
+		for _, item := range x {
+			parts = append(parts, contextString(item))
+		}
+		return strings.Join(parts, ",")
+	case []string:
+		return strings.Join(x, ",")
+	default:
+		b, err := json.Marshal(x)
+		if err != nil {
+			return fmt.Sprint(x)
+		}
+		return string(b)
+	}
+}
+
+// errNoCode reports a missing function binary.
+var errNoCode = errors.New("function binary missing: run `make build` (or `make synth`) first")
+
+// membersEnv renders MRAP_MEMBERS: region=bucket pairs of every member.
+func membersEnv(c Config) string {
+	parts := make([]string, 0, len(c.Regions))
+	for _, m := range c.Members() {
+		parts = append(parts, m.Region+"="+m.Bucket)
+	}
+	return strings.Join(parts, ",")
+}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// Code locates the built function binaries: dist/<fn>/bootstrap.
+type Code struct {
+	Dir string // the dist directory
+}
+
+// Asset returns the Lambda code of function fn, or an error when its bootstrap is missing.
+func (c Code) Asset(fn string) (awslambda.Code, error) {
+	dir := filepath.Join(c.Dir, fn)
+	if _, err := os.Stat(filepath.Join(dir, "bootstrap")); err != nil {
+		return nil, fmt.Errorf("%s: %w", fn, errNoCode)
+	}
+	return awslambda.Code_FromAsset(jsii.String(dir), nil), nil
+}
+
+// EngineFunctionProps configure one of the engine's Go functions.
+type EngineFunctionProps struct {
+	Name        string // physical function name, also used for its role and log group
+	Description string
+	Code        awslambda.Code
+	Environment map[string]string
+	Timeout     time.Duration
+	MemoryMB    int
+	// Reserved is the reserved concurrency; 0 leaves the function unreserved.
+	Reserved         int
+	LogRetentionDays int
+}
+
+// EngineFunction is a Go Lambda function the way the engine runs them all: provided.al2023 on
+// arm64, handler bootstrap, JSON logs into its own log group with a retention, and its own
+// role that may write only to that log group until the owner grants more.
+type EngineFunction struct {
+	constructs.Construct
+	Function awslambda.Function
+	Role     awsiam.Role
+	LogGroup awslogs.LogGroup
+}
+
+// NewEngineFunction creates the function, its role and its log group.
+func NewEngineFunction(scope constructs.Construct, id string, p EngineFunctionProps) *EngineFunction {
+	c := constructs.NewConstruct(scope, jsii.String(id))
+
+	logGroup := awslogs.NewLogGroup(c, jsii.String("Logs"), &awslogs.LogGroupProps{
+		LogGroupName:  jsii.String("/aws/lambda/" + p.Name),
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	logGroup.Node().DefaultChild().(awslogs.CfnLogGroup).AddPropertyOverride(jsii.String("RetentionInDays"), float64(p.LogRetentionDays))
+
+	role := awsiam.NewRole(c, jsii.String("Role"), &awsiam.RoleProps{
+		RoleName:    jsii.String(p.Name),
+		Description: jsii.String("Execution role of " + p.Name),
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+	})
+	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("WriteOwnLogs"),
+		Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
+		Resources: jsii.Strings(*logGroup.LogGroupArn()),
+	}))
+
+	env := map[string]*string{}
+	for k, v := range p.Environment {
+		env[k] = jsii.String(v)
+	}
+	props := &awslambda.FunctionProps{
+		FunctionName:  jsii.String(p.Name),
+		Description:   jsii.String(p.Description),
+		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture:  awslambda.Architecture_ARM_64(),
+		Handler:       jsii.String("bootstrap"),
+		Code:          p.Code,
+		Environment:   &env,
+		Timeout:       awscdk.Duration_Seconds(jsii.Number(p.Timeout.Seconds())),
+		MemorySize:    jsii.Number(p.MemoryMB),
+		Role:          role,
+		LogGroup:      logGroup,
+		LoggingFormat: awslambda.LoggingFormat_JSON,
+		RecursiveLoop: awslambda.RecursiveLoop_TERMINATE,
+	}
+	if p.Reserved > 0 {
+		props.ReservedConcurrentExecutions = jsii.Number(p.Reserved)
+	}
+	fn := awslambda.NewFunction(c, jsii.String("Function"), props)
+	// The function must not start before its role can write its logs.
+	fn.Node().AddDependency(role)
+
+	return &EngineFunction{Construct: c, Function: fn, Role: role, LogGroup: logGroup}
+}

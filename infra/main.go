@@ -1,0 +1,56 @@
+// Command infra is the CDK app of the MRAP engine: a regional stack per member Region and a
+// control stack in the home Region. Configuration comes from CDK context (defaults in
+// cdk.json, overrides with -c key=value); function code from dist/<fn>/bootstrap (make build).
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+)
+
+func main() {
+	defer jsii.Close()
+	props := &awscdk.AppProps{}
+	if _, ok := os.LookupEnv("CDK_OUTDIR"); !ok {
+		props.Outdir = jsii.String("cdk.out") // go run ./infra outside the CDK CLI
+	}
+	app := awscdk.NewApp(props)
+	if _, err := Build(app, Code{Dir: "dist"}); err != nil {
+		fmt.Fprintln(os.Stderr, "infra:", err)
+		os.Exit(1)
+	}
+	app.Synth(nil)
+}
+
+// Build reads the configuration from the app's context and adds the engine's stacks; an
+// invalid configuration or a missing function binary stops it before any stack is created.
+func Build(app awscdk.App, code Code) (*Engine, error) {
+	for flag, on := range featureFlags {
+		app.Node().SetContext(jsii.String(flag), on)
+	}
+	cfg, err := LoadConfig(appContext(app))
+	if err != nil {
+		return nil, err
+	}
+	return NewEngine(app, cfg, code)
+}
+
+// featureFlags are the CDK feature flags the constructs rely on, set here so that tests and
+// `cdk synth` build the same templates whatever cdk.json holds.
+var featureFlags = map[string]any{
+	// Access logs are delivered under a bucket policy, not the LogDeliveryWrite ACL.
+	"@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": true,
+	// Cross-Region references (private access only) protect their producers.
+	"@aws-cdk/core:defaultCrossStackReferences": "strong",
+}
+
+// appContext reads CDK context from the app.
+func appContext(app awscdk.App) ContextLookup {
+	return func(key string) (any, bool) {
+		v := app.Node().TryGetContext(jsii.String(key))
+		return v, v != nil
+	}
+}

@@ -1,0 +1,89 @@
+package main
+
+import "fmt"
+
+// Names derives every physical name of a deployment from its name, bucket prefix and account,
+// so stacks in different Regions refer to each other's resources without cross-Region
+// references.
+type Names struct {
+	Name         string
+	BucketPrefix string
+	Account      string
+}
+
+// Bucket is the member bucket of region.
+func (n Names) Bucket(region string) string {
+	return fmt.Sprintf("%s-%s-%s", n.BucketPrefix, n.Account, region)
+}
+
+// BucketArn is the ARN of the member bucket of region.
+func (n Names) BucketArn(region string) string {
+	return "arn:aws:s3:::" + n.Bucket(region)
+}
+
+// AccessLogBucket is the bucket that receives server access logs of region's member bucket.
+func (n Names) AccessLogBucket(region string) string {
+	return fmt.Sprintf("%s-logs-%s-%s", n.BucketPrefix, n.Account, region)
+}
+
+// Function is the name of function fn (replicator, prober, failover ...) in region; it is
+// also the name of its role and the suffix of its log group.
+func (n Names) Function(fn, region string) string {
+	return fmt.Sprintf("%s-%s-%s", n.Name, fn, region)
+}
+
+// RoleArn is the ARN of the execution role of function fn in region.
+func (n Names) RoleArn(fn, region string) string {
+	return fmt.Sprintf("arn:aws:iam::%s:role/%s", n.Account, n.Function(fn, region))
+}
+
+// Queue is the replication queue of region; DeadLetterQueue its dead-letter queue.
+func (n Names) Queue(region string) string { return fmt.Sprintf("%s-replication-%s", n.Name, region) }
+
+// DeadLetterQueue is the dead-letter queue of the replication queue of region.
+func (n Names) DeadLetterQueue(region string) string {
+	return fmt.Sprintf("%s-replication-dlq-%s", n.Name, region)
+}
+
+// AlarmPrefix is MRAP_ALARM_PREFIX: the health alarms of Region R are named
+// "{AlarmPrefix}{R}-{kind}", and only they count toward failover.
+func (n Names) AlarmPrefix() string { return n.Name + "-health-" }
+
+// HealthAlarm is the name of the health alarm kind of region (counted by the failover policy).
+func (n Names) HealthAlarm(region, kind string) string {
+	return n.AlarmPrefix() + region + "-" + kind
+}
+
+// OpsAlarmPrefix starts the names of the operational alarms, which notify but never fail over.
+func (n Names) OpsAlarmPrefix() string { return n.Name + "-ops-" }
+
+// OpsAlarm is the name of the operational alarm kind of region.
+func (n Names) OpsAlarm(region, kind string) string {
+	return n.OpsAlarmPrefix() + region + "-" + kind
+}
+
+// HealthAlarmArnPattern is the ARN pattern of region's health alarms (IAM resource).
+func (n Names) HealthAlarmArnPattern(region string) string {
+	return fmt.Sprintf("arn:aws:cloudwatch:%s:%s:alarm:%s%s-*", region, n.Account, n.AlarmPrefix(), region)
+}
+
+// KeyAlias is the alias of region's KMS key (when KMS is on); IAM grants on member keys are
+// scoped by it, since key ids are not known across Regions.
+func (n Names) KeyAlias(region string) string { return fmt.Sprintf("alias/%s-%s", n.Name, region) }
+
+// LastChangeParameter is the SSM parameter in the home Region where the failover function
+// keeps the time of its last routing change.
+func (n Names) LastChangeParameter() string { return "/mrap/" + n.Name + "/last-change" }
+
+// DefaultBusArn is the ARN of the default event bus of region.
+func (n Names) DefaultBusArn(region string) string {
+	return fmt.Sprintf("arn:aws:events:%s:%s:event-bus/default", region, n.Account)
+}
+
+// MRAPArn is the ARN of the Multi-Region Access Point with the given alias.
+func (n Names) MRAPArn(alias string) string {
+	return fmt.Sprintf("arn:aws:s3::%s:accesspoint/%s", n.Account, alias)
+}
+
+// MetricNamespace is the CloudWatch namespace of every engine metric (MRAP_METRIC_NAMESPACE).
+const MetricNamespace = "MRAPEngine"
