@@ -1,0 +1,346 @@
+package s3store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/mrap-engine/mrap/shared/replication"
+)
+
+// Copy writes the source version to the destination as a replica and returns the bytes
+// written: server-side when Options.SameService, streamed otherwise.
+func (s *Store) Copy(ctx context.Context, req replication.CopyRequest) (int64, error) {
+	dst, err := s.client(req.DestRegion)
+	if err != nil {
+		return 0, err
+	}
+	src, err := s.client(req.SourceRegion)
+	if err != nil {
+		return 0, err
+	}
+	if req.Source.VersionID == "" {
+		return 0, replication.Permanent(fmt.Errorf("copy %s/%q: no source version id", req.SourceBucket, req.Key))
+	}
+	if s.opts.SameService {
+		if req.Source.Size > s.opts.MultipartThreshold {
+			return s.copyMultipart(ctx, src, dst, req)
+		}
+		return s.copyObject(ctx, dst, req)
+	}
+	return s.stream(ctx, src, dst, req)
+}
+
+// target holds what every write of a replica sets.
+type target struct {
+	metadata     map[string]string
+	content      replication.Content
+	tagging      *string
+	storageClass types.StorageClass
+	sse          types.ServerSideEncryption
+	kmsKey       *string
+}
+
+func (s *Store) target(req replication.CopyRequest, metadata map[string]string, content replication.Content) target {
+	t := target{metadata: replicaMetadata(metadata, req.Marks), content: content, storageClass: types.StorageClass(s.opts.StorageClass)}
+	if k := s.opts.KMSKeys[req.DestRegion]; k != "" {
+		t.sse, t.kmsKey = types.ServerSideEncryptionAwsKms, aws.String(k)
+	}
+	return t
+}
+
+// replicaMetadata is the source's user metadata, minus any stale marks, plus the marks.
+func replicaMetadata(src, marks map[string]string) map[string]string {
+	out := make(map[string]string, len(src)+len(marks))
+	for k, v := range src {
+		if !strings.HasPrefix(strings.ToLower(k), "mrap-origin-") {
+			out[k] = v
+		}
+	}
+	maps.Copy(out, marks)
+	return out
+}
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return aws.String(s)
+}
+
+// copyObject is the server-side single-request copy (up to 5 GiB).
+func (s *Store) copyObject(ctx context.Context, dst S3API, req replication.CopyRequest) (int64, error) {
+	t := s.target(req, req.Source.Metadata, req.Source.Content)
+	c := t.content
+	_, err := dst.CopyObject(ctx, &s3.CopyObjectInput{
+		Bucket:               aws.String(req.DestBucket),
+		Key:                  aws.String(req.Key),
+		CopySource:           aws.String(copySource(req.SourceBucket, req.Key, req.Source.VersionID)),
+		MetadataDirective:    types.MetadataDirectiveReplace,
+		TaggingDirective:     types.TaggingDirectiveCopy,
+		Metadata:             t.metadata,
+		ContentType:          nonEmpty(c.Type),
+		ContentEncoding:      nonEmpty(c.Encoding),
+		ContentLanguage:      nonEmpty(c.Language),
+		ContentDisposition:   nonEmpty(c.Disposition),
+		CacheControl:         nonEmpty(c.CacheControl),
+		Expires:              parseExpires(c.Expires),
+		ChecksumAlgorithm:    types.ChecksumAlgorithm(c.ChecksumAlgorithm),
+		StorageClass:         t.storageClass,
+		ServerSideEncryption: t.sse,
+		SSEKMSKeyId:          t.kmsKey,
+	})
+	if err != nil {
+		return 0, sourceOr("copy object", err)
+	}
+	return req.Source.Size, nil
+}
+
+// sourceOr turns a missing source version into replication.ErrNotFound and classifies the rest.
+func sourceOr(op string, err error) error {
+	switch errorCode(err) {
+	case "NoSuchKey", "NoSuchVersion":
+		return fmt.Errorf("%s: source version gone: %w", op, errors.Join(replication.ErrNotFound, err))
+	}
+	var nsk *types.NoSuchKey
+	if errors.As(err, &nsk) {
+		return fmt.Errorf("%s: source version gone: %w", op, errors.Join(replication.ErrNotFound, err))
+	}
+	return classify(op, err)
+}
+
+// copyMultipart copies a large version server-side with parallel UploadPartCopy requests.
+func (s *Store) copyMultipart(ctx context.Context, src, dst S3API, req replication.CopyRequest) (int64, error) {
+	tagging, err := s.tagging(ctx, src, req)
+	if err != nil {
+		return 0, err
+	}
+	t := s.target(req, req.Source.Metadata, req.Source.Content)
+	t.tagging = tagging
+	size := req.Source.Size
+	partSize := s.partSize(size)
+	source := copySource(req.SourceBucket, req.Key, req.Source.VersionID)
+	err = s.multipart(ctx, dst, req, t, func(g *errgroup.Group, gctx context.Context, uploadID string, add func(types.CompletedPart)) error {
+		for n, off := int32(1), int64(0); off < size; n, off = n+1, off+partSize {
+			end := min(off+partSize, size) - 1
+			g.Go(func() error {
+				out, err := dst.UploadPartCopy(gctx, &s3.UploadPartCopyInput{
+					Bucket: aws.String(req.DestBucket), Key: aws.String(req.Key), UploadId: aws.String(uploadID),
+					PartNumber: aws.Int32(n), CopySource: aws.String(source), CopySourceRange: aws.String(fmt.Sprintf("bytes=%d-%d", off, end)),
+				})
+				if err != nil {
+					return sourceOr(fmt.Sprintf("upload part copy %d", n), err)
+				}
+				r := out.CopyPartResult
+				if r == nil {
+					return fmt.Errorf("upload part copy %d: empty result", n)
+				}
+				add(types.CompletedPart{PartNumber: aws.Int32(n), ETag: r.ETag, ChecksumCRC32: r.ChecksumCRC32, ChecksumCRC32C: r.ChecksumCRC32C,
+					ChecksumCRC64NVME: r.ChecksumCRC64NVME, ChecksumSHA1: r.ChecksumSHA1, ChecksumSHA256: r.ChecksumSHA256})
+				return nil
+			})
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return size, nil
+}
+
+// partSize returns the configured part size, raised when size would need more than 10,000 parts.
+func (s *Store) partSize(size int64) int64 {
+	p := s.opts.PartSize
+	if need := (size + maxParts - 1) / maxParts; need > p {
+		p = (need + MiB - 1) / MiB * MiB
+	}
+	return p
+}
+
+// multipart creates an upload, lets parts schedule part uploads on a bounded group, then
+// completes it, or aborts it when anything failed.
+func (s *Store) multipart(ctx context.Context, dst S3API, req replication.CopyRequest, t target,
+	parts func(g *errgroup.Group, gctx context.Context, uploadID string, add func(types.CompletedPart)) error) error {
+	c := t.content
+	created, err := dst.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
+		Bucket:               aws.String(req.DestBucket),
+		Key:                  aws.String(req.Key),
+		Metadata:             t.metadata,
+		ContentType:          nonEmpty(c.Type),
+		ContentEncoding:      nonEmpty(c.Encoding),
+		ContentLanguage:      nonEmpty(c.Language),
+		ContentDisposition:   nonEmpty(c.Disposition),
+		CacheControl:         nonEmpty(c.CacheControl),
+		Expires:              parseExpires(c.Expires),
+		Tagging:              t.tagging,
+		StorageClass:         t.storageClass,
+		ServerSideEncryption: t.sse,
+		SSEKMSKeyId:          t.kmsKey,
+		ChecksumAlgorithm:    types.ChecksumAlgorithm(c.ChecksumAlgorithm),
+	})
+	if err != nil {
+		return classify("create multipart upload", err)
+	}
+	uploadID := aws.ToString(created.UploadId)
+	var mu sync.Mutex
+	var done []types.CompletedPart
+	add := func(p types.CompletedPart) { mu.Lock(); done = append(done, p); mu.Unlock() }
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(s.opts.Concurrency)
+	err = parts(g, gctx, uploadID, add)
+	if werr := g.Wait(); err == nil {
+		err = werr
+	}
+	if err == nil {
+		slices.SortFunc(done, func(a, b types.CompletedPart) int { return int(aws.ToInt32(a.PartNumber) - aws.ToInt32(b.PartNumber)) })
+		_, err = dst.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+			Bucket: aws.String(req.DestBucket), Key: aws.String(req.Key), UploadId: aws.String(uploadID),
+			MultipartUpload: &types.CompletedMultipartUpload{Parts: done},
+		})
+		if err == nil {
+			return nil
+		}
+		err = classify("complete multipart upload", err)
+	}
+	_, aerr := dst.AbortMultipartUpload(context.WithoutCancel(ctx), &s3.AbortMultipartUploadInput{
+		Bucket: aws.String(req.DestBucket), Key: aws.String(req.Key), UploadId: aws.String(uploadID),
+	})
+	if aerr != nil {
+		return errors.Join(err, fmt.Errorf("abort multipart upload %s: %w", uploadID, aerr))
+	}
+	return err
+}
+
+// tagging reads the source version's tags as a URL-encoded query string (nil when none).
+func (s *Store) tagging(ctx context.Context, src S3API, req replication.CopyRequest) (*string, error) {
+	out, err := src.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String(req.SourceBucket), Key: aws.String(req.Key), VersionId: aws.String(req.Source.VersionID)})
+	if err != nil {
+		return nil, sourceOr("get object tagging", err)
+	}
+	if len(out.TagSet) == 0 {
+		return nil, nil
+	}
+	v := url.Values{}
+	for _, tag := range out.TagSet {
+		v.Set(aws.ToString(tag.Key), aws.ToString(tag.Value))
+	}
+	return aws.String(v.Encode()), nil
+}
+
+// unsignedPayload signs a streamed body as UNSIGNED-PAYLOAD (the body cannot be hashed
+// before it is sent) and lets the SDK add checksums only where S3 requires them: the
+// replica's checksum is the source's, set by the store.
+func unsignedPayload(o *s3.Options) {
+	o.APIOptions = append(o.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
+	o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+}
+
+// stream copies a version through this process: GET -> PUT, or GET -> multipart upload.
+func (s *Store) stream(ctx context.Context, src, dst S3API, req replication.CopyRequest) (int64, error) {
+	get, err := src.GetObject(ctx, &s3.GetObjectInput{
+		Bucket: aws.String(req.SourceBucket), Key: aws.String(req.Key), VersionId: aws.String(req.Source.VersionID),
+		ChecksumMode: types.ChecksumModeEnabled,
+	})
+	if err != nil {
+		return 0, sourceOr("get object", err)
+	}
+	defer get.Body.Close()
+	content := replication.Content{
+		Type: aws.ToString(get.ContentType), Encoding: aws.ToString(get.ContentEncoding), Language: aws.ToString(get.ContentLanguage),
+		Disposition: aws.ToString(get.ContentDisposition), CacheControl: aws.ToString(get.CacheControl), Expires: aws.ToString(get.ExpiresString),
+	}
+	sum := checksumOf(checksums{get.ChecksumCRC32, get.ChecksumCRC32C, get.ChecksumCRC64NVME, get.ChecksumSHA1, get.ChecksumSHA256})
+	if get.ChecksumType == types.ChecksumTypeComposite {
+		sum.fullObject = false
+	}
+	content.ChecksumAlgorithm = sum.algorithm
+	t := s.target(req, get.Metadata, content)
+	if aws.ToInt32(get.TagCount) > 0 {
+		if t.tagging, err = s.tagging(ctx, src, req); err != nil {
+			return 0, err
+		}
+	}
+	size := aws.ToInt64(get.ContentLength)
+	if size > s.opts.MultipartThreshold {
+		return size, s.streamMultipart(ctx, dst, req, t, get.Body, size)
+	}
+	in := &s3.PutObjectInput{
+		Bucket:               aws.String(req.DestBucket),
+		Key:                  aws.String(req.Key),
+		Body:                 io.NopCloser(get.Body), // not seekable: sent as it is read
+		ContentLength:        aws.Int64(size),
+		Metadata:             t.metadata,
+		ContentType:          nonEmpty(content.Type),
+		ContentEncoding:      nonEmpty(content.Encoding),
+		ContentLanguage:      nonEmpty(content.Language),
+		ContentDisposition:   nonEmpty(content.Disposition),
+		CacheControl:         nonEmpty(content.CacheControl),
+		Expires:              parseExpires(content.Expires),
+		Tagging:              t.tagging,
+		StorageClass:         t.storageClass,
+		ServerSideEncryption: t.sse,
+		SSEKMSKeyId:          t.kmsKey,
+	}
+	if sum.fullObject {
+		sum.setPut(in)
+	}
+	if _, err := dst.PutObject(ctx, in, unsignedPayload); err != nil {
+		return 0, classify("put object", err)
+	}
+	return size, nil
+}
+
+// streamMultipart reads body part by part into at most Concurrency+1 buffers and uploads the
+// parts in parallel.
+func (s *Store) streamMultipart(ctx context.Context, dst S3API, req replication.CopyRequest, t target, body io.Reader, size int64) error {
+	partSize := s.partSize(size)
+	pool := make(chan []byte, s.opts.Concurrency+1)
+	for range s.opts.Concurrency + 1 {
+		pool <- nil
+	}
+	return s.multipart(ctx, dst, req, t, func(g *errgroup.Group, gctx context.Context, uploadID string, add func(types.CompletedPart)) error {
+		for n, off := int32(1), int64(0); off < size; n, off = n+1, off+partSize {
+			var buf []byte
+			select {
+			case buf = <-pool:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+			want := min(partSize, size-off)
+			if int64(cap(buf)) < want {
+				buf = make([]byte, partSize)
+			}
+			buf = buf[:want]
+			if _, err := io.ReadFull(body, buf); err != nil {
+				return fmt.Errorf("read source part %d: %w", n, err)
+			}
+			g.Go(func() error {
+				defer func() { pool <- buf }()
+				out, err := dst.UploadPart(gctx, &s3.UploadPartInput{
+					Bucket: aws.String(req.DestBucket), Key: aws.String(req.Key), UploadId: aws.String(uploadID),
+					PartNumber: aws.Int32(n), Body: bytesReader(buf), ContentLength: aws.Int64(want),
+					ChecksumAlgorithm: types.ChecksumAlgorithm(t.content.ChecksumAlgorithm),
+				})
+				if err != nil {
+					return classify(fmt.Sprintf("upload part %d", n), err)
+				}
+				add(types.CompletedPart{PartNumber: aws.Int32(n), ETag: out.ETag, ChecksumCRC32: out.ChecksumCRC32, ChecksumCRC32C: out.ChecksumCRC32C,
+					ChecksumCRC64NVME: out.ChecksumCRC64NVME, ChecksumSHA1: out.ChecksumSHA1, ChecksumSHA256: out.ChecksumSHA256})
+				return nil
+			})
+		}
+		return nil
+	})
+}
