@@ -59,5 +59,12 @@ lint: $(BIN)/staticcheck
 bench: tools
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
 
+## synth: build the functions, then synthesize every stack into cdk.out offline (no AWS credentials)
+synth: build node_modules/.bin/cdk
+	AWS_EC2_METADATA_DISABLED=true npx --no-install cdk synth --quiet $(CDK_ARGS)
+
+node_modules/.bin/cdk: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
 clean:
 	rm -rf dist cdk.out

@@ -8,11 +8,13 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
-// Engine is the whole deployment: one regional stack per member Region and the control stack
-// in the home Region, deployed after them (the access point needs the buckets).
+// Engine is the whole deployment: one regional stack per member Region, the control stack in
+// the home Region deployed after them (the access point needs the buckets), and one probe
+// stack per member Region deployed last (the prober reads through the access point).
 type Engine struct {
 	Regional map[string]*RegionalStack
 	Control  *ControlStack
+	Probes   map[string]*ProbeStack
 }
 
 // NewEngine adds the engine's stacks to scope (an App) and tags everything it creates.
@@ -23,7 +25,7 @@ func NewEngine(scope constructs.Construct, cfg Config, code Code) (*Engine, erro
 	tags.Add(jsii.String("MrapName"), jsii.String(n.Name), nil)
 	tags.Add(jsii.String("ManagedBy"), jsii.String("cdk"), nil)
 
-	e := &Engine{Regional: map[string]*RegionalStack{}}
+	e := &Engine{Regional: map[string]*RegionalStack{}, Probes: map[string]*ProbeStack{}}
 	var endpoints []string
 	for i, r := range cfg.Regions {
 		s, err := NewRegionalStack(scope, "Region-"+r, RegionalStackProps{
@@ -48,5 +50,13 @@ func NewEngine(scope constructs.Construct, cfg Config, code Code) (*Engine, erro
 		control.AddStackDependency(e.Regional[r].Stack, jsii.String("the access point needs the member buckets"))
 	}
 	e.Control = control
+	for _, r := range cfg.Regions {
+		probe, err := NewProbeStack(scope, "Probe-"+r, ProbeStackProps{Config: cfg, Region: r, Code: code, MRAPArn: control.AccessPoint.Arn})
+		if err != nil {
+			return nil, err
+		}
+		probe.AddStackDependency(control.Stack, jsii.String("the prober reads through the access point"))
+		e.Probes[r] = probe
+	}
 	return e, nil
 }

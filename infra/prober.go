@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 )
 
 // ProberProps configure the canary prober of one Region.
@@ -54,22 +55,27 @@ func NewProber(scope constructs.Construct, id string, p ProberProps) *Prober {
 		LogRetentionDays: cfg.LogRetentionDays,
 	})
 
-	canaries := []string{n.BucketArn(p.Region) + "/" + CanaryPrefix + "*"}
+	own := n.BucketArn(p.Region) + "/" + CanaryPrefix + "*"
+	reasons := []interface{}{"Resource::" + own}
+	fn.Role.AddToPolicy(statement("RegionalCanaries",
+		[]string{"s3:PutObject", "s3:GetObject", "s3:GetObjectVersion", "s3:DeleteObject", "s3:DeleteObjectVersion"}, []string{own}))
+	// HeadObject of a missing canary answers 404 (not 403) only with ListBucket.
+	fn.Role.AddToPolicy(statement("FindCanaries", []string{"s3:ListBucket"}, []string{n.BucketArn(p.Region)}))
 	if p.MRAPArn != "" {
-		// The global path may be routed to any member bucket.
-		canaries = canaries[:0]
+		// The global read may be routed to any member bucket.
+		global := []string{p.MRAPArn + "/object/" + CanaryPrefix + "*"}
 		for _, r := range cfg.Regions {
-			canaries = append(canaries, n.BucketArn(r)+"/"+CanaryPrefix+"*")
+			global = append(global, n.BucketArn(r)+"/"+CanaryPrefix+"*")
+			reasons = append(reasons, "Resource::"+n.BucketArn(r)+"/"+CanaryPrefix+"*")
 		}
-		canaries = append(canaries, p.MRAPArn+"/object/"+CanaryPrefix+"*")
+		fn.Role.AddToPolicy(statement("GlobalCanary", []string{"s3:GetObject"}, global))
+		reasons = append(reasons, &cdknag.RegexAppliesTo{Regex: jsii.String("/^Resource::arn:aws:s3::" + cfg.Account + ":accesspoint\\/.*\\/object\\/\\.mrap-canary\\/\\*$/")})
 	}
-	fn.Role.AddToPolicy(statement("ReadWriteCanaries",
-		[]string{"s3:PutObject", "s3:GetObject", "s3:GetObjectVersion", "s3:DeleteObject", "s3:DeleteObjectVersion"}, canaries))
-	var reasons []string
-	for _, r := range canaries {
-		reasons = append(reasons, "Resource::"+r)
-	}
-	suppress(fn.Role, "AwsSolutions-IAM5", "Canary objects have generated keys; the wildcard is limited to the canary prefix.", reasons...)
+	cdknag.NagSuppressions_AddResourceSuppressions(fn.Role, &[]*cdknag.NagPackSuppression{{
+		Id:        jsii.String("AwsSolutions-IAM5"),
+		Reason:    jsii.String("Canary objects have generated keys; the wildcard is limited to the canary prefix of the member buckets and the access point."),
+		AppliesTo: &reasons,
+	}}, jsii.Bool(true))
 
 	schedule := awsevents.NewRule(c, jsii.String("Schedule"), &awsevents.RuleProps{
 		RuleName:    jsii.String(n.Function("probe", p.Region)),

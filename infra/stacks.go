@@ -18,13 +18,12 @@ type RegionalStackProps struct {
 }
 
 // RegionalStack composes what one member Region runs: its bucket, the replication pipeline,
-// the prober, the alarms, the forwarding of its events to the home Region and, behind a
+// the alarms, the forwarding of its events to the home Region and, behind a
 // flag, the private access endpoint.
 type RegionalStack struct {
 	awscdk.Stack
 	Bucket      *MemberBucket
 	Replication *Replication
-	Prober      *Prober
 	Alarms      *RegionAlarms
 	Forwarder   *AlarmForwarder // nil in the home Region
 	Private     *PrivateAccess  // nil unless private access is on
@@ -37,16 +36,12 @@ func NewRegionalStack(scope constructs.Construct, id string, p RegionalStackProp
 	if err != nil {
 		return nil, err
 	}
-	prober, err := p.Code.Asset("prober")
-	if err != nil {
-		return nil, err
-	}
 
 	stack := awscdk.NewStack(scope, jsii.String(id), &awscdk.StackProps{
 		StackName:             jsii.String(n.Function("region", p.Region)),
-		Description:           jsii.String(fmt.Sprintf("MRAP engine %s: member bucket, replication, prober and alarms of %s", n.Name, p.Region)),
+		Description:           jsii.String(fmt.Sprintf("MRAP engine %s: member bucket, replication and alarms of %s", n.Name, p.Region)),
 		Env:                   &awscdk.Environment{Account: jsii.String(cfg.Account), Region: jsii.String(p.Region)},
-		CrossRegionReferences: jsii.Bool(cfg.PrivateAccess),
+		CrossRegionReferences: jsii.Bool(true),
 	})
 	s := &RegionalStack{Stack: stack}
 	s.Bucket = NewMemberBucket(stack, "Member", MemberBucketProps{
@@ -57,10 +52,6 @@ func NewRegionalStack(scope constructs.Construct, id string, p RegionalStackProp
 		AbortMultipartDays:    cfg.AbortMultipartDays,
 	})
 	s.Replication = NewReplication(stack, "Replication", ReplicationProps{Config: cfg, Region: p.Region, Code: replicator})
-	s.Prober = NewProber(stack, "Prober", ProberProps{Config: cfg, Region: p.Region, Code: prober})
-	if cfg.KMS {
-		grantMemberKeys(s.Prober.Function.Role, cfg, []string{"kms:Decrypt", "kms:GenerateDataKey"})
-	}
 	s.Alarms = NewRegionAlarms(stack, "Alarms", RegionAlarmsProps{Config: cfg, Region: p.Region})
 	if p.Region != cfg.HomeRegion {
 		s.Forwarder = NewAlarmForwarder(stack, "Forwarding", AlarmForwarderProps{Names: n, Region: p.Region, HomeRegion: cfg.HomeRegion})
@@ -104,7 +95,7 @@ func NewControlStack(scope constructs.Construct, id string, p ControlStackProps)
 		StackName:             jsii.String(n.Function("control", cfg.HomeRegion)),
 		Description:           jsii.String(fmt.Sprintf("MRAP engine %s: Multi-Region Access Point, failover, audit and dashboard", n.Name)),
 		Env:                   &awscdk.Environment{Account: jsii.String(cfg.Account), Region: jsii.String(cfg.HomeRegion)},
-		CrossRegionReferences: jsii.Bool(cfg.PrivateAccess),
+		CrossRegionReferences: jsii.Bool(true),
 	})
 	s := &ControlStack{Stack: stack}
 
@@ -134,6 +125,43 @@ func NewControlStack(scope constructs.Construct, id string, p ControlStackProps)
 		out("Bucket"+exportSuffix(m.Region), m.Bucket, "Member bucket in "+m.Region)
 	}
 	return s, nil
+}
+
+// ProbeStackProps configure the prober stack of one member Region.
+type ProbeStackProps struct {
+	Config  Config
+	Region  string
+	Code    Code
+	MRAPArn string // from the control stack (a cross-Region reference)
+}
+
+// ProbeStack holds the prober of one member Region. It is a stack of its own because the
+// prober reads through the access point, which the control stack creates after the
+// regional stacks: it deploys last, and receives the access point ARN as a cross-Region
+// reference.
+type ProbeStack struct {
+	awscdk.Stack
+	Prober *Prober
+}
+
+// NewProbeStack creates the stack in its Region; it fails when the prober binary is missing.
+func NewProbeStack(scope constructs.Construct, id string, p ProbeStackProps) (*ProbeStack, error) {
+	cfg, n := p.Config, p.Config.Names()
+	code, err := p.Code.Asset("prober")
+	if err != nil {
+		return nil, err
+	}
+	stack := awscdk.NewStack(scope, jsii.String(id), &awscdk.StackProps{
+		StackName:             jsii.String(n.Function("probe", p.Region)),
+		Description:           jsii.String(fmt.Sprintf("MRAP engine %s: canary prober of %s (regional and global path)", n.Name, p.Region)),
+		Env:                   &awscdk.Environment{Account: jsii.String(cfg.Account), Region: jsii.String(p.Region)},
+		CrossRegionReferences: jsii.Bool(true),
+	})
+	prober := NewProber(stack, "Prober", ProberProps{Config: cfg, Region: p.Region, Code: code, MRAPArn: p.MRAPArn})
+	if cfg.KMS {
+		grantMemberKeys(prober.Function.Role, cfg, []string{"kms:Decrypt", "kms:GenerateDataKey"})
+	}
+	return &ProbeStack{Stack: stack, Prober: prober}, nil
 }
 
 // exportSuffix turns a Region name into a logical-id-safe suffix (us-east-1 -> UsEast1).
