@@ -344,14 +344,25 @@ func deleteMarkerFromError(err error) (replication.Version, bool) {
 	return v, true
 }
 
-// copySource is the x-amz-copy-source value: bucket/key URL-encoded (slashes kept) and the
+// copySource is the x-amz-copy-source value: bucket/key with every byte but unreserved
+// characters and '/' percent-encoded ('+' too, which some servers read as a space), then the
 // version id.
 func copySource(bucket, key, versionID string) string {
-	src := bucket + "/" + strings.ReplaceAll(url.PathEscape(key), "%2F", "/")
-	if versionID != "" {
-		src += "?versionId=" + url.QueryEscape(versionID)
+	var b strings.Builder
+	b.WriteString(bucket)
+	b.WriteByte('/')
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-_.~/", c) >= 0 {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
 	}
-	return src
+	if versionID != "" {
+		b.WriteString("?versionId=" + url.QueryEscape(versionID))
+	}
+	return b.String()
 }
 
 func parseExpires(s string) *time.Time {
