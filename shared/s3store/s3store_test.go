@@ -267,7 +267,7 @@ func copyRequest(size int64) replication.CopyRequest {
 		SourceRegion: "eu-west-1", SourceBucket: "src", Key: "dir/a b+c.txt",
 		Source:     replication.Version{Exists: true, VersionID: "v1", Size: size, Metadata: map[string]string{"owner": "me"}},
 		DestRegion: "us-east-1", DestBucket: "dst",
-		Marks:      replication.Origin{Region: "eu-west-1", VersionID: "v1"}.Marks(),
+		Marks: replication.Origin{Region: "eu-west-1", VersionID: "v1"}.Marks(),
 	}
 }
 
