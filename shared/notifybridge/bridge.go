@@ -42,8 +42,13 @@ type Member struct {
 	Client S3API
 }
 
-// Deliver receives one EventBridge envelope (JSON); an error means "retry later".
+// Deliver receives one EventBridge envelope (JSON); an error means "retry later", unless it
+// wraps ErrPermanent.
 type Deliver func(ctx context.Context, envelope []byte) error
+
+// ErrPermanent marks a delivery error that retrying cannot fix: the event goes to the
+// dead-letter file at once.
+var ErrPermanent = errors.New("permanent failure")
 
 // Options configure a Bridge.
 type Options struct {
@@ -195,7 +200,7 @@ func (b *Bridge) run(ctx context.Context, j job) {
 			b.mu.Unlock()
 			return
 		}
-		if attempt == b.opts.Attempts {
+		if attempt == b.opts.Attempts || errors.Is(err, ErrPermanent) {
 			break
 		}
 		select {

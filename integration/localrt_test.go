@@ -1,0 +1,183 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/mrap-engine/mrap/shared/drill"
+	"github.com/mrap-engine/mrap/shared/localrt"
+	"github.com/mrap-engine/mrap/shared/routing"
+)
+
+func fastOptions(dir string, out io.Writer) localrt.Options {
+	return localrt.Options{
+		DataDir:       dir,
+		ProbeInterval: 250 * time.Millisecond,
+		ProbeTimeout:  400 * time.Millisecond,
+		Policy:        routing.Policy{Mode: routing.ActiveActive, Cooldown: time.Second},
+		Progress:      out,
+	}
+}
+
+// TestLocalRuntimeDrill starts the whole local deployment on free ports and runs the game
+// day drill against it: every step must keep its bound.
+func TestLocalRuntimeDrill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three versitygw processes and runs the drill")
+	}
+	dir := t.TempDir()
+	var progress bytes.Buffer
+	ctx := context.Background()
+	rt, err := localrt.Start(ctx, fastOptions(dir, &progress))
+	if err != nil {
+		t.Fatalf("start: %v\n%s", err, progress.String())
+	}
+	t.Cleanup(rt.Close)
+
+	ep := checkEndpointsFile(t, dir)
+	var timeline bytes.Buffer
+	bounds := drill.DefaultBounds
+	bounds.Detection, bounds.RoutesFlip, bounds.Traffic, bounds.Recovery = 5*time.Second, 6*time.Second, 6*time.Second, 6*time.Second
+	rep, err := drill.Run(ctx, ep, drill.Options{Bounds: bounds, Out: &timeline})
+	t.Logf("drill timeline:\n%s", timeline.String())
+	if err != nil {
+		t.Fatalf("drill: %v", err)
+	}
+	want := []string{"replication to every Region", "detection (alarm in ALARM)", "routes flipped (dial 0)",
+		"traffic moved off us-east-1", "client errors after traffic moved", "recovery (alarm OK)", "traffic back in us-east-1",
+		"outage writes replicated to us-east-1"}
+	if len(rep.Steps) != len(want) {
+		t.Fatalf("drill ran %d steps, want %d: %+v", len(rep.Steps), len(want), rep.Steps)
+	}
+	for i, s := range rep.Steps {
+		if s.Name != want[i] {
+			t.Errorf("step %d = %q, want %q", i, s.Name, want[i])
+		}
+		if !s.OK {
+			t.Errorf("step %q missed its bound: took %s, bound %s (%s)", s.Name, s.Took, s.Bound, s.Note)
+		}
+	}
+	if rep.Region != "us-east-1" || rep.ClientRequests == 0 {
+		t.Errorf("report = %+v", rep)
+	}
+	st := rt.Status()
+	if st.Serving != "us-east-1" || !st.Overrides.IsZero() {
+		t.Errorf("after the drill: serving %s, overrides %+v; want us-east-1 and none", st.Serving, st.Overrides)
+	}
+}
+
+func checkEndpointsFile(t *testing.T, dir string) localrt.Endpoints {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(dir, "endpoints.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shape map[string]any
+	if err := json.Unmarshal(raw, &shape); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"account_id", "access_key_id", "secret_access_key", "mrap_arn", "mrap_alias", "global_endpoint", "control_endpoint", "regions"} {
+		if _, ok := shape[k]; !ok {
+			t.Errorf("endpoints.json lacks %q", k)
+		}
+	}
+	if len(shape) != 8 {
+		t.Errorf("endpoints.json has %d keys, want exactly 8: %s", len(shape), raw)
+	}
+	ep, err := localrt.ReadEndpoints(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(ep.MRAPARN, "arn:aws:s3::"+ep.AccountID+":accesspoint/") || !strings.HasSuffix(ep.MRAPAlias, ".mrap") ||
+		!strings.HasPrefix(ep.GlobalEndpoint, "http://127.0.0.1:") || !strings.HasPrefix(ep.ControlEndpoint, "http://127.0.0.1:") ||
+		len(ep.Regions) != 3 || ep.Regions[0].Region != "us-east-1" || ep.Regions[2].Region != "ap-southeast-2" || ep.Regions[1].Bucket == "" {
+		t.Errorf("endpoints.json = %s", raw)
+	}
+	return ep
+}
+
+// TestLocalRuntimePersistsAcrossRestarts checks that objects, routes and the identity
+// survive a restart, and that a port in use is refused with nothing left running.
+func TestLocalRuntimePersistsAcrossRestarts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts versitygw")
+	}
+	dir := t.TempDir()
+	ctx := context.Background()
+	opts := fastOptions(dir, io.Discard)
+	opts.Regions = []string{"us-east-1", "eu-west-1"}
+	rt, err := localrt.Start(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := rt.Endpoints()
+	c := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(ep.GlobalEndpoint), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(ep.AccessKeyID, ep.SecretAccessKey, "")})
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(ep.MRAPAlias), Key: aws.String("keep"), Body: strings.NewReader("kept")}); err != nil {
+		t.Fatal(err)
+	}
+	euw1 := ep.Regions[1]
+	direct := s3.New(s3.Options{Region: euw1.Region, BaseEndpoint: aws.String(euw1.Endpoint), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(ep.AccessKeyID, ep.SecretAccessKey, "")})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := direct.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(euw1.Bucket), Key: aws.String("keep")})
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("object not replicated to eu-west-1: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := rt.Command(ctx, routing.Command{Action: routing.Drain, Region: "us-east-1", Reason: "test"}); err != nil {
+		t.Fatal(err)
+	}
+
+	// A second runtime on the same control port must fail cleanly.
+	clash := opts
+	clash.DataDir = t.TempDir()
+	clash.ControlAddr = strings.TrimPrefix(ep.ControlEndpoint, "http://")
+	if _, err := localrt.Start(ctx, clash); err == nil || !strings.Contains(err.Error(), "already in use") {
+		t.Errorf("start on a used port: err = %v, want 'already in use'", err)
+	}
+	if _, err := os.Stat(filepath.Join(clash.DataDir, "regions")); err == nil {
+		t.Error("a refused start left Region data behind: it started versitygw before checking ports")
+	}
+	rt.Close()
+
+	rt2, err := localrt.Start(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt2.Close()
+	ep2 := rt2.Endpoints()
+	if ep2.MRAPAlias != ep.MRAPAlias || ep2.AccessKeyID != ep.AccessKeyID {
+		t.Errorf("identity changed across restart: %s -> %s", ep.MRAPAlias, ep2.MRAPAlias)
+	}
+	if d := rt2.Status().Regions[0]; d.Dial != 0 {
+		t.Errorf("us-east-1 dial after restart = %d, want 0 (drained before)", d.Dial)
+	}
+	c2 := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(ep2.GlobalEndpoint), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(ep2.AccessKeyID, ep2.SecretAccessKey, "")})
+	out, err := c2.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(ep2.MRAPAlias), Key: aws.String("keep")})
+	if err != nil {
+		t.Fatalf("object written before the restart, read from eu-west-1 after: %v", err)
+	}
+	b, _ := io.ReadAll(out.Body)
+	out.Body.Close()
+	if string(b) != "kept" {
+		t.Errorf("got %q, want kept", b)
+	}
+}

@@ -1,0 +1,60 @@
+package localrt
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/mrap-engine/mrap/events"
+	"github.com/mrap-engine/mrap/shared/config"
+	"github.com/mrap-engine/mrap/shared/notifybridge"
+	"github.com/mrap-engine/mrap/shared/replication"
+	"github.com/mrap-engine/mrap/shared/s3store"
+	"github.com/mrap-engine/mrap/shared/telemetry"
+)
+
+// replicator wires the replication engine the replicator function uses to the local Regions
+// (through their fault proxies, so a Region that is down fails replication as it would on
+// AWS) and returns the bridge's delivery function.
+func (rt *Runtime) replicator() (notifybridge.Deliver, error) {
+	clients := map[string]s3store.S3API{}
+	var members []config.Member
+	for _, r := range rt.regions {
+		clients[r.name] = rt.s3Client(r.name, r.url)
+		members = append(members, config.Member{Region: r.name, Bucket: r.server.Bucket})
+	}
+	store, err := s3store.New(clients, s3store.Options{PartSize: 8 * s3store.MiB, Concurrency: 4})
+	if err != nil {
+		return nil, err
+	}
+	engine, err := replication.New(store, members, replication.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, envelope []byte) error {
+		changes, err := events.ParseObjectChanges(envelope)
+		if err != nil {
+			return fmt.Errorf("%w: %w", notifybridge.ErrPermanent, err)
+		}
+		for _, c := range changes {
+			if strings.HasPrefix(c.Key, CanaryPrefix) {
+				continue
+			}
+			res, err := engine.Apply(ctx, c)
+			dims := map[string]string{"Region": c.Region}
+			rt.metrics.Emit(dims,
+				telemetry.Metric{Name: "Replicated", Unit: telemetry.Count, Value: float64(res.Count(replication.Replicated))},
+				telemetry.Metric{Name: "Failed", Unit: telemetry.Count, Value: float64(res.Count(replication.Failed))},
+				telemetry.Metric{Name: "BytesReplicated", Unit: telemetry.Bytes, Value: float64(res.Bytes())},
+				telemetry.Metric{Name: "ReplicationLatency", Unit: telemetry.Milliseconds, Value: float64(time.Since(c.EventTime).Milliseconds())})
+			if err != nil {
+				if replication.IsPermanent(err) {
+					return fmt.Errorf("%w: %w", notifybridge.ErrPermanent, err)
+				}
+				return err
+			}
+		}
+		return nil
+	}, nil
+}
