@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sort"
+	"sync"
+	"time"
+
+	lambdaevents "github.com/aws/aws-lambda-go/events"
+
+	"github.com/mrap-engine/mrap/events"
+	"github.com/mrap-engine/mrap/shared/replication"
+	"github.com/mrap-engine/mrap/shared/telemetry"
+)
+
+// Applier replicates one object change (a *replication.Engine).
+type Applier interface {
+	Apply(ctx context.Context, change events.ObjectChange) (replication.Result, error)
+}
+
+// Skip reason of messages that carry no object change (s3:TestEvent, other event types):
+// acknowledged, logged and counted, never retried.
+const skipNotObjectChange = "not-an-object-change"
+
+// Handler translates Lambda invocations into engine calls and results into responses, logs
+// and metrics.
+type Handler struct {
+	engine      Applier
+	log         *slog.Logger
+	metrics     *telemetry.Metrics
+	region      string // the function's own Region, for metrics of unparsable messages
+	now         func() time.Time
+	concurrency int // SQS records worked on at once
+}
+
+// NewHandler returns a Handler over engine.
+func NewHandler(engine Applier, log *slog.Logger, metrics *telemetry.Metrics, region string) *Handler {
+	return &Handler{engine: engine, log: log, metrics: metrics, region: region, now: time.Now, concurrency: 8}
+}
+
+// sqsProbe tells an SQS batch from the other invocation shapes.
+type sqsProbe struct {
+	Records []struct {
+		EventSource string `json:"eventSource"`
+	} `json:"Records"`
+}
+
+// Handle is the Lambda entry point. An SQS batch (EventBridge rule -> SQS -> Lambda) returns
+// an SQSEventResponse listing only the records that failed, so SQS retries just those (the
+// event source mapping must enable ReportBatchItemFailures). Any other payload (a direct
+// EventBridge invocation, an S3 or SNS event) is applied whole and returns an error when any
+// change failed, so Lambda retries it and then sends it to the on-failure destination.
+func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (any, error) {
+	var probe sqsProbe
+	if err := json.Unmarshal(payload, &probe); err == nil && len(probe.Records) > 0 && probe.Records[0].EventSource == "aws:sqs" {
+		var batch lambdaevents.SQSEvent
+		if err := json.Unmarshal(payload, &batch); err != nil {
+			return nil, fmt.Errorf("parse SQS batch: %w", err)
+		}
+		return h.HandleSQS(ctx, batch), nil
+	}
+	return nil, h.handleMessage(ctx, payload, "")
+}
+
+// HandleSQS applies every record of a batch and reports the failed ones.
+func (h *Handler) HandleSQS(ctx context.Context, batch lambdaevents.SQSEvent) lambdaevents.SQSEventResponse {
+	resp := lambdaevents.SQSEventResponse{BatchItemFailures: []lambdaevents.SQSBatchItemFailure{}}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, max(h.concurrency, 1))
+	for _, rec := range batch.Records {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := h.handleMessage(ctx, []byte(rec.Body), rec.MessageId); err != nil {
+				mu.Lock()
+				resp.BatchItemFailures = append(resp.BatchItemFailures, lambdaevents.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	sort.Slice(resp.BatchItemFailures, func(i, j int) bool {
+		return resp.BatchItemFailures[i].ItemIdentifier < resp.BatchItemFailures[j].ItemIdentifier
+	})
+	return resp
+}
+
+// handleMessage parses one message and applies its changes; it never panics.
+func (h *Handler) handleMessage(ctx context.Context, body []byte, messageID string) (err error) {
+	log := h.log
+	if messageID != "" {
+		log = log.With("messageId", messageID)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic while replicating: %v", p)
+			log.Error("replication panicked", "error", err, "stack", string(debug.Stack()))
+			h.metrics.Emit(map[string]string{"Region": h.region}, telemetry.Metric{Name: "Failed", Unit: telemetry.Count, Value: 1})
+		}
+	}()
+	changes, err := events.ParseObjectChanges(body)
+	if errors.Is(err, events.ErrNotObjectChange) {
+		log.Info("message carries no object change; acknowledged", "reason", err.Error())
+		h.metrics.Emit(map[string]string{"Region": h.region, "Reason": skipNotObjectChange}, telemetry.Metric{Name: "Skipped", Unit: telemetry.Count, Value: 1})
+		return nil
+	}
+	if err != nil {
+		log.Error("malformed message", "error", err.Error(), "permanent", true, "body", truncate(string(body), 2048))
+		h.metrics.Emit(map[string]string{"Region": h.region}, telemetry.Metric{Name: "Failed", Unit: telemetry.Count, Value: 1})
+		return replication.Permanent(err)
+	}
+	var errs []error
+	for _, c := range changes {
+		if err := h.apply(ctx, log, c); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (h *Handler) apply(ctx context.Context, log *slog.Logger, c events.ObjectChange) error {
+	res, err := h.engine.Apply(ctx, c)
+	attrs := []any{
+		"region", c.Region, "bucket", c.Bucket, "key", res.Key, "versionId", c.VersionID, "kind", string(c.Kind),
+		"reason", c.Reason, "sequencer", c.Sequencer,
+	}
+	skipped := map[string]int{}
+	for _, o := range res.Destinations {
+		a := []any{"destination", o.Region, "status", string(o.Status), "action", string(o.Action), "bytes", o.Bytes}
+		switch o.Status {
+		case replication.Skipped:
+			skipped[o.Reason]++
+			log.Info("destination skipped", append(append(a, "skipReason", o.Reason), attrs...)...)
+		case replication.Failed:
+			log.Error("destination failed", append(append(a, "error", errString(o.Err), "permanent", replication.IsPermanent(o.Err)), attrs...)...)
+		default:
+			log.Info("destination replicated", append(a, attrs...)...)
+		}
+	}
+	region := c.Region
+	if region == "" {
+		region = h.region
+	}
+	dims := map[string]string{"Region": region}
+	ms := []telemetry.Metric{
+		{Name: "Replicated", Unit: telemetry.Count, Value: float64(res.Count(replication.Replicated))},
+		{Name: "Failed", Unit: telemetry.Count, Value: float64(res.Count(replication.Failed))},
+		{Name: "BytesReplicated", Unit: telemetry.Bytes, Value: float64(res.Bytes())},
+	}
+	if res.Count(replication.Replicated) > 0 && !c.EventTime.IsZero() {
+		ms = append(ms, telemetry.Metric{Name: "ReplicationLatency", Unit: telemetry.Milliseconds, Value: float64(h.now().Sub(c.EventTime).Milliseconds())})
+	}
+	h.metrics.Emit(dims, ms...)
+	for reason, n := range skipped {
+		h.metrics.Emit(map[string]string{"Region": region, "Reason": reason}, telemetry.Metric{Name: "Skipped", Unit: telemetry.Count, Value: float64(n)})
+	}
+	if err != nil {
+		log.Error("object change failed", append(attrs, "error", err.Error(), "permanent", replication.IsPermanent(err))...)
+		return fmt.Errorf("replicate %s %s/%q version %s: %w", c.Kind, c.Bucket, c.Key, c.VersionID, err)
+	}
+	return nil
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
