@@ -12,7 +12,7 @@ STATICCHECK_VERSION := v0.8.2
 
 FUNCTIONS := $(notdir $(wildcard functions/*))
 
-.PHONY: all build tools test unit integration lint bench synth run clean
+.PHONY: all build tools test unit integration lint bench fuzz synth run clean
 
 all: lint test
 
@@ -65,6 +65,16 @@ synth: build node_modules/.bin/cdk
 
 node_modules/.bin/cdk: package.json package-lock.json
 	npm ci --no-audit --no-fund
+
+## fuzz: every Fuzz target briefly (FUZZTIME each), from its committed corpus in testdata/fuzz
+FUZZTIME ?= 10s
+fuzz:
+	@set -e; for f in $$(git ls-files '*_test.go' | xargs grep -l '^func Fuzz'); do \
+	  for fz in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+	    echo "fuzz ./$$(dirname $$f) $$fz ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$fz\$$" -fuzztime $(FUZZTIME) ./$$(dirname $$f); \
+	  done; \
+	done
 
 clean:
 	rm -rf dist cdk.out
