@@ -204,12 +204,12 @@ func TestLoadConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Store.SameService || !c.Store.ConfirmNotFound || !c.Replication.ReplicatePermanentDeletes || c.Replication.ReplicateLifecycleDeletes ||
+	if c.Store.SameService || c.Store.TrustNotFound || !c.Replication.ReplicatePermanentDeletes || c.Replication.ReplicateLifecycleDeletes ||
 		c.Store.MultipartThreshold != 1048576 || c.Store.KMSKeys["us-east-1"] == "" || c.MaxAttempts != 5 {
 		t.Errorf("config = %+v", c)
 	}
 	c, err = LoadConfig(env(map[string]string{"MRAP_MEMBERS": "eu-west-1=b-eu,us-east-1=b-us"}))
-	if err != nil || !c.Store.SameService || c.Store.ConfirmNotFound {
+	if err != nil || !c.Store.SameService || !c.Store.TrustNotFound {
 		t.Errorf("AWS config = %+v, %v; want server-side copies", c, err)
 	}
 	_, err = LoadConfig(env(map[string]string{"MRAP_MEMBERS": "eu-west-1=b", "MRAP_ENDPOINTS": "sa-east-1=http://x", "MRAP_COPY_CONCURRENCY": "many", "MRAP_REPLICATE_LIFECYCLE_DELETES": "maybe"}))

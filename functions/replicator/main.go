@@ -43,7 +43,7 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 	c.Replication.ReplicateLifecycleDeletes = env.Bool("MRAP_REPLICATE_LIFECYCLE_DELETES", false)
 	c.Store = s3store.Options{
 		SameService:        len(c.Endpoints) == 0,
-		ConfirmNotFound:    len(c.Endpoints) > 0,
+		TrustNotFound:      len(c.Endpoints) == 0,
 		MultipartThreshold: env.Int64("MRAP_MULTIPART_THRESHOLD", 0),
 		PartSize:           env.Int64("MRAP_PART_SIZE", 0),
 		Concurrency:        int(env.Int64("MRAP_COPY_CONCURRENCY", 0)),

@@ -90,10 +90,12 @@ type Options struct {
 	// KMSKeys maps a destination Region to the SSE-KMS key of its replicas; Regions left out
 	// use the destination bucket's default encryption.
 	KMSKeys map[string]string
-	// ConfirmNotFound confirms every 404 HEAD with ListObjectVersions, for stores that do not
-	// send x-amz-delete-marker with the 404 of a key whose current version is a delete marker
-	// (versitygw v1.8.0). AWS S3 sends it: leave false there, it saves a request per new key.
-	ConfirmNotFound bool
+	// TrustNotFound takes a 404 HEAD without x-amz-delete-marker as "no such key". AWS S3
+	// sends that header with the 404 of a key whose current version is a delete marker, so
+	// set it there: it saves a request per new key. Left false (the default), every such 404
+	// is confirmed with ListObjectVersions, as stores that omit the header need (versitygw
+	// v1.8.0).
+	TrustNotFound bool
 }
 
 // Store implements replication.Store over one S3 client per Region.
@@ -161,7 +163,7 @@ func (s *Store) Head(ctx context.Context, region, bucket, key string) (replicati
 	if v, ok := deleteMarkerFromError(err); ok {
 		return v, nil
 	}
-	if !s.opts.ConfirmNotFound {
+	if s.opts.TrustNotFound {
 		return replication.Version{}, nil
 	}
 	// Some S3-compatible stores answer 404 without the delete marker headers: list to tell an

@@ -245,7 +245,7 @@ func TestHeadReadsDeleteMarkerHeaders(t *testing.T) {
 		}
 		w.WriteHeader(http.StatusNotFound)
 	})
-	store, err := New(map[string]S3API{"eu-west-1": clientFor(srv, 1)}, Options{})
+	store, err := New(map[string]S3API{"eu-west-1": clientFor(srv, 1)}, Options{TrustNotFound: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +258,7 @@ func TestHeadReadsDeleteMarkerHeaders(t *testing.T) {
 		t.Errorf("Head of an absent key = %+v, %v; want Exists false", v, err)
 	}
 	if got := srv.count("GET"); got != 0 {
-		t.Errorf("listed versions %d times; without ConfirmNotFound a 404 is trusted", got)
+		t.Errorf("listed versions %d times; with TrustNotFound a 404 is trusted", got)
 	}
 }
 

@@ -132,7 +132,6 @@ func TestStreamingCopyBetweenTwoRegions(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			key := trickyKey + string(rune('0'+i))
-			tt.opts.ConfirmNotFound = true
 			store, err := s3store.New(clients, tt.opts)
 			if err != nil {
 				t.Fatal(err)
@@ -174,8 +173,8 @@ func TestServerSideCopyWithinOneService(t *testing.T) {
 		body []byte
 		opts s3store.Options
 	}{
-		{name: "CopyObject of the exact version", body: []byte("server-side"), opts: s3store.Options{SameService: true, ConfirmNotFound: true}},
-		{name: "UploadPartCopy above the threshold", body: big, opts: s3store.Options{SameService: true, ConfirmNotFound: true, MultipartThreshold: 5 * s3store.MiB, PartSize: 5 * s3store.MiB, Concurrency: 3}},
+		{name: "CopyObject of the exact version", body: []byte("server-side"), opts: s3store.Options{SameService: true}},
+		{name: "UploadPartCopy above the threshold", body: big, opts: s3store.Options{SameService: true, MultipartThreshold: 5 * s3store.MiB, PartSize: 5 * s3store.MiB, Concurrency: 3}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			store, err := s3store.New(clients, tt.opts)
@@ -204,7 +203,7 @@ func TestReadsAgainstVersitygw(t *testing.T) {
 	eu := startRegion(t, "eu-west-1")
 	ctx := context.Background()
 	c := eu.Client()
-	store, err := s3store.New(map[string]s3store.S3API{"eu-west-1": c}, s3store.Options{ConfirmNotFound: true})
+	store, err := s3store.New(map[string]s3store.S3API{"eu-west-1": c}, s3store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
