@@ -203,15 +203,19 @@ func desired(in Input, views []view, ov Overrides, forceFailback bool) plan {
 				pl.notes = append(pl.notes, "no healthy Region was active: activating every healthy Region")
 			}
 		case ActivePassive:
-			for _, v := range good {
-				if v.active || mayReturn(v) {
-					set = []string{v.name}
-					break
+			if slices.ContainsFunc(good, func(v view) bool { return v.active }) {
+				// A healthy Region is active: keep it, unless failback returns to a better one.
+				for _, v := range good {
+					if v.active || mayReturn(v) {
+						set = []string{v.name}
+						break
+					}
 				}
-			}
-			if len(set) == 0 && len(good) > 0 {
+			} else if len(good) > 0 {
+				// Failing over: the first healthy Region by priority, stable or not, so one
+				// change suffices.
 				set = []string{good[0].name}
-				pl.notes = append(pl.notes, fmt.Sprintf("no healthy Region was active: %s is the healthiest by priority", good[0].name))
+				pl.notes = append(pl.notes, fmt.Sprintf("no healthy Region was active: failing over to %s, the first healthy by priority", good[0].name))
 			}
 		}
 	}
@@ -319,22 +323,25 @@ func finish(in Input, views []view, pl plan) Decision {
 		b.WriteString(strings.Join(pl.notes, "; "))
 	}
 	b.WriteString("; health ")
-	b.WriteString(healthSummary(in, views))
+	b.WriteString(healthSummary(in, views, routes))
 	d.Reason = b.String()
 	return d
 }
 
-func healthSummary(in Input, views []view) string {
+func healthSummary(in Input, views []view, routes map[string]int) string {
 	parts := make([]string, 0, len(views))
 	for _, v := range views {
 		s := fmt.Sprintf("%s %s", v.name, v.health.State)
 		if !v.health.Since.IsZero() {
 			s += " since " + stamp(v.health.Since)
 		}
+		if v.health.State != OK && v.health.Detail != "" {
+			s += " [" + v.health.Detail + "]"
+		}
 		if v.drained {
 			s += " (drained)"
 		}
-		if v.health.State == OK && !v.active && in.Policy.Failback && !v.stable {
+		if v.health.State == OK && routes[v.name] == Passive && in.Policy.Failback && !v.stable {
 			s += fmt.Sprintf(" (failback after %s)", stamp(v.health.Since.Add(in.Policy.FailbackWindow)))
 		}
 		parts = append(parts, s)

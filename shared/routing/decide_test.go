@@ -69,6 +69,12 @@ func TestDecide(t *testing.T) {
 			wantChanged: true,
 		},
 		{
+			name:        "failing over picks the first healthy Region by priority, even one that recovered recently",
+			in:          Input{Routes: map[string]int{use1: 100, euw1: 0, apse: 0}, Health: map[string]RegionHealth{use1: h(Alarm, time.Minute), euw1: h(OK, 5*time.Minute), apse: h(OK, time.Hour)}, Policy: with(ap(), func(p *Policy) { p.Failback = true })},
+			wantRoutes:  map[string]int{use1: 0, euw1: 100, apse: 0},
+			wantChanged: true, wantReason: "failing over to eu-west-1, the first healthy by priority",
+		},
+		{
 			name:       "without automatic failback a recovered primary stays passive",
 			in:         Input{Routes: map[string]int{use1: 0, euw1: 100, apse: 0}, Health: allOK, Policy: ap()},
 			wantRoutes: map[string]int{use1: 0, euw1: 100, apse: 0},
