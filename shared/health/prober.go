@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/mrap-engine/mrap/shared/telemetry"
 )
@@ -193,7 +194,8 @@ func (p *Prober) cycle(ctx context.Context, t Target) (string, error) {
 		return "delete", err
 	}
 	if _, err := t.Client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(t.Bucket), Key: aws.String(p.GlobalKey())}); err != nil {
-		if !isNotFound(err) {
+		// 404, or 403 when the role lacks s3:ListBucket: (re)write the small global canary.
+		if !isNotFound(err) && !isForbidden(err) {
 			return "head global canary", err
 		}
 		g := []byte("mrap global canary")
@@ -230,6 +232,11 @@ func readAndCompare(ctx context.Context, c ObjectAPI, bucket, key string, versio
 		return fmt.Errorf("canary body differs: got %d bytes, want %d", len(got), len(want))
 	}
 	return nil
+}
+
+func isForbidden(err error) bool {
+	var re *smithyhttp.ResponseError
+	return errors.As(err, &re) && re.HTTPStatusCode() == 403
 }
 
 func isNotFound(err error) bool {
