@@ -55,8 +55,9 @@ lint: $(BIN)/staticcheck
 	$(GO) vet ./...
 	staticcheck ./...
 
-## bench: benchmarks (numbers go to the README)
+## bench: benchmarks (numbers go to the README); the replication baseline needs rclone
 bench: tools
+	@command -v rclone >/dev/null || { echo "bench: rclone (the replication baseline) is missing: apt-get install -y rclone"; exit 1; }
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
 
 ## synth: build the functions, then synthesize every stack into cdk.out offline (no AWS credentials)
