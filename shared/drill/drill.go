@@ -207,9 +207,27 @@ func (r *runner) run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		return fmt.Errorf("preflight: the deployment is not healthy with every Region active (run `mrapctl status`; `mrapctl fault R up` and `mrapctl failback` restore it): %+v", st.Regions)
+		var bad []string
+		for _, rs := range st.Regions {
+			if rs.Alarm != "OK" || rs.Dial != 100 || rs.Fault != "up" {
+				bad = append(bad, fmt.Sprintf("%s (dial %d, alarm %s, fault %s)", rs.Region, rs.Dial, rs.Alarm, rs.Fault))
+			}
+		}
+		if !st.Overrides.IsZero() {
+			bad = append(bad, fmt.Sprintf("overrides in force (pinned %q, drained %v)", st.Overrides.Pinned, st.Overrides.Drained))
+		}
+		return fmt.Errorf("preflight: a drill starts from every Region healthy and active, but: %s; `mrapctl fault REGION up` and `mrapctl failback` restore that",
+			strings.Join(bad, "; "))
 	}
 	st, _ := r.status(ctx)
+	if wait := time.Until(st.CooldownUntil); wait > 0 {
+		r.logf("waiting %s for the routing cooldown of the last change to end", wait.Round(time.Second))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
 	target := r.opts.Region
 	if target == "" {
 		target = st.Serving
@@ -245,10 +263,10 @@ func (r *runner) run(ctx context.Context) error {
 	took = time.Since(faultAt)
 	r.step("routes flipped (dial 0)", took, b.RoutesFlip, ok, "")
 	moved, okMoved := load.waitMoved(faultAt, target, b.Traffic)
-	r.step("traffic moved off "+target, moved, b.Traffic, okMoved, "first client request served by "+load.servedBy())
+	r.step("traffic moved off "+target, moved, b.Traffic, okMoved, "first request served by "+load.servedBy())
 	time.Sleep(3 * time.Second) // keep the client going on the new Region
 	reqs, errs, after := load.counts()
-	r.step("client errors after traffic moved", 0, 0, after <= b.ErrorsAfterFlip,
+	r.step("client errors after traffic moved", 0, 0, okMoved && after <= b.ErrorsAfterFlip,
 		fmt.Sprintf("%d errors of %d requests in total, %d after traffic moved", errs, reqs, after))
 
 	// 4. Recover, then fail back.
@@ -455,7 +473,7 @@ func (l *load) servedBy() string {
 			return s.region
 		}
 	}
-	return "?"
+	return "no other Region"
 }
 
 // counts returns requests, errors and errors after traffic moved.

@@ -23,13 +23,15 @@ const (
 
 // Status is the state of the local deployment, as `mrapctl status` shows it.
 type Status struct {
-	MRAPARN      string            `json:"mrap_arn"`
-	Serving      string            `json:"serving_region"` // where the global endpoint sends requests now
-	Regions      []RegionStatus    `json:"regions"`
-	Replication  ReplicationStatus `json:"replication"`
-	Overrides    routing.Overrides `json:"overrides"`
-	LastChange   time.Time         `json:"last_change,omitzero"`
-	LastDecision string            `json:"last_decision,omitempty"`
+	MRAPARN     string            `json:"mrap_arn"`
+	Serving     string            `json:"serving_region"` // where the global endpoint sends requests now
+	Regions     []RegionStatus    `json:"regions"`
+	Replication ReplicationStatus `json:"replication"`
+	Overrides   routing.Overrides `json:"overrides"`
+	LastChange  time.Time         `json:"last_change,omitzero"`
+	// CooldownUntil is when the next automatic routing change may happen.
+	CooldownUntil time.Time `json:"cooldown_until,omitzero"`
+	LastDecision  string    `json:"last_decision,omitempty"`
 }
 
 // RegionStatus is one Region of Status.
@@ -85,7 +87,7 @@ func (rt *Runtime) Status() Status {
 	health, st := rt.failover.snapshot()
 	bs := rt.bridge.Stats()
 	s := Status{
-		MRAPARN: rt.id.ARN(), Overrides: st.Overrides, LastChange: st.LastChange, LastDecision: st.LastDecision,
+		MRAPARN: rt.id.ARN(), Overrides: st.Overrides, CooldownUntil: rt.failover.cooldownUntil(), LastChange: st.LastChange, LastDecision: st.LastDecision,
 		Replication: ReplicationStatus{Backlog: bs.Backlog, Received: bs.Received, Delivered: bs.Delivered, DeadLettered: bs.DeadLettered, Ignored: bs.Ignored},
 	}
 	for _, name := range rt.opts.Proximity {

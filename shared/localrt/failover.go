@@ -127,6 +127,15 @@ func (f *failover) decide(ctx context.Context, cmd *routing.Command) (routing.De
 	}
 	f.save()
 	f.record(d, cmd, submitErr)
+	if d.Held {
+		// Decide again when the cooldown ends (AWS: the scheduled re-evaluation).
+		wait := time.Until(f.state.LastChange.Add(f.rt.opts.Policy.Cooldown)) + 50*time.Millisecond
+		f.rt.after(wait, func(ctx context.Context) {
+			if _, err := f.decide(ctx, nil); err != nil {
+				f.rt.log.Warn("failover re-evaluation", "err", err)
+			}
+		})
+	}
 	changes := 0.0
 	if d.Changed && submitErr == nil {
 		changes = 1
@@ -162,11 +171,14 @@ func (f *failover) record(d routing.Decision, cmd *routing.Command, err error) {
 	if err != nil {
 		entry["error"] = err.Error()
 	}
-	level := "routing decision"
-	if d.Changed {
-		level = "routing changed"
+	switch {
+	case d.Changed || err != nil:
+		f.rt.log.Info("routing changed", "reason", d.Reason, "routes", d.Routes, "err", err)
+	case cmd != nil || d.Held || d.Refused:
+		f.rt.log.Info("routing decision", "reason", d.Reason, "routes", d.Routes)
+	default:
+		f.rt.log.Debug("routing decision", "reason", d.Reason, "routes", d.Routes)
 	}
-	f.rt.log.Info(level, "reason", d.Reason, "routes", d.Routes, "err", err)
 	line, _ := json.Marshal(entry)
 	fh, ferr := os.OpenFile(f.audit, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if ferr != nil {
@@ -174,6 +186,16 @@ func (f *failover) record(d routing.Decision, cmd *routing.Command, err error) {
 	}
 	defer fh.Close()
 	_, _ = fh.Write(append(line, '\n'))
+}
+
+// cooldownUntil is when the next automatic change may happen.
+func (f *failover) cooldownUntil() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.state.LastChange.IsZero() {
+		return time.Time{}
+	}
+	return f.state.LastChange.Add(f.rt.opts.Policy.Cooldown)
 }
 
 // snapshot returns a copy of the health and state.

@@ -86,6 +86,7 @@ type Runtime struct {
 	control  string
 
 	stopProbes context.CancelFunc
+	probeCtx   context.Context
 	wg         sync.WaitGroup
 	closeOnce  sync.Once
 	closers    []func()
@@ -322,6 +323,7 @@ func Start(ctx context.Context, opts Options) (_ *Runtime, err error) {
 	}
 	rt.bridge = notifybridge.New(members, deliver, notifybridge.Options{
 		AccountID: rt.id.AccountID, DeadLetterPath: filepath.Join(dir, "replication-dlq.jsonl"), Logger: rt.log,
+		SkipPrefixes: []string{CanaryPrefix},
 	})
 	rt.bridge.Start()
 	rt.closers = append(rt.closers, rt.bridge.Stop)
@@ -358,7 +360,7 @@ func Start(ctx context.Context, opts Options) (_ *Runtime, err error) {
 		return nil, err
 	}
 	probeCtx, cancel := context.WithCancel(context.Background())
-	rt.stopProbes = cancel
+	rt.stopProbes, rt.probeCtx = cancel, probeCtx
 	rt.startProber(probeCtx)
 
 	if err := rt.writeEndpoints(); err != nil {
@@ -437,6 +439,20 @@ func (rt *Runtime) region(name string) *region {
 		}
 	}
 	return nil
+}
+
+// after runs fn once d has passed, unless the runtime is closed first.
+func (rt *Runtime) after(d time.Duration, fn func(context.Context)) {
+	ctx := rt.probeCtx
+	rt.wg.Add(1)
+	go func() {
+		defer rt.wg.Done()
+		select {
+		case <-ctx.Done():
+		case <-time.After(d):
+			fn(ctx)
+		}
+	}()
 }
 
 // Endpoints returns what endpoints.json holds.

@@ -64,7 +64,9 @@ type Options struct {
 	Backoff time.Duration
 	// DeadLetterPath receives undeliverable envelopes, one JSON line each with the error.
 	DeadLetterPath string
-	Logger         *slog.Logger
+	// SkipPrefixes are key prefixes whose notifications are ignored (the prober's canaries).
+	SkipPrefixes []string
+	Logger       *slog.Logger
 }
 
 // Stats are counters for status displays.
@@ -354,6 +356,11 @@ func (b *Bridge) envelope(ctx context.Context, msg webhook, i int) ([]byte, stri
 		return nil, region, fmt.Errorf("notification from unknown Region %q", region)
 	}
 	obj := rec.S3.Object
+	for _, p := range b.opts.SkipPrefixes {
+		if strings.HasPrefix(obj.Key, p) {
+			return nil, region, fmt.Errorf("key %q under skipped prefix %q: %w", obj.Key, p, events.ErrNotObjectChange)
+		}
+	}
 	d := events.S3ObjectDetail{
 		Version:         "0",
 		Bucket:          events.S3DetailBucket{Name: rec.S3.Bucket.Name},
@@ -374,6 +381,10 @@ func (b *Bridge) envelope(ctx context.Context, msg webhook, i int) ([]byte, stri
 			"s3:ObjectCreated:Copy": events.ReasonCopyObject, "s3:ObjectCreated:CompleteMultipartUpload": events.ReasonCompleteMultipart,
 		}[rec.EventName]
 		head, err := m.Client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(m.Bucket), Key: aws.String(obj.Key), VersionId: nilIfEmpty(d.Object.VersionID)})
+		if isNotFound(err) {
+			// Deleted or overwritten before we looked: the later change has its own event.
+			return nil, region, fmt.Errorf("%s/%q is gone: %w", m.Bucket, obj.Key, events.ErrNotObjectChange)
+		}
 		if err != nil {
 			return nil, region, fmt.Errorf("look up version of %s/%q: %w", m.Bucket, obj.Key, err)
 		}
@@ -430,6 +441,11 @@ func currentDeleteMarker(ctx context.Context, m Member, key string) (string, err
 		}
 	}
 	return "", nil
+}
+
+func isNotFound(err error) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && (ae.ErrorCode() == "NotFound" || ae.ErrorCode() == "NoSuchKey" || ae.ErrorCode() == "NoSuchVersion")
 }
 
 // encodeKey form-URL-encodes a key the way S3 notifications carry it ("a b+c" as "a+b%2Bc"),

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/mrap-engine/mrap/shared/drill"
+	"github.com/mrap-engine/mrap/shared/faults"
+	"github.com/mrap-engine/mrap/shared/localrt"
+)
+
+// local talks to a running local runtime through its control endpoint.
+type local struct {
+	ep   localrt.Endpoints
+	http *http.Client
+}
+
+func openLocal(data string) (*local, error) {
+	ep, err := localrt.ReadEndpoints(data)
+	if err != nil {
+		return nil, err
+	}
+	return &local{ep: ep, http: &http.Client{Timeout: 30 * time.Second}}, nil
+}
+
+func (l *local) do(ctx context.Context, method, path string, body, out any) error {
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, l.ep.ControlEndpoint+path, r)
+	if err != nil {
+		return err
+	}
+	resp, err := l.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("the local runtime does not answer at %s (is `mrapctl up` still running?): %w", l.ep.ControlEndpoint, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		_ = json.Unmarshal(raw, out)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(raw, &e) == nil && e.Error != "" {
+			return fmt.Errorf("%s", e.Error)
+		}
+		return fmt.Errorf("%s %s: %s", method, path, strings.TrimSpace(string(raw)))
+	}
+	return nil
+}
+
+func (l *local) status(ctx context.Context) (localrt.Status, error) {
+	var st localrt.Status
+	err := l.do(ctx, http.MethodGet, localrt.PathStatus, nil, &st)
+	return st, err
+}
+
+func printLocalStatus(w io.Writer, st localrt.Status) {
+	fmt.Fprintf(w, "access point %s, serving from %s\n\n", st.MRAPARN, orDash(st.Serving))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "REGION\tDIAL\tALARM\tFAULT\tPROBE\tREPL. LATENCY\tBUCKET\tENDPOINT")
+	for _, r := range st.Regions {
+		probe := fmt.Sprintf("ok %dms", r.ProbeLatencyMs)
+		if !r.ProbeOK {
+			probe = "FAIL"
+		}
+		repl := "-"
+		if r.ReplicationLatency > 0 {
+			repl = fmt.Sprintf("%dms", r.ReplicationLatency)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Region, r.Dial, r.Alarm, r.Fault, probe, repl, r.Bucket, r.Endpoint)
+	}
+	tw.Flush()
+	rs := st.Replication
+	fmt.Fprintf(w, "\nreplication: backlog %d, %d events received, %d delivered, %d dead-lettered, %d ignored\n",
+		rs.Backlog, rs.Received, rs.Delivered, rs.DeadLettered, rs.Ignored)
+	if st.Overrides.Pinned != "" || len(st.Overrides.Drained) > 0 {
+		fmt.Fprintf(w, "overrides: pinned %s, drained %s (clear with `mrapctl failback`)\n", orDash(st.Overrides.Pinned), orDash(strings.Join(st.Overrides.Drained, ",")))
+	}
+	if st.LastDecision != "" {
+		fmt.Fprintf(w, "last decision: %s\n", st.LastDecision)
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func cmdFault(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("fault", "fault [flags] REGION down|errors|slow|up", stderr)
+	data := fs.String("data", ".local", "data folder of the local runtime")
+	delay := fs.Duration("delay", faults.DefaultDelay, "added latency of `slow`")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		fs.Usage()
+		return fmt.Errorf("want a Region and a fault (down, errors, slow or up), got %q", strings.Join(pos, " "))
+	}
+	if _, err := faults.ParseMode(pos[1]); err != nil {
+		return err
+	}
+	l, err := openLocal(*data)
+	if err != nil {
+		return err
+	}
+	req := localrt.FaultRequest{Mode: pos[1]}
+	if pos[1] == string(faults.Slow) {
+		req.Delay = delay.String()
+	}
+	if err := l.do(ctx, http.MethodPost, localrt.PathFaults+pos[0], req, nil); err != nil {
+		return err
+	}
+	what := map[string]string{
+		"down": "connections are reset", "errors": "every request gets 503 SlowDown",
+		"slow": "every request waits " + delay.String(), "up": "requests pass through again",
+	}[pos[1]]
+	fmt.Fprintf(stdout, "%s: %s (watch it with `mrapctl status`)\n", pos[0], what)
+	return nil
+}
+
+func cmdDrill(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("drill", "drill [flags]", stderr)
+	data := fs.String("data", ".local", "data folder of the local runtime")
+	region := fs.String("region", "", "Region to fail (default: the one the global endpoint serves from)")
+	fault := fs.String("fault", "down", "fault to inject: down, errors or slow")
+	jsonOut := fs.Bool("json", false, "print the report as JSON after the timeline")
+	b := drill.DefaultBounds
+	fs.DurationVar(&b.Replication, "bound-replication", b.Replication, "most time for a write to reach every Region")
+	fs.DurationVar(&b.Detection, "bound-detection", b.Detection, "most time from fault to alarm")
+	fs.DurationVar(&b.RoutesFlip, "bound-flip", b.RoutesFlip, "most time from fault to routes changed")
+	fs.DurationVar(&b.Traffic, "bound-traffic", b.Traffic, "most time from fault to the first request served elsewhere")
+	fs.DurationVar(&b.Recovery, "bound-recovery", b.Recovery, "most time from fault removed to alarm OK")
+	fs.DurationVar(&b.Failback, "bound-failback", b.Failback, "most time from failback to traffic back")
+	fs.DurationVar(&b.CatchUp, "bound-catchup", b.CatchUp, "most time for outage writes to reach the recovered Region")
+	fs.IntVar(&b.ErrorsAfterFlip, "max-errors-after-flip", b.ErrorsAfterFlip, "client errors allowed once traffic moved")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if _, err := faults.ParseMode(*fault); err != nil || *fault == "up" {
+		return fmt.Errorf("--fault %q: want down, errors or slow", *fault)
+	}
+	l, err := openLocal(*data)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "drill: timeline (each step against its bound)")
+	rep, err := drill.Run(ctx, l.ep, drill.Options{Bounds: b, Region: *region, Fault: *fault, Out: stdout})
+	if err != nil {
+		// Leave the deployment as it was found.
+		_ = l.do(context.Background(), http.MethodPost, localrt.PathFaults+rep.Region, localrt.FaultRequest{Mode: "up"}, nil)
+		return fmt.Errorf("drill stopped: %w", err)
+	}
+	fmt.Fprintf(stdout, "\nclient: %d requests, %d errors (%d after traffic moved)\n", rep.ClientRequests, rep.ClientErrors, rep.ErrorsAfterFlip)
+	if *jsonOut {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(rep)
+	}
+	if !rep.Passed() {
+		return exitCode(1)
+	}
+	return nil
+}
