@@ -37,7 +37,7 @@ type Failover struct {
 }
 
 // NewFailover creates the function with permissions for the routes of this Multi-Region
-// Access Point, the engine's health alarms, the audit topic and its last-change parameter.
+// Access Point, the engine's health alarms, the audit topic and its state object.
 func NewFailover(scope constructs.Construct, id string, p FailoverProps) *Failover {
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	cfg, n := p.Config, p.Config.Names()
@@ -48,22 +48,22 @@ func NewFailover(scope constructs.Construct, id string, p FailoverProps) *Failov
 		Description: "Decides and submits Multi-Region Access Point routes from alarm, health and command events",
 		Code:        p.Code,
 		Environment: map[string]string{
-			"MRAP_MEMBERS":               membersEnv(cfg),
-			"MRAP_ACCOUNT_ID":            cfg.Account,
-			"MRAP_ARN":                   p.MRAPArn,
-			"MRAP_CONTROL_REGIONS":       strings.Join(cfg.ControlRegions(), ","),
-			"MRAP_ROUTING_MODE":          cfg.Mode,
-			"MRAP_PRIORITY":              strings.Join(cfg.Priority, ","),
-			"MRAP_MIN_ACTIVE":            strconv.Itoa(cfg.MinActive),
-			"MRAP_COOLDOWN":              cfg.Cooldown.String(),
-			"MRAP_FAILBACK":              strconv.FormatBool(cfg.Failback),
-			"MRAP_FAILBACK_WINDOW":       cfg.FailbackWindow.String(),
-			"MRAP_INSUFFICIENT_DATA":     cfg.InsufficientData,
-			"MRAP_ALARM_PREFIX":          n.AlarmPrefix(),
-			"MRAP_DRY_RUN":               strconv.FormatBool(cfg.DryRun),
-			"MRAP_AUDIT_TOPIC_ARN":       *p.AuditTopic.TopicArn(),
-			"MRAP_METRIC_NAMESPACE":      MetricNamespace,
-			"MRAP_LAST_CHANGE_PARAMETER": n.LastChangeParameter(),
+			"MRAP_MEMBERS":           membersEnv(cfg),
+			"MRAP_ACCOUNT_ID":        cfg.Account,
+			"MRAP_ARN":               p.MRAPArn,
+			"MRAP_CONTROL_REGIONS":   strings.Join(cfg.ControlRegions(), ","),
+			"MRAP_ROUTING_MODE":      cfg.Mode,
+			"MRAP_PRIORITY":          strings.Join(cfg.Priority, ","),
+			"MRAP_MIN_ACTIVE":        strconv.Itoa(cfg.MinActive),
+			"MRAP_COOLDOWN":          cfg.Cooldown.String(),
+			"MRAP_FAILBACK":          strconv.FormatBool(cfg.Failback),
+			"MRAP_FAILBACK_WINDOW":   cfg.FailbackWindow.String(),
+			"MRAP_INSUFFICIENT_DATA": cfg.InsufficientData,
+			"MRAP_ALARM_PREFIX":      n.AlarmPrefix(),
+			"MRAP_DRY_RUN":           strconv.FormatBool(cfg.DryRun),
+			"MRAP_AUDIT_TOPIC_ARN":   *p.AuditTopic.TopicArn(),
+			"MRAP_METRIC_NAMESPACE":  MetricNamespace,
+			"MRAP_STATE_BUCKET":      n.StateBucket(home),
 		},
 		Timeout:          time.Minute,
 		MemoryMB:         256,
@@ -71,6 +71,11 @@ func NewFailover(scope constructs.Construct, id string, p FailoverProps) *Failov
 		LogRetentionDays: cfg.LogRetentionDays,
 	})
 	grantFailover(fn.Role, cfg, p.MRAPArn)
+	state := "arn:aws:s3:::" + n.StateBucket(home)
+	fn.Role.AddToPolicy(statement("ReadWriteState", []string{"s3:GetObject", "s3:PutObject"}, []string{state + "/" + StateKeyPrefix + "*"}))
+	suppress(fn.Role, "AwsSolutions-IAM5", "The failover state object lives under the state prefix of the engine's own state bucket; the wildcard covers that prefix only.", "Resource::"+state+"/"+StateKeyPrefix+"*")
+	// GetObject of the state object before its first save answers 404 (not 403) only with ListBucket.
+	fn.Role.AddToPolicy(statement("FindState", []string{"s3:ListBucket"}, []string{state}))
 	fn.Role.AddToPolicy(statement("PublishAudit", []string{"sns:Publish"}, []string{*p.AuditTopic.TopicArn()}))
 	fn.Role.AddToPolicy(statement("EncryptAudit", []string{"kms:GenerateDataKey", "kms:Decrypt"}, []string{*p.AuditKey.KeyArn()}))
 
@@ -118,8 +123,8 @@ func NewFailover(scope constructs.Construct, id string, p FailoverProps) *Failov
 	return &Failover{Construct: c, Function: fn, Rules: []awsevents.Rule{alarms, health, commands}, Errors: errs}
 }
 
-// grantFailover allows the routes calls on this access point, DescribeAlarms on the health
-// alarms of each member Region, and the last-change parameter.
+// grantFailover allows the routes calls on this access point and DescribeAlarms on the health
+// alarms of each member Region.
 func grantFailover(role awsiam.Role, cfg Config, mrapArn string) {
 	n := cfg.Names()
 	role.AddToPolicy(statement("RoutesOfThisAccessPoint",
@@ -133,9 +138,6 @@ func grantFailover(role awsiam.Role, cfg Config, mrapArn string) {
 		alarms = append(alarms, "Resource::"+a)
 	}
 	role.AddToPolicy(statement("DescribeHealthAlarms", []string{"cloudwatch:DescribeAlarms"}, alarmArns))
-
-	param := "arn:aws:ssm:" + cfg.HomeRegion + ":" + cfg.Account + ":parameter" + n.LastChangeParameter()
-	role.AddToPolicy(statement("LastChangeParameter", []string{"ssm:GetParameter", "ssm:PutParameter"}, []string{param}))
 
 	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
 		Id:        jsii.String("AwsSolutions-IAM5"),

@@ -28,10 +28,11 @@ func (m metricSource) metric(namespace, name, stat string, dims map[string]strin
 		DimensionsMap: &d,
 		Statistic:     jsii.String(stat),
 		Period:        awscdk.Duration_Minutes(jsii.Number(1)),
-		Label:         jsii.String(m.of),
 	}
 	if m.region != "" {
+		// Dashboard metrics name their Region; alarm metrics stay in the plain form.
 		props.Region = jsii.String(m.region)
+		props.Label = jsii.String(m.of)
 	}
 	return awscloudwatch.NewMetric(props)
 }

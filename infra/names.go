@@ -71,9 +71,15 @@ func (n Names) HealthAlarmArnPattern(region string) string {
 // scoped by it, since key ids are not known across Regions.
 func (n Names) KeyAlias(region string) string { return fmt.Sprintf("alias/%s-%s", n.Name, region) }
 
-// LastChangeParameter is the SSM parameter in the home Region where the failover function
-// keeps the time of its last routing change.
-func (n Names) LastChangeParameter() string { return "/mrap/" + n.Name + "/last-change" }
+// StateBucket is the bucket in the home Region that holds the failover function's state
+// object (last change, standing commands, open AWS Health issues).
+func (n Names) StateBucket(home string) string {
+	return fmt.Sprintf("%s-state-%s-%s", n.BucketPrefix, n.Account, home)
+}
+
+// StateKeyPrefix is the key prefix of the failover state object (MRAP_STATE_KEY default
+// .mrap-state/failover.json).
+const StateKeyPrefix = ".mrap-state/"
 
 // DefaultBusArn is the ARN of the default event bus of region.
 func (n Names) DefaultBusArn(region string) string {

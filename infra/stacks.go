@@ -72,12 +72,14 @@ type ControlStackProps struct {
 }
 
 // ControlStack composes what the home Region runs: the Multi-Region Access Point and its
-// policy, the initial routes, the audit topic, the failover function and the dashboard.
+// policy, the initial routes, the audit topic, the failover function with its state bucket,
+// and the dashboard.
 type ControlStack struct {
 	awscdk.Stack
 	AccessPoint   *AccessPoint
 	InitialRoutes *InitialRoutes
 	Audit         *Audit
+	State         *StateBucket
 	Failover      *Failover
 	Dashboard     *Dashboard
 }
@@ -110,7 +112,9 @@ func NewControlStack(scope constructs.Construct, id string, p ControlStackProps)
 	s.AccessPoint = NewAccessPoint(stack, "AccessPoint", AccessPointProps{Config: cfg, PrivateEndpoints: endpoints, EngineRoles: engineRoles})
 	s.InitialRoutes = NewInitialRoutes(stack, "InitialRoutes", InitialRoutesProps{Config: cfg, MRAPArn: s.AccessPoint.Arn})
 	s.Audit = NewAudit(stack, "Audit", AuditProps{Names: n})
+	s.State = NewStateBucket(stack, "State", StateBucketProps{Names: n, HomeRegion: cfg.HomeRegion})
 	s.Failover = NewFailover(stack, "Failover", FailoverProps{Config: cfg, Code: failover, MRAPArn: s.AccessPoint.Arn, AuditTopic: s.Audit.Topic, AuditKey: s.Audit.Key})
+	s.Failover.Function.Function.Node().AddDependency(s.State.Bucket)
 	s.Dashboard = NewDashboard(stack, "Dashboard", DashboardProps{Config: cfg})
 
 	out := func(id, value, description string) {

@@ -1,0 +1,514 @@
+package main
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+)
+
+func TestMemberBucket(t *testing.T) {
+	b := fullApp(t)
+	tpl := b.tpl["Region-eu-central-1"]
+	must(t, "member bucket", func() {
+		tpl.HasResourceProperties(jsii.String("AWS::S3::Bucket"), map[string]any{
+			"BucketName":              "mrap-engine-123456789012-eu-central-1",
+			"VersioningConfiguration": map[string]any{"Status": "Enabled"},
+			"PublicAccessBlockConfiguration": map[string]any{
+				"BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true,
+			},
+			"BucketEncryption": map[string]any{"ServerSideEncryptionConfiguration": []any{map[string]any{
+				"BucketKeyEnabled":              true,
+				"ServerSideEncryptionByDefault": map[string]any{"SSEAlgorithm": "aws:kms"},
+			}}},
+			"NotificationConfiguration": map[string]any{"EventBridgeConfiguration": map[string]any{"EventBridgeEnabled": true}},
+			"LifecycleConfiguration": map[string]any{"Rules": assertions.Match_ArrayWith(&[]any{
+				assertions.Match_ObjectLike(&map[string]any{
+					"NoncurrentVersionExpiration":    map[string]any{"NoncurrentDays": 30},
+					"AbortIncompleteMultipartUpload": map[string]any{"DaysAfterInitiation": 7},
+				}),
+				assertions.Match_ObjectLike(&map[string]any{"Prefix": CanaryPrefix, "ExpirationInDays": 1}),
+			})},
+			"LoggingConfiguration": assertions.Match_ObjectLike(&map[string]any{"LogFilePrefix": "s3-access/"}),
+		})
+	})
+	must(t, "member bucket is retained", func() {
+		tpl.HasResource(jsii.String("AWS::S3::Bucket"), map[string]any{
+			"Properties":     assertions.Match_ObjectLike(&map[string]any{"BucketName": "mrap-engine-123456789012-eu-central-1"}),
+			"DeletionPolicy": "Retain",
+		})
+	})
+	must(t, "TLS only", func() {
+		tpl.HasResourceProperties(jsii.String("AWS::S3::BucketPolicy"), map[string]any{
+			"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
+				"Effect":    "Deny",
+				"Condition": map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}},
+			})})},
+		})
+	})
+	must(t, "member key", func() {
+		tpl.HasResourceProperties(jsii.String("AWS::KMS::Key"), map[string]any{"EnableKeyRotation": true})
+		tpl.HasResourceProperties(jsii.String("AWS::KMS::Alias"), map[string]any{"AliasName": "alias/mrap-engine-eu-central-1"})
+	})
+}
+
+func TestMemberBucketWithoutKMSUsesS3ManagedKeys(t *testing.T) {
+	b := defaultApp(t)
+	tpl := b.tpl["Region-us-east-1"]
+	must(t, "SSE-S3", func() {
+		tpl.HasResourceProperties(jsii.String("AWS::S3::Bucket"), map[string]any{
+			"BucketName": "mrap-engine-111111111111-us-east-1",
+			"BucketEncryption": map[string]any{"ServerSideEncryptionConfiguration": []any{map[string]any{
+				"ServerSideEncryptionByDefault": map[string]any{"SSEAlgorithm": "AES256"},
+			}}},
+		})
+		tpl.ResourceCountIs(jsii.String("AWS::KMS::Key"), jsii.Number(0))
+	})
+}
+
+func TestReplicationPipeline(t *testing.T) {
+	b := fullApp(t)
+	tpl := b.tpl["Region-eu-central-1"]
+	must(t, "object events rule", func() {
+		tpl.HasResourceProperties(jsii.String("AWS::Events::Rule"), map[string]any{
+			"Name": "mrap-engine-replicate-eu-central-1",
+			"EventPattern": map[string]any{
+				"source":      []any{"aws.s3"},
+				"detail-type": []any{"Object Created", "Object Deleted"},
+				"detail": map[string]any{
+					"bucket": map[string]any{"name": []any{"mrap-engine-123456789012-eu-central-1"}},
+					"object": map[string]any{"key": []any{map[string]any{"anything-but": map[string]any{"prefix": CanaryPrefix}}}},
+				},
+			},
+			"Targets": []any{assertions.Match_ObjectLike(&map[string]any{
+				"DeadLetterConfig": assertions.Match_ObjectLike(&map[string]any{}),
+			})},
+		})
+	})
+	must(t, "queue", func() {
+		tpl.HasResourceProperties(jsii.String("AWS::SQS::Queue"), map[string]any{
+			"QueueName":              "mrap-engine-replication-eu-central-1",
+			"SqsManagedSseEnabled":   true,
+			"VisibilityTimeout":      1800, // six times the 300 s function timeout
+			"RedrivePolicy":          assertions.Match_ObjectLike(&map[string]any{"maxReceiveCount": 5}),
+			"MessageRetentionPeriod": 345600,
+		})
+		tpl.HasResourceProperties(jsii.String("AWS::SQS::Queue"), map[string]any{
+			"QueueName":            "mrap-engine-replication-dlq-eu-central-1",
+			"SqsManagedSseEnabled": true,
+		})
+	})
+	must(t, "replicator function", func() {
+		tpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
+			"FunctionName":  "mrap-engine-replicator-eu-central-1",
+			"Runtime":       "provided.al2023",
+			"Architectures": []any{"arm64"},
+			"Handler":       "bootstrap",
+			"Timeout":       300,
+			"MemorySize":    512,
+			"LoggingConfig": assertions.Match_ObjectLike(&map[string]any{"LogFormat": "JSON"}),
+			"Environment": map[string]any{"Variables": map[string]any{
+				"MRAP_MEMBERS":                     "eu-west-1=mrap-engine-123456789012-eu-west-1,us-east-1=mrap-engine-123456789012-us-east-1,eu-central-1=mrap-engine-123456789012-eu-central-1",
+				"MRAP_REPLICATE_PERMANENT_DELETES": "true",
+				"MRAP_REPLICATE_LIFECYCLE_DELETES": "false",
+				"MRAP_METRIC_NAMESPACE":            "MRAPEngine",
+			}},
+		})
+	})
+	must(t, "SQS event source", func() {
+		tpl.HasResourceProperties(jsii.String("AWS::Lambda::EventSourceMapping"), map[string]any{
+			"BatchSize":             10,
+			"FunctionResponseTypes": []any{"ReportBatchItemFailures"},
+			"ScalingConfig":         map[string]any{"MaximumConcurrency": 20},
+		})
+	})
+	must(t, "log group retention", func() {
+		tpl.HasResourceProperties(jsii.String("AWS::Logs::LogGroup"), map[string]any{
+			"LogGroupName":    "/aws/lambda/mrap-engine-replicator-eu-central-1",
+			"RetentionInDays": 30,
+		})
+	})
+}
+
+func TestReplicatorPermissionsAreScopedToMembers(t *testing.T) {
+	b := fullApp(t)
+	tpl := b.json["Region-eu-central-1"]
+	n := b.cfg.Names()
+
+	write := statementBySid(t, tpl, "ReplicationReplicatorRole", "WriteOtherMemberObjects")
+	gotWrite := strs(write["Resource"])
+	wantWrite := []string{n.BucketArn("eu-west-1") + "/*", n.BucketArn("us-east-1") + "/*"}
+	if !slices.Equal(gotWrite, wantWrite) {
+		t.Errorf("replicator writes to %v, want only the other members %v", gotWrite, wantWrite)
+	}
+	if !slices.Contains(strs(write["Action"]), "s3:DeleteObjectVersion") {
+		t.Error("permanent deletes are on but s3:DeleteObjectVersion is not granted")
+	}
+
+	read := statementBySid(t, tpl, "ReplicationReplicatorRole", "ReadMemberObjects")
+	if got := strs(read["Resource"]); len(got) != 3 {
+		t.Errorf("replicator reads %v, want the three member buckets", got)
+	}
+
+	keys := statementBySid(t, tpl, "ReplicationReplicatorRole", "UseMemberKeysThroughS3")
+	cond := asJSON(keys["Condition"])
+	for _, r := range b.cfg.Regions {
+		if !strings.Contains(cond, n.KeyAlias(r)) || !strings.Contains(cond, "s3."+r+".amazonaws.com") {
+			t.Errorf("key condition %s does not name the alias and S3 endpoint of %s", cond, r)
+		}
+	}
+	if slices.Contains(strs(keys["Action"]), "kms:*") {
+		t.Error("replicator may use every KMS action")
+	}
+}
+
+func TestReplicatorWithoutPermanentDeletesCannotDeleteVersions(t *testing.T) {
+	b := defaultApp(t)
+	write := statementBySid(t, b.json["Region-us-east-1"], "ReplicationReplicatorRole", "WriteOtherMemberObjects")
+	if slices.Contains(strs(write["Action"]), "s3:DeleteObjectVersion") {
+		t.Error("s3:DeleteObjectVersion granted although no permanent deletes are replicated")
+	}
+}
+
+func TestProber(t *testing.T) {
+	b := fullApp(t)
+	tpl := b.tpl["Probe-us-east-1"]
+	must(t, "prober function and schedule", func() {
+		tpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
+			"FunctionName":  "mrap-engine-prober-us-east-1",
+			"Runtime":       "provided.al2023",
+			"Architectures": []any{"arm64"},
+			"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{
+				"MRAP_ACCOUNT_ID":    "123456789012",
+				"MRAP_CANARY_PREFIX": CanaryPrefix,
+				"MRAP_ARN":           assertions.Match_AnyValue(),
+			})},
+		})
+		tpl.HasResourceProperties(jsii.String("AWS::Events::Rule"), map[string]any{
+			"ScheduleExpression": "rate(1 minute)",
+		})
+	})
+	regional := statementBySid(t, b.json["Probe-us-east-1"], "ProberRole", "RegionalCanaries")
+	if got, want := strs(regional["Resource"]), []string{"arn:aws:s3:::mrap-engine-123456789012-us-east-1/" + CanaryPrefix + "*"}; !slices.Equal(got, want) {
+		t.Errorf("prober writes %v, want only its own canaries %v", got, want)
+	}
+	global := statementBySid(t, b.json["Probe-us-east-1"], "ProberRole", "GlobalCanary")
+	if got := strs(global["Action"]); !slices.Equal(got, []string{"s3:GetObject"}) {
+		t.Errorf("global canary actions = %v, want read only", got)
+	}
+	if !strings.Contains(asJSON(global["Resource"]), "accesspoint/") {
+		t.Errorf("global canary resources %s do not name the access point", asJSON(global["Resource"]))
+	}
+}
+
+func TestRegionAlarms(t *testing.T) {
+	b := fullApp(t)
+	tpl := b.tpl["Region-eu-central-1"]
+	must(t, "availability health alarm", func() {
+		tpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
+			"AlarmName":          "mrap-engine-health-eu-central-1-availability",
+			"MetricName":         "CanaryAvailability",
+			"Namespace":          "MRAPEngine",
+			"Dimensions":         assertions.Match_ArrayWith(&[]any{map[string]any{"Name": "Path", "Value": "regional"}}),
+			"ComparisonOperator": "LessThanThreshold",
+			"Threshold":          0.9,
+			"EvaluationPeriods":  3,
+			"TreatMissingData":   "breaching",
+		})
+	})
+	for _, kind := range []string{AlarmDLQNotEmpty, AlarmLatency, AlarmBacklogAge, AlarmReplicatorErrors} {
+		must(t, kind, func() {
+			tpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
+				"AlarmName":        "mrap-engine-ops-eu-central-1-" + kind,
+				"TreatMissingData": "notBreaching",
+			})
+		})
+	}
+	must(t, "latency threshold in ms", func() {
+		tpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
+			"AlarmName": "mrap-engine-ops-eu-central-1-replication-latency",
+			"Threshold": 300000,
+		})
+	})
+	must(t, "no alarm actions (events carry state changes)", func() {
+		tpl.AllResourcesProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{"AlarmActions": assertions.Match_Absent()})
+	})
+}
+
+func TestForwardingToHomeRegion(t *testing.T) {
+	b := fullApp(t)
+	must(t, "alarm and health forwarding", func() {
+		tpl := b.tpl["Region-us-east-1"]
+		tpl.HasResourceProperties(jsii.String("AWS::Events::Rule"), map[string]any{
+			"EventPattern": map[string]any{
+				"source":      []any{"aws.cloudwatch"},
+				"detail-type": []any{"CloudWatch Alarm State Change"},
+				"detail": map[string]any{"alarmName": []any{
+					map[string]any{"prefix": "mrap-engine-health-"}, map[string]any{"prefix": "mrap-engine-ops-"},
+				}},
+			},
+			"Targets": []any{assertions.Match_ObjectLike(&map[string]any{"Arn": "arn:aws:events:eu-west-1:123456789012:event-bus/default"})},
+		})
+		tpl.HasResourceProperties(jsii.String("AWS::Events::Rule"), map[string]any{
+			"EventPattern": map[string]any{
+				"source": []any{"aws.health"}, "detail-type": []any{"AWS Health Event"},
+				"region": []any{"us-east-1"}, "detail": map[string]any{"service": []any{"S3"}},
+			},
+		})
+		tpl.HasResourceProperties(jsii.String("AWS::IAM::Policy"), map[string]any{
+			"PolicyDocument": map[string]any{"Statement": []any{map[string]any{
+				"Action": "events:PutEvents", "Effect": "Allow",
+				"Resource": "arn:aws:events:eu-west-1:123456789012:event-bus/default",
+			}}},
+		})
+	})
+	if b.engine.Regional["eu-west-1"].Forwarder != nil {
+		t.Error("the home Region forwards its events to itself")
+	}
+	for id, r := range resources(b.json["Region-eu-west-1"], "AWS::Events::Rule") {
+		if strings.Contains(asJSON(r), "event-bus/default") {
+			t.Errorf("home Region rule %s targets an event bus", id)
+		}
+	}
+}
+
+func TestAccessPoint(t *testing.T) {
+	b := fullApp(t)
+	tpl := b.tpl["Control"]
+	must(t, "multi-region access point", func() {
+		tpl.HasResourceProperties(jsii.String("AWS::S3::MultiRegionAccessPoint"), map[string]any{
+			"Name": "mrap-engine",
+			"Regions": []any{
+				map[string]any{"Bucket": "mrap-engine-123456789012-eu-west-1", "BucketAccountId": "123456789012"},
+				map[string]any{"Bucket": "mrap-engine-123456789012-us-east-1", "BucketAccountId": "123456789012"},
+				map[string]any{"Bucket": "mrap-engine-123456789012-eu-central-1", "BucketAccountId": "123456789012"},
+			},
+			"PublicAccessBlockConfiguration": map[string]any{
+				"BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true,
+			},
+		})
+	})
+	policies := resources(b.json["Control"], "AWS::S3::MultiRegionAccessPointPolicy")
+	if len(policies) != 1 {
+		t.Fatalf("got %d access point policies, want 1", len(policies))
+	}
+	for _, p := range policies {
+		if p["DeletionPolicy"] != "Retain" {
+			t.Error("the access point policy is not retained (CloudFormation cannot delete it)")
+		}
+		doc := asJSON(props(p)["Policy"])
+		for _, want := range []string{`"Sid":"OnlyThroughPrivateEndpoints"`, `"Effect":"Deny"`, `aws:SourceVpce`,
+			"arn:aws:iam::123456789012:role/mrap-engine-prober-eu-central-1", `"/object/*"`} {
+			if !strings.Contains(doc, want) {
+				t.Errorf("access point policy lacks %s: %s", want, doc)
+			}
+		}
+		if strings.Contains(doc, `"s3:*"`) {
+			t.Errorf("access point policy names s3:* (it would also deny the routes API): %s", doc)
+		}
+	}
+}
+
+func TestAccessPointWithoutPrivateAccessHasNoDeny(t *testing.T) {
+	b := defaultApp(t)
+	for _, p := range resources(b.json["Control"], "AWS::S3::MultiRegionAccessPointPolicy") {
+		if doc := asJSON(props(p)["Policy"]); strings.Contains(doc, "Deny") {
+			t.Errorf("policy denies without private access: %s", doc)
+		}
+	}
+	if n := len(resources(b.json["Region-us-east-1"], "AWS::EC2::VPCEndpoint")); n != 0 {
+		t.Errorf("got %d VPC endpoints without private access", n)
+	}
+}
+
+func TestInitialRoutes(t *testing.T) {
+	b := fullApp(t)
+	crs := resources(b.json["Control"], "Custom::AWS")
+	if len(crs) != 1 {
+		t.Fatalf("got %d AwsCustomResources, want 1", len(crs))
+	}
+	for _, cr := range crs {
+		p := props(cr)
+		create, update := asJSON(p["Create"]), asJSON(p["Update"])
+		if create != update {
+			t.Errorf("create and update calls differ:\n%s\n%s", create, update)
+		}
+		for _, want := range []string{
+			`SubmitMultiRegionAccessPointRoutes`, `\"region\":\"eu-west-1\"`, `\"AccountId\":\"123456789012\"`,
+			`{\"Bucket\":\"mrap-engine-123456789012-eu-central-1\",\"Region\":\"eu-central-1\",\"TrafficDialPercentage\":100}`,
+			`{\"Bucket\":\"mrap-engine-123456789012-eu-west-1\",\"Region\":\"eu-west-1\",\"TrafficDialPercentage\":0}`,
+			`{\"Bucket\":\"mrap-engine-123456789012-us-east-1\",\"Region\":\"us-east-1\",\"TrafficDialPercentage\":0}`,
+			`accesspoint/`,
+		} {
+			if !strings.Contains(create, want) {
+				t.Errorf("initial routes call lacks %s:\n%s", want, create)
+			}
+		}
+	}
+	must(t, "custom resource may submit routes of this access point only", func() {
+		b.tpl["Control"].HasResourceProperties(jsii.String("AWS::IAM::Policy"), map[string]any{
+			"PolicyDocument": map[string]any{"Statement": []any{map[string]any{
+				"Sid": "SubmitRoutesOfThisAccessPoint", "Effect": "Allow",
+				"Action":   "s3:SubmitMultiRegionAccessPointRoutes",
+				"Resource": map[string]any{"Fn::Join": []any{"", []any{"arn:aws:s3::123456789012:accesspoint/", map[string]any{"Fn::GetAtt": []any{assertions.Match_AnyValue(), "Alias"}}}}},
+			}}},
+		})
+	})
+}
+
+func TestFailover(t *testing.T) {
+	b := fullApp(t)
+	tpl := b.tpl["Control"]
+	must(t, "failover function", func() {
+		tpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
+			"FunctionName":                 "mrap-engine-failover-eu-west-1",
+			"ReservedConcurrentExecutions": 1,
+			"Runtime":                      "provided.al2023",
+			"Architectures":                []any{"arm64"},
+			"Environment": map[string]any{"Variables": map[string]any{
+				"MRAP_MEMBERS":           assertions.Match_AnyValue(),
+				"MRAP_ACCOUNT_ID":        "123456789012",
+				"MRAP_ARN":               assertions.Match_AnyValue(),
+				"MRAP_CONTROL_REGIONS":   "eu-west-1,us-east-1,us-west-2,ap-southeast-2,ap-northeast-1",
+				"MRAP_ROUTING_MODE":      "active-passive",
+				"MRAP_PRIORITY":          "eu-central-1,eu-west-1,us-east-1",
+				"MRAP_MIN_ACTIVE":        "1",
+				"MRAP_COOLDOWN":          "5m0s",
+				"MRAP_FAILBACK":          "false",
+				"MRAP_FAILBACK_WINDOW":   "15m0s",
+				"MRAP_INSUFFICIENT_DATA": "ignore",
+				"MRAP_ALARM_PREFIX":      "mrap-engine-health-",
+				"MRAP_DRY_RUN":           "false",
+				"MRAP_AUDIT_TOPIC_ARN":   assertions.Match_AnyValue(),
+				"MRAP_METRIC_NAMESPACE":  "MRAPEngine",
+				"MRAP_STATE_BUCKET":      "mrap-engine-state-123456789012-eu-west-1",
+			}},
+		})
+	})
+	tj := b.json["Control"]
+	routes := statementBySid(t, tj, "FailoverRole", "RoutesOfThisAccessPoint")
+	if got := strs(routes["Action"]); !slices.Equal(got, []string{"s3:GetMultiRegionAccessPointRoutes", "s3:SubmitMultiRegionAccessPointRoutes"}) {
+		t.Errorf("routes actions = %v", got)
+	}
+	if r := asJSON(routes["Resource"]); !strings.Contains(r, "arn:aws:s3::123456789012:accesspoint/") || !strings.Contains(r, "Alias") {
+		t.Errorf("routes resource %s is not this access point's ARN", r)
+	}
+	alarms := statementBySid(t, tj, "FailoverRole", "DescribeHealthAlarms")
+	wantAlarms := []string{
+		"arn:aws:cloudwatch:eu-west-1:123456789012:alarm:mrap-engine-health-eu-west-1-*",
+		"arn:aws:cloudwatch:us-east-1:123456789012:alarm:mrap-engine-health-us-east-1-*",
+		"arn:aws:cloudwatch:eu-central-1:123456789012:alarm:mrap-engine-health-eu-central-1-*",
+	}
+	if got := strs(alarms["Resource"]); !slices.Equal(got, wantAlarms) || asJSON(alarms["Action"]) != `"cloudwatch:DescribeAlarms"` {
+		t.Errorf("DescribeAlarms on %v (%v), want %v", got, alarms["Action"], wantAlarms)
+	}
+	state := statementBySid(t, tj, "FailoverRole", "ReadWriteState")
+	if got := strs(state["Resource"]); !slices.Equal(got, []string{"arn:aws:s3:::mrap-engine-state-123456789012-eu-west-1/.mrap-state/*"}) {
+		t.Errorf("state object resource = %v", got)
+	}
+	publish := statementBySid(t, tj, "FailoverRole", "PublishAudit")
+	if asJSON(publish["Action"]) != `"sns:Publish"` || !strings.Contains(asJSON(publish["Resource"]), "Ref") {
+		t.Errorf("audit publish statement = %s", asJSON(publish))
+	}
+
+	for _, pattern := range []map[string]any{
+		{"source": []any{"aws.cloudwatch"}, "detail-type": []any{"CloudWatch Alarm State Change"},
+			"detail": map[string]any{"alarmName": []any{map[string]any{"prefix": "mrap-engine-health-"}}}},
+		{"source": []any{"aws.health"}, "detail-type": []any{"AWS Health Event"},
+			"region": []any{"eu-west-1", "us-east-1", "eu-central-1"}, "detail": map[string]any{"service": []any{"S3"}}},
+		{"source": []any{"mrap.engine"}, "detail-type": []any{"MRAP Routing Command"}},
+	} {
+		must(t, "failover rule", func() {
+			tpl.HasResourceProperties(jsii.String("AWS::Events::Rule"), map[string]any{
+				"EventPattern": pattern,
+				"Targets":      []any{assertions.Match_ObjectLike(&map[string]any{"RetryPolicy": map[string]any{"MaximumRetryAttempts": 2}})},
+			})
+		})
+	}
+	must(t, "failover errors alarm", func() {
+		tpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
+			"AlarmName": "mrap-engine-ops-eu-west-1-failover-errors", "MetricName": "Errors", "Namespace": "AWS/Lambda",
+		})
+	})
+}
+
+func TestAuditAndState(t *testing.T) {
+	b := fullApp(t)
+	tpl := b.tpl["Control"]
+	must(t, "encrypted audit topic", func() {
+		tpl.HasResourceProperties(jsii.String("AWS::SNS::Topic"), map[string]any{
+			"TopicName":      "mrap-engine-audit",
+			"KmsMasterKeyId": assertions.Match_AnyValue(),
+		})
+		tpl.HasResourceProperties(jsii.String("AWS::SNS::TopicPolicy"), map[string]any{
+			"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
+				"Effect":    "Deny",
+				"Condition": map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}},
+			})})},
+		})
+		tpl.HasResourceProperties(jsii.String("AWS::Events::Rule"), map[string]any{
+			"Name":    "mrap-engine-notify-alarms",
+			"Targets": []any{assertions.Match_ObjectLike(&map[string]any{"Arn": map[string]any{"Ref": assertions.Match_AnyValue()}})},
+		})
+	})
+	must(t, "state bucket", func() {
+		tpl.HasResourceProperties(jsii.String("AWS::S3::Bucket"), map[string]any{
+			"BucketName":              "mrap-engine-state-123456789012-eu-west-1",
+			"VersioningConfiguration": map[string]any{"Status": "Enabled"},
+		})
+	})
+}
+
+func TestDashboard(t *testing.T) {
+	b := fullApp(t)
+	ds := resources(b.json["Control"], "AWS::CloudWatch::Dashboard")
+	if len(ds) != 1 {
+		t.Fatalf("got %d dashboards, want 1", len(ds))
+	}
+	for _, d := range ds {
+		body := asJSON(props(d)["DashboardBody"])
+		for _, want := range []string{
+			"TrafficDial", "CanaryAvailability", "ReplicationLatency", "ApproximateAgeOfOldestMessage",
+			"mrap-engine-replication-dlq-eu-central-1", "RoutingChanges", "TotalOutage", "ActiveRegions", "Decisions",
+			`\"region\":\"eu-central-1\"`, `\"region\":\"us-east-1\"`,
+			"arn:aws:cloudwatch:us-east-1:123456789012:alarm:mrap-engine-health-us-east-1-availability",
+			"mrap-engine-ops-eu-west-1-failover-errors",
+		} {
+			if !strings.Contains(body, want) {
+				t.Errorf("dashboard lacks %s", want)
+			}
+		}
+	}
+}
+
+func TestOutputs(t *testing.T) {
+	b := fullApp(t)
+	for _, id := range []string{"AccessPointArn", "AccessPointAlias", "GlobalEndpoint", "BucketEuWest1", "BucketUsEast1", "BucketEuCentral1"} {
+		must(t, "output "+id, func() { b.tpl["Control"].HasOutput(jsii.String(id), map[string]any{}) })
+	}
+	must(t, "global endpoint host name", func() {
+		b.tpl["Control"].HasOutput(jsii.String("GlobalEndpoint"), map[string]any{
+			"Value": map[string]any{"Fn::Join": []any{"", []any{map[string]any{"Fn::GetAtt": []any{assertions.Match_AnyValue(), "Alias"}}, ".accesspoint.s3-global.amazonaws.com"}}},
+		})
+	})
+}
+
+func TestPrivateAccess(t *testing.T) {
+	b := fullApp(t)
+	tpl := b.tpl["Region-us-east-1"]
+	must(t, "MRAP interface endpoint", func() {
+		tpl.HasResourceProperties(jsii.String("AWS::EC2::VPCEndpoint"), map[string]any{
+			"ServiceName":       MRAPEndpointService,
+			"VpcEndpointType":   "Interface",
+			"PrivateDnsEnabled": true,
+		})
+		tpl.HasResourceProperties(jsii.String("AWS::EC2::SecurityGroup"), map[string]any{
+			"SecurityGroupIngress": []any{map[string]any{"CidrIp": assertions.Match_StringLikeRegexp(jsii.String(`^10\.\d+\.0\.0/16$`)), "FromPort": 443, "ToPort": 443, "IpProtocol": "tcp"}},
+		})
+		tpl.HasResourceProperties(jsii.String("AWS::EC2::FlowLog"), map[string]any{"TrafficType": "ALL"})
+		tpl.ResourceCountIs(jsii.String("AWS::EC2::NatGateway"), jsii.Number(0))
+		tpl.ResourceCountIs(jsii.String("AWS::EC2::InternetGateway"), jsii.Number(0))
+	})
+}
