@@ -1,0 +1,115 @@
+package reconcile
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// CheckpointStore keeps one checkpoint document: a local file (FileCheckpoint) or an S3
+// object (s3store.CheckpointObject).
+type CheckpointStore interface {
+	// Load returns the document, or nil and no error when there is none yet.
+	Load(ctx context.Context) ([]byte, error)
+	// Save replaces the document.
+	Save(ctx context.Context, doc []byte) error
+}
+
+// Scope is the part of the key space a run covers.
+type Scope struct {
+	Prefix     string `json:"prefix,omitempty"`
+	StartAfter string `json:"start_after,omitempty"` // exclusive lower bound
+	End        string `json:"end,omitempty"`         // exclusive upper bound
+}
+
+// Checkpoint is the state of a pass over a Scope, saved after each batch.
+type Checkpoint struct {
+	Version  int       `json:"version"`
+	Scope    Scope     `json:"scope"`
+	After    string    `json:"after,omitempty"` // every key up to this one is done
+	Complete bool      `json:"complete"`
+	Started  time.Time `json:"started"`
+	Updated  time.Time `json:"updated"`
+	Counts   Counts    `json:"counts"`
+	// LastTotalKeys is the keys scanned by the previous complete pass (the ETA estimate).
+	LastTotalKeys int64 `json:"last_total_keys,omitempty"`
+	Runs          int   `json:"runs"` // invocations that worked on this pass
+}
+
+// checkpointVersion is the document version written.
+const checkpointVersion = 1
+
+func loadCheckpoint(ctx context.Context, cs CheckpointStore) (Checkpoint, bool, error) {
+	if cs == nil {
+		return Checkpoint{}, false, nil
+	}
+	doc, err := cs.Load(ctx)
+	if err != nil {
+		return Checkpoint{}, false, fmt.Errorf("load checkpoint: %w", err)
+	}
+	if len(doc) == 0 {
+		return Checkpoint{}, false, nil
+	}
+	var cp Checkpoint
+	if err := json.Unmarshal(doc, &cp); err != nil {
+		return Checkpoint{}, false, fmt.Errorf("checkpoint is not a reconcile checkpoint: %w", err)
+	}
+	if cp.Version != checkpointVersion {
+		return Checkpoint{}, false, fmt.Errorf("checkpoint version %d, want %d", cp.Version, checkpointVersion)
+	}
+	return cp, true, nil
+}
+
+func saveCheckpoint(ctx context.Context, cs CheckpointStore, cp Checkpoint) error {
+	if cs == nil {
+		return nil
+	}
+	cp.Version = checkpointVersion
+	doc, err := json.MarshalIndent(cp, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode checkpoint: %w", err)
+	}
+	if err := cs.Save(ctx, doc); err != nil {
+		return fmt.Errorf("save checkpoint: %w", err)
+	}
+	return nil
+}
+
+// FileCheckpoint keeps the checkpoint in a local file, replaced atomically (write to a
+// temporary file, then rename).
+type FileCheckpoint string
+
+// Load reads the file; a missing file is no checkpoint.
+func (f FileCheckpoint) Load(context.Context) ([]byte, error) {
+	b, err := os.ReadFile(string(f))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	return b, err
+}
+
+// Save writes the file atomically.
+func (f FileCheckpoint) Save(_ context.Context, doc []byte) error {
+	path := string(f)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(doc); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,130 @@
+package reconcile
+
+import (
+	"context"
+	"time"
+
+	"github.com/mrap-engine/mrap/shared/config"
+)
+
+// Entry is one version or delete marker of a ListObjectVersions page.
+type Entry struct {
+	Key          string
+	VersionID    string
+	Latest       bool // the key's current version
+	DeleteMarker bool
+	LastModified time.Time
+	ETag         string
+	Size         int64
+}
+
+// Query asks for one ListObjectVersions page: keys under Prefix after KeyMarker (and, when
+// set, after VersionIDMarker within KeyMarker), at most MaxKeys entries.
+type Query struct {
+	Prefix          string
+	KeyMarker       string
+	VersionIDMarker string
+	MaxKeys         int
+}
+
+// Page is one ListObjectVersions page: versions and delete markers in key order (byte order
+// of the keys), and the markers of the next page when Truncated.
+type Page struct {
+	Entries             []Entry
+	Truncated           bool
+	NextKeyMarker       string
+	NextVersionIDMarker string
+}
+
+// Lister lists one page of the versions of a member bucket (shared/s3store implements it).
+type Lister interface {
+	ListVersionsPage(ctx context.Context, region, bucket string, q Query) (Page, error)
+}
+
+// cursor streams the current versions of one member bucket, one page in memory at a time.
+type cursor struct {
+	lister Lister
+	member config.Member
+	q      Query
+	end    string // exclusive upper bound, "" for none
+	page   []Entry
+	i      int
+	done   bool
+	// last is the key of the last current version taken (keys only grow: a repeated key is
+	// skipped); started reports that one was taken.
+	last    string
+	started bool
+}
+
+// peek returns the next current version (nil at the end of the range).
+func (c *cursor) peek(ctx context.Context) (*Entry, error) {
+	for {
+		for c.i < len(c.page) {
+			e := &c.page[c.i]
+			if c.end != "" && e.Key >= c.end {
+				c.done, c.page = true, nil
+				return nil, nil
+			}
+			if e.Latest && (!c.started || e.Key > c.last) {
+				return e, nil
+			}
+			c.i++
+		}
+		if c.done {
+			return nil, nil
+		}
+		p, err := c.lister.ListVersionsPage(ctx, c.member.Region, c.member.Bucket, c.q)
+		if err != nil {
+			return nil, err
+		}
+		c.page, c.i = p.Entries, 0
+		if !p.Truncated {
+			c.done = true
+		} else {
+			c.q.KeyMarker, c.q.VersionIDMarker = p.NextKeyMarker, p.NextVersionIDMarker
+		}
+	}
+}
+
+// merger merges the cursors of every member by key, one key at a time.
+type merger struct {
+	cursors []*cursor
+}
+
+func newMerger(lister Lister, members []config.Member, prefix, after, end string, pageSize int) *merger {
+	m := &merger{}
+	for _, mb := range members {
+		m.cursors = append(m.cursors, &cursor{lister: lister, member: mb, end: end, q: Query{Prefix: prefix, KeyMarker: after, MaxKeys: pageSize}})
+	}
+	return m
+}
+
+// next returns the view of the next key in any member (ok false at the end of the range).
+func (m *merger) next(ctx context.Context) (KeyView, bool, error) {
+	heads := make([]*Entry, len(m.cursors))
+	var min string
+	found := false
+	for i, c := range m.cursors {
+		e, err := c.peek(ctx)
+		if err != nil {
+			return KeyView{}, false, err
+		}
+		heads[i] = e
+		if e != nil && (!found || e.Key < min) {
+			min, found = e.Key, true
+		}
+	}
+	if !found {
+		return KeyView{}, false, nil
+	}
+	v := KeyView{Key: min, States: make([]State, len(m.cursors))}
+	for i, c := range m.cursors {
+		v.States[i] = State{Region: c.member.Region}
+		if e := heads[i]; e != nil && e.Key == min {
+			v.States[i] = State{Region: c.member.Region, Exists: true, DeleteMarker: e.DeleteMarker, VersionID: e.VersionID, LastModified: e.LastModified, ETag: e.ETag, Size: e.Size}
+			c.i++
+			c.last, c.started = min, true
+		}
+	}
+	return v, true, nil
+}

@@ -1,0 +1,473 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/mrap-engine/mrap/shared/config"
+	"github.com/mrap-engine/mrap/shared/replication"
+)
+
+// Store is what the runner reads from the member buckets (shared/s3store.Store fits).
+type Store interface {
+	Lister
+	// Head returns the current version of key with its metadata (ReconcileKey).
+	Head(ctx context.Context, region, bucket, key string) (replication.Version, error)
+	// HeadVersion returns one version with its metadata, or an error wrapping
+	// replication.ErrNotFound.
+	HeadVersion(ctx context.Context, region, bucket, key, versionID string) (replication.Version, error)
+}
+
+// Repairer carries out a repair (replication.Engine fits).
+type Repairer interface {
+	Repair(ctx context.Context, r replication.Repair) (replication.Outcome, error)
+}
+
+// Options configure a Runner. The zero value of every field has a usable default.
+type Options struct {
+	Scope
+	// DryRun plans and reports repairs without writing anything.
+	DryRun bool
+	// Workers bounds the reads and repairs in flight (default 8).
+	Workers int
+	// PageSize is the keys per batch, and the entries per listing page (default 1000). The
+	// checkpoint is saved after each batch.
+	PageSize int
+	// RepairRate limits repairs per second (0: no limit); ReadRate limits HEAD requests per
+	// second (0: no limit).
+	RepairRate float64
+	ReadRate   float64
+	// Budget stops the run at the first batch boundary after this much time (0: none); the
+	// checkpoint lets the next run go on.
+	Budget time.Duration
+	// MinAge skips keys whose newest current version is younger than this (0: none): their
+	// events may still be in flight, the replicator handles them.
+	MinAge time.Duration
+	// TrustMatchingETags takes a key whose Regions all hold an object of the same size and
+	// ETag as converged without reading its origins (cheaper, blind to replica marks).
+	TrustMatchingETags bool
+	// Checkpoint keeps the progress of the pass (nil: none, every run starts over).
+	Checkpoint CheckpointStore
+	// EstimatedKeys is the expected keys in the scope, for the ETA (default: the count of the
+	// previous complete pass, from the checkpoint).
+	EstimatedKeys int64
+	// Progress is called after each batch and at the end.
+	Progress func(Progress)
+	// OnRepair is called for every repair planned, with its outcome (zero in a dry run).
+	OnRepair func(Repair, replication.Outcome)
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Counts are the running totals of a pass.
+type Counts struct {
+	KeysScanned    int64            `json:"keys_scanned"`
+	Reads          int64            `json:"reads"`          // HEAD requests to resolve origins
+	Skipped        int64            `json:"skipped"`        // keys left for later (too recent, changed during the scan, unreadable)
+	DivergentKeys  int64            `json:"divergent_keys"` // keys with at least one repair planned
+	RepairsPlanned int64            `json:"repairs_planned"`
+	RepairsDone    int64            `json:"repairs_done"`
+	RepairsSkipped int64            `json:"repairs_skipped"` // the engine found nothing left to do
+	RepairsFailed  int64            `json:"repairs_failed"`
+	ByKind         map[string]int64 `json:"by_kind,omitempty"`
+}
+
+// Progress is a snapshot for progress displays.
+type Progress struct {
+	Counts
+	LastKey       string
+	Elapsed       time.Duration
+	KeysPerSecond float64
+	// RepairsPerSecond counts repairs done (planned in a dry run).
+	RepairsPerSecond float64
+	// EstimatedKeys is the expected total (0: unknown); ETA is 0 when unknown.
+	EstimatedKeys int64
+	ETA           time.Duration
+	Done          bool
+}
+
+// Summary is the result of a run.
+type Summary struct {
+	// Run counts this invocation; Pass counts the whole pass so far (resumed runs included).
+	Run, Pass Counts
+	// Complete reports that the pass reached the end of the scope; false: stopped by the
+	// budget, the checkpoint holds the place.
+	Complete bool
+	Resumed  bool // the run continued a pass from the checkpoint
+	After    string
+	Elapsed  time.Duration
+	// Failures holds up to 20 repair or read errors.
+	Failures []string
+}
+
+// Runner plans and repairs one scope of the member buckets.
+type Runner struct {
+	store    Store
+	repairer Repairer
+	members  []config.Member
+	opts     Options
+	repairRL *rate.Limiter
+	readRL   *rate.Limiter
+}
+
+// New returns a Runner over store (reads) and repairer (writes) for members. optFns adjust
+// opts.
+func New(store Store, repairer Repairer, members []config.Member, opts Options, optFns ...func(*Options)) (*Runner, error) {
+	for _, fn := range optFns {
+		fn(&opts)
+	}
+	if store == nil || repairer == nil {
+		return nil, errors.New("reconcile: nil store or repairer")
+	}
+	if len(members) < 2 {
+		return nil, fmt.Errorf("reconcile: want at least two members, got %d", len(members))
+	}
+	if opts.End != "" && opts.End <= opts.StartAfter {
+		return nil, fmt.Errorf("reconcile: empty key range (start after %q, end %q)", opts.StartAfter, opts.End)
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = 8
+	}
+	if opts.PageSize <= 0 {
+		opts.PageSize = 1000
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	limiter := func(perSecond float64) *rate.Limiter {
+		if perSecond <= 0 {
+			return nil
+		}
+		return rate.NewLimiter(rate.Limit(perSecond), max(1, int(perSecond/10)))
+	}
+	return &Runner{store: store, repairer: repairer, members: append([]config.Member(nil), members...), opts: opts,
+		repairRL: limiter(opts.RepairRate), readRL: limiter(opts.ReadRate)}, nil
+}
+
+// run is the state of one Run.
+type run struct {
+	*Runner
+	start    time.Time
+	cp       Checkpoint
+	runC     counters
+	passBase Counts
+	mu       sync.Mutex
+	failures []string
+}
+
+type counters struct {
+	keys, reads, skipped, divergent, planned, done, repSkipped, failed atomic.Int64
+	mu                                                                 sync.Mutex
+	byKind                                                             map[string]int64
+}
+
+func (c *counters) kind(k Kind) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byKind == nil {
+		c.byKind = map[string]int64{}
+	}
+	c.byKind[string(k)]++
+}
+
+func (c *counters) snapshot() Counts {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := Counts{KeysScanned: c.keys.Load(), Reads: c.reads.Load(), Skipped: c.skipped.Load(), DivergentKeys: c.divergent.Load(),
+		RepairsPlanned: c.planned.Load(), RepairsDone: c.done.Load(), RepairsSkipped: c.repSkipped.Load(), RepairsFailed: c.failed.Load()}
+	if len(c.byKind) > 0 {
+		out.ByKind = map[string]int64{}
+		for k, v := range c.byKind {
+			out.ByKind[k] = v
+		}
+	}
+	return out
+}
+
+func addCounts(a, b Counts) Counts {
+	out := Counts{KeysScanned: a.KeysScanned + b.KeysScanned, Reads: a.Reads + b.Reads, Skipped: a.Skipped + b.Skipped,
+		DivergentKeys: a.DivergentKeys + b.DivergentKeys, RepairsPlanned: a.RepairsPlanned + b.RepairsPlanned,
+		RepairsDone: a.RepairsDone + b.RepairsDone, RepairsSkipped: a.RepairsSkipped + b.RepairsSkipped, RepairsFailed: a.RepairsFailed + b.RepairsFailed}
+	if len(a.ByKind)+len(b.ByKind) > 0 {
+		out.ByKind = map[string]int64{}
+		for k, v := range a.ByKind {
+			out.ByKind[k] += v
+		}
+		for k, v := range b.ByKind {
+			out.ByKind[k] += v
+		}
+	}
+	return out
+}
+
+func (r *run) fail(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.failures) < 20 {
+		r.failures = append(r.failures, fmt.Sprintf(format, args...))
+	}
+}
+
+// Run scans the scope (resuming the checkpoint's pass when it has the same scope and is not
+// complete), plans every key and repairs it unless DryRun. It stops at the end of the scope,
+// at the budget, or when ctx ends (the batch in progress is then redone by the next run). An
+// error means the run could not go on (listing or checkpoint failed, ctx ended); failed
+// repairs are counted in the Summary, not returned.
+func (rn *Runner) Run(ctx context.Context) (Summary, error) {
+	r := &run{Runner: rn, start: rn.opts.Now()}
+	prev, ok, err := loadCheckpoint(ctx, rn.opts.Checkpoint)
+	if err != nil {
+		return Summary{}, err
+	}
+	resumed := ok && !prev.Complete && prev.Scope == rn.opts.Scope
+	switch {
+	case resumed:
+		r.cp = prev
+		r.passBase = prev.Counts
+	default:
+		r.cp = Checkpoint{Scope: rn.opts.Scope, After: rn.opts.StartAfter, Started: r.start}
+		if ok && prev.Scope == rn.opts.Scope {
+			r.cp.LastTotalKeys = prev.Counts.KeysScanned
+			if !prev.Complete {
+				r.cp.LastTotalKeys = prev.LastTotalKeys
+			}
+		}
+	}
+	r.cp.Runs++
+	m := newMerger(rn.store, rn.members, rn.opts.Prefix, r.cp.After, rn.opts.End, rn.opts.PageSize)
+	batch := make([]KeyView, 0, rn.opts.PageSize)
+	for {
+		if err := ctx.Err(); err != nil {
+			return r.summary(false, resumed), err
+		}
+		batch = batch[:0]
+		for len(batch) < rn.opts.PageSize {
+			v, ok, err := m.next(ctx)
+			if err != nil {
+				return r.summary(false, resumed), fmt.Errorf("list after %q: %w", r.cp.After, err)
+			}
+			if !ok {
+				break
+			}
+			batch = append(batch, v)
+		}
+		if len(batch) > 0 {
+			if err := r.process(ctx, batch); err != nil {
+				return r.summary(false, resumed), err
+			}
+			r.cp.After = batch[len(batch)-1].Key
+		}
+		end := len(batch) < rn.opts.PageSize
+		r.cp.Complete = end
+		r.cp.Updated = rn.opts.Now()
+		r.cp.Counts = addCounts(r.passBase, r.runC.snapshot())
+		if err := saveCheckpoint(ctx, rn.opts.Checkpoint, r.cp); err != nil {
+			return r.summary(false, resumed), err
+		}
+		r.progress(end)
+		if end {
+			return r.summary(true, resumed), nil
+		}
+		if rn.opts.Budget > 0 && rn.opts.Now().Sub(r.start) >= rn.opts.Budget {
+			return r.summary(false, resumed), nil
+		}
+	}
+}
+
+func (r *run) summary(complete, resumed bool) Summary {
+	run := r.runC.snapshot()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return Summary{Run: run, Pass: addCounts(r.passBase, run), Complete: complete, Resumed: resumed, After: r.cp.After,
+		Elapsed: r.opts.Now().Sub(r.start), Failures: append([]string(nil), r.failures...)}
+}
+
+func (r *run) progress(done bool) {
+	if r.opts.Progress == nil {
+		return
+	}
+	pass := addCounts(r.passBase, r.runC.snapshot())
+	run := r.runC.snapshot()
+	el := r.opts.Now().Sub(r.start)
+	p := Progress{Counts: pass, LastKey: r.cp.After, Elapsed: el, Done: done, EstimatedKeys: r.opts.EstimatedKeys}
+	if p.EstimatedKeys == 0 {
+		p.EstimatedKeys = r.cp.LastTotalKeys
+	}
+	if s := el.Seconds(); s > 0 {
+		p.KeysPerSecond = float64(run.KeysScanned) / s
+		p.RepairsPerSecond = float64(run.RepairsDone) / s
+		if r.opts.DryRun {
+			p.RepairsPerSecond = float64(run.RepairsPlanned) / s
+		}
+	}
+	if p.EstimatedKeys > pass.KeysScanned && p.KeysPerSecond > 0 && !done {
+		p.ETA = time.Duration(float64(p.EstimatedKeys-pass.KeysScanned) / p.KeysPerSecond * float64(time.Second))
+	}
+	r.opts.Progress(p)
+}
+
+// process resolves, plans and repairs one batch of keys with the worker pool.
+func (r *run) process(ctx context.Context, batch []KeyView) error {
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for range min(r.opts.Workers, len(batch)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				r.key(ctx, batch[i])
+			}
+		}()
+	}
+	for i := range batch {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	return ctx.Err()
+}
+
+// key handles one key of a scan.
+func (r *run) key(ctx context.Context, v KeyView) {
+	r.runC.keys.Add(1)
+	if r.opts.MinAge > 0 {
+		now := r.opts.Now()
+		for _, s := range v.States {
+			if s.Exists && now.Sub(s.LastModified) < r.opts.MinAge {
+				r.runC.skipped.Add(1)
+				return
+			}
+		}
+	}
+	if r.opts.TrustMatchingETags && matchingObjects(v) {
+		return
+	}
+	v = Resolve(v)
+	for _, i := range Unresolved(v) {
+		s := &v.States[i]
+		m := r.members[i]
+		if err := wait(ctx, r.readRL); err != nil {
+			return
+		}
+		r.runC.reads.Add(1)
+		got, err := r.store.HeadVersion(ctx, m.Region, m.Bucket, v.Key, s.VersionID)
+		if errors.Is(err, replication.ErrNotFound) {
+			r.runC.skipped.Add(1) // changed since the listing: the next pass sees it
+			return
+		}
+		if err != nil {
+			r.runC.skipped.Add(1)
+			r.fail("read %s %q version %s: %v", m.Region, v.Key, s.VersionID, err)
+			return
+		}
+		resolveFromVersion(s, got)
+	}
+	r.repairKey(ctx, v)
+}
+
+// repairKey plans v and carries out (or reports) its repairs.
+func (r *run) repairKey(ctx context.Context, v KeyView) []Result {
+	plan, err := Plan(v)
+	if err != nil {
+		r.runC.skipped.Add(1)
+		r.fail("%v", err)
+		return nil
+	}
+	if len(plan) == 0 {
+		return nil
+	}
+	r.runC.divergent.Add(1)
+	out := make([]Result, 0, len(plan))
+	for _, rep := range plan {
+		r.runC.planned.Add(1)
+		r.runC.kind(rep.Kind)
+		var o replication.Outcome
+		var err error
+		if !r.opts.DryRun {
+			if err = wait(ctx, r.repairRL); err == nil {
+				o, err = r.repairer.Repair(ctx, rep.Repair)
+			}
+			switch {
+			case err != nil:
+				r.runC.failed.Add(1)
+				r.fail("repair %s %q (%s): %v", rep.Region, rep.Key, rep.Kind, err)
+			case o.Status == replication.Skipped:
+				r.runC.repSkipped.Add(1)
+			default:
+				r.runC.done.Add(1)
+			}
+		}
+		if r.opts.OnRepair != nil {
+			r.opts.OnRepair(rep, o)
+		}
+		out = append(out, Result{Repair: rep, Outcome: o, Err: err})
+	}
+	return out
+}
+
+func wait(ctx context.Context, l *rate.Limiter) error {
+	if l == nil {
+		return nil
+	}
+	return l.Wait(ctx)
+}
+
+// resolveFromVersion sets the origin of s from the version read with its metadata.
+func resolveFromVersion(s *State, got replication.Version) {
+	s.Origin = replication.DestinationOrigin(s.Region, got)
+	s.Replica = !got.DeleteMarker && replication.IsReplica(got.Metadata)
+	s.Known = true
+}
+
+// matchingObjects reports whether every Region holds an object of the same size and ETag.
+func matchingObjects(v KeyView) bool {
+	for _, s := range v.States {
+		if !s.Exists || s.DeleteMarker || s.ETag == "" || s.ETag != v.States[0].ETag || s.Size != v.States[0].Size {
+			return false
+		}
+	}
+	return true
+}
+
+// Result is one repair of ReconcileKey and what came of it.
+type Result struct {
+	Repair  Repair
+	Outcome replication.Outcome
+	Err     error
+}
+
+// ReconcileKey reads the current version of key in every member (HEAD, metadata included),
+// plans it and repairs it (or only plans it in a dry run). The error is non-nil when a Region
+// could not be read or a repair failed; replication.IsPermanent tells retryable ones apart.
+func (rn *Runner) ReconcileKey(ctx context.Context, key string) ([]Result, error) {
+	if key == "" {
+		return nil, replication.Permanent(errors.New("reconcile: empty key"))
+	}
+	v := KeyView{Key: key, States: make([]State, len(rn.members))}
+	for i, m := range rn.members {
+		got, err := rn.store.Head(ctx, m.Region, m.Bucket, key)
+		if err != nil {
+			return nil, fmt.Errorf("reconcile %q: read %s: %w", key, m.Region, err)
+		}
+		s := State{Region: m.Region, Exists: got.Exists, DeleteMarker: got.DeleteMarker, VersionID: got.VersionID, LastModified: got.LastModified, ETag: got.ETag, Size: got.Size}
+		if got.Exists {
+			resolveFromVersion(&s, got)
+		}
+		v.States[i] = s
+	}
+	r := &run{Runner: rn, start: rn.opts.Now()}
+	res := r.repairKey(ctx, v)
+	var errs []error
+	for _, x := range res {
+		if x.Err != nil {
+			errs = append(errs, x.Err)
+		}
+	}
+	return res, errors.Join(errs...)
+}
