@@ -77,5 +77,11 @@ fuzz:
 	  done; \
 	done
 
+## run: the whole engine on this machine (3 local Regions), in the foreground until Ctrl-C; data in .local/
+##      (extra flags: make run ARGS="--regions us-east-1,eu-west-1 --global-port 0")
+run: $(BIN)/versitygw
+	$(GO) build -o $(BIN)/mrapctl ./cmd/mrapctl
+	$(BIN)/mrapctl up --data .local $(ARGS)
+
 clean:
 	rm -rf dist cdk.out

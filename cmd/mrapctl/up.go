@@ -85,15 +85,25 @@ func printSummary(w io.Writer, ep localrt.Endpoints, data string, took time.Dura
 		fmt.Fprintf(w, "  %-14s %s   (bucket %s)\n", r.Region, r.Endpoint, r.Bucket)
 	}
 	ctlPort := ep.ControlEndpoint[strings.LastIndex(ep.ControlEndpoint, ":")+1:]
-	fmt.Fprintf(w, `
-Try it (credentials are in %s/endpoints.json):
-  export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_REGION=us-east-1
-  aws s3 cp README.md s3://%s/README.md --endpoint-url %s
-  mrapctl status            mrapctl fault us-east-1 down            mrapctl drill
-  HTTP_PROXY=%s aws s3control get-multi-region-access-point-routes \
-      --account-id %s --mrap %s --endpoint-url http://localhost:%s
+	me := self()
+	fmt.Fprintf(w, "\nTry it (credentials are in %s/endpoints.json):\n", data)
+	fmt.Fprintf(w, "  export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_REGION=us-east-1\n", ep.AccessKeyID, ep.SecretAccessKey)
+	fmt.Fprintf(w, "  aws s3 cp README.md s3://%s/README.md --endpoint-url %s\n", ep.MRAPAlias, ep.GlobalEndpoint)
+	fmt.Fprintf(w, "  %s status      %s fault us-east-1 down      %s drill\n", me, me, me)
+	fmt.Fprintf(w, "  HTTP_PROXY=%s aws s3control get-multi-region-access-point-routes \\\n      --account-id %s --mrap %s --endpoint-url http://localhost:%s\n\n",
+		ep.ControlEndpoint, ep.AccountID, ep.MRAPARN, ctlPort)
+}
 
-`, data, ep.AccessKeyID, ep.SecretAccessKey, ep.MRAPAlias, ep.GlobalEndpoint, ep.ControlEndpoint, ep.AccountID, ep.MRAPARN, ctlPort)
+// self is how the user can call this program from the current folder.
+func self() string {
+	wd, err1 := os.Getwd()
+	exe, err2 := os.Executable()
+	if err1 == nil && err2 == nil {
+		if rel, err := filepath.Rel(wd, exe); err == nil && !strings.HasPrefix(rel, "..") && !strings.HasPrefix(rel, "/tmp") {
+			return rel
+		}
+	}
+	return "mrapctl"
 }
 
 func splitList(s string) []string {

@@ -251,7 +251,7 @@ func Start(ctx context.Context, opts Options) (_ *Runtime, err error) {
 	if rt.id, err = loadIdentity(dir); err != nil {
 		return nil, err
 	}
-	mf, err := os.OpenFile(filepath.Join(dir, "metrics.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	mf, err := os.OpenFile(filepath.Join(dir, "metrics.log"), os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644) // this run's EMF lines
 	if err != nil {
 		return nil, fmt.Errorf("metrics log: %w", err)
 	}
