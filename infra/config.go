@@ -49,6 +49,7 @@ const (
 	CtxReplicatorMaxConcurrency  = "replicatorMaxConcurrency"
 	CtxReplicatorReserved        = "replicatorReservedConcurrency"
 	CtxProberRate                = "proberRateMinutes"
+	CtxReevaluateRate            = "reevaluateRateMinutes"
 	CtxAlarmAvailability         = "alarmAvailabilityBelow"
 	CtxAlarmLatency              = "alarmLatencySeconds"
 	CtxAlarmErrors               = "alarmReplicatorErrors"
@@ -92,6 +93,9 @@ type Config struct {
 	ReplicatorMaxConcurrency int // SQS event source maximum concurrency (2..1000)
 	ReplicatorReserved       int // reserved concurrency; 0 leaves it unreserved
 	ProberRate               time.Duration
+	// ReevaluateRate is how often the failover function re-reads every alarm unprompted
+	// (a Scheduled Event), so failback happens once its window has passed.
+	ReevaluateRate time.Duration
 
 	Alarms AlarmThresholds
 
@@ -185,6 +189,7 @@ func LoadConfig(lookup ContextLookup) (Config, error) {
 		ReplicatorMaxConcurrency: int(env.Int64(CtxReplicatorMaxConcurrency, 20)),
 		ReplicatorReserved:       int(env.Int64(CtxReplicatorReserved, 0)),
 		ProberRate:               time.Duration(env.Int64(CtxProberRate, 1)) * time.Minute,
+		ReevaluateRate:           time.Duration(env.Int64(CtxReevaluateRate, 1)) * time.Minute,
 
 		Alarms: AlarmThresholds{
 			AvailabilityBelow: floatValue(env, CtxAlarmAvailability, 0.9),
@@ -289,6 +294,9 @@ func validate(env *config.Env, c *Config) {
 	}
 	if c.ProberRate < time.Minute || c.ProberRate > time.Hour {
 		env.Fail(CtxProberRate, "want 1 to 60 minutes, got %d", int(c.ProberRate.Minutes()))
+	}
+	if c.ReevaluateRate < time.Minute || c.ReevaluateRate > time.Hour {
+		env.Fail(CtxReevaluateRate, "want 1 to 60 minutes, got %d", int(c.ReevaluateRate.Minutes()))
 	}
 	if a := c.Alarms.AvailabilityBelow; a <= 0 || a > 1 {
 		env.Fail(CtxAlarmAvailability, "want a fraction in (0, 1], got %v", a)

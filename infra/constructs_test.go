@@ -427,6 +427,12 @@ func TestFailover(t *testing.T) {
 			})
 		})
 	}
+	must(t, "failover re-evaluation schedule", func() {
+		tpl.HasResourceProperties(jsii.String("AWS::Events::Rule"), map[string]any{
+			"Name":               "mrap-engine-failover-reevaluate-eu-west-1",
+			"ScheduleExpression": "rate(1 minute)",
+		})
+	})
 	must(t, "failover errors alarm", func() {
 		tpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
 			"AlarmName": "mrap-engine-ops-eu-west-1-failover-errors", "MetricName": "Errors", "Namespace": "AWS/Lambda",

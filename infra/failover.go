@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -28,7 +29,7 @@ type FailoverProps struct {
 
 // Failover is the failover function (reserved concurrency 1) and the rules that wake it:
 // health alarm state changes from every Region, AWS Health events for S3 in the member
-// Regions, and routing commands. Its failures raise an operational alarm.
+// Regions, routing commands, and a schedule. Its failures raise an operational alarm.
 type Failover struct {
 	constructs.Construct
 	Function *EngineFunction
@@ -110,6 +111,13 @@ func NewFailover(scope constructs.Construct, id string, p FailoverProps) *Failov
 		Targets: &[]awsevents.IRuleTarget{target},
 	})
 
+	reevaluate := awsevents.NewRule(c, jsii.String("Reevaluate"), &awsevents.RuleProps{
+		RuleName:    jsii.String(n.Function("failover-reevaluate", home)),
+		Description: jsii.String("Periodic re-evaluation of every health alarm (failback after its window, missed events)"),
+		Schedule:    awsevents.Schedule_Rate(awscdk.Duration_Minutes(jsii.Number(cfg.ReevaluateRate.Minutes()))),
+		Targets:     &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(fn.Function, &awseventstargets.LambdaFunctionProps{RetryAttempts: jsii.Number(0)})},
+	})
+
 	errs := awscloudwatch.NewAlarm(c, jsii.String("Errors"), &awscloudwatch.AlarmProps{
 		AlarmName:          jsii.String(n.OpsAlarm(home, "failover-errors")),
 		AlarmDescription:   jsii.String("The failover function failed; routing decisions may be missing."),
@@ -120,7 +128,7 @@ func NewFailover(scope constructs.Construct, id string, p FailoverProps) *Failov
 		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
 	})
 
-	return &Failover{Construct: c, Function: fn, Rules: []awsevents.Rule{alarms, health, commands}, Errors: errs}
+	return &Failover{Construct: c, Function: fn, Rules: []awsevents.Rule{alarms, health, commands, reevaluate}, Errors: errs}
 }
 
 // grantFailover allows the routes calls on this access point and DescribeAlarms on the health
