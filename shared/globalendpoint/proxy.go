@@ -199,7 +199,13 @@ func (p *Proxy) outbound(r *http.Request, t Target, rest string) (*http.Request,
 	if r.ContentLength == 0 {
 		out.Body = http.NoBody
 	}
-	if isChunked(r) {
+	payload := "UNSIGNED-PAYLOAD"
+	sha := r.Header.Get("X-Amz-Content-Sha256")
+	switch {
+	case sha == unsignedTrailer:
+		// Chunks without signatures: forwarded as they are, trailing checksum included.
+		payload = unsignedTrailer
+	case isChunked(r):
 		n, err := strconv.ParseInt(r.Header.Get("X-Amz-Decoded-Content-Length"), 10, 64)
 		if err != nil {
 			return nil, errors.New("aws-chunked upload without a valid x-amz-decoded-content-length")
@@ -207,7 +213,8 @@ func (p *Proxy) outbound(r *http.Request, t Target, rest string) (*http.Request,
 		out.Body = io.NopCloser(newChunkedReader(r.Body))
 		out.ContentLength = n
 		out.Header.Del("X-Amz-Decoded-Content-Length")
-		out.Header.Del("X-Amz-Trailer")
+		out.Header.Del("X-Amz-Trailer") // the trailing checksum is dropped with the chunk signatures
+		out.Header.Del("X-Amz-Sdk-Checksum-Algorithm")
 		out.Header.Del("Content-Length")
 		var enc []string
 		for _, e := range strings.Split(out.Header.Get("Content-Encoding"), ",") {
@@ -221,13 +228,14 @@ func (p *Proxy) outbound(r *http.Request, t Target, rest string) (*http.Request,
 			out.Header.Set("Content-Encoding", strings.Join(enc, ","))
 		}
 	}
-	const unsigned = "UNSIGNED-PAYLOAD"
-	out.Header.Set("X-Amz-Content-Sha256", unsigned)
-	if err := p.signer.SignHTTP(ctx, p.opts.Credentials, out, unsigned, "s3", t.Region, p.opts.Now()); err != nil {
+	out.Header.Set("X-Amz-Content-Sha256", payload)
+	if err := p.signer.SignHTTP(ctx, p.opts.Credentials, out, payload, "s3", t.Region, p.opts.Now()); err != nil {
 		return nil, fmt.Errorf("re-sign for %s: %w", t.Region, err)
 	}
 	return out, nil
 }
+
+const unsignedTrailer = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
 
 func isChunked(r *http.Request) bool {
 	sha := r.Header.Get("X-Amz-Content-Sha256")
