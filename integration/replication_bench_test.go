@@ -193,15 +193,50 @@ func (r *benchRegions) rcloneCopy(b *testing.B, endpointA, endpointB, prefix, ds
 	return d
 }
 
+// proxyCounts counts the requests counting proxies forward, by S3 operation.
+type proxyCounts struct {
+	mu  sync.Mutex
+	ops map[string]int
+}
+
+func (p *proxyCounts) add(r *http.Request) {
+	op := r.Method + " object"
+	q := r.URL.Query()
+	switch {
+	case strings.Count(strings.Trim(r.URL.Path, "/"), "/") == 0:
+		op = r.Method + " bucket" // ListObjects(V2), HeadBucket, ...
+	case q.Has("uploads") || q.Has("uploadId"):
+		op = r.Method + " multipart"
+	case q.Has("tagging"):
+		op = r.Method + " tagging"
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ops == nil {
+		p.ops = map[string]int{}
+	}
+	p.ops[op]++
+}
+
+func (p *proxyCounts) total() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, v := range p.ops {
+		n += v
+	}
+	return n
+}
+
 // countingProxy fronts s and counts the requests it forwards. The Host header is kept, so the
 // client's SigV4 signature (over the proxy's host) still verifies.
-func countingProxy(b *testing.B, s *localregion.Server, n *atomic.Int64) string {
+func countingProxy(b *testing.B, s *localregion.Server, counts *proxyCounts) string {
 	b.Helper()
 	target, err := url.Parse(s.Endpoint)
 	must(b, err, "parse endpoint")
 	rp := httputil.NewSingleHostReverseProxy(target)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		n.Add(1)
+		counts.add(req)
 		rp.ServeHTTP(w, req)
 	}))
 	b.Cleanup(srv.Close)
@@ -290,9 +325,10 @@ func BenchmarkReplication(b *testing.B) {
 				if got := countObjects(b, r.b, "rclone-"+prefix); got != tc.objects {
 					b.Fatalf("rclone copied %d objects, want %d", got, tc.objects)
 				}
-				var viaProxy atomic.Int64
+				var viaProxy proxyCounts
 				r.rcloneCopy(b, countingProxy(b, r.a, &viaProxy), countingProxy(b, r.b, &viaProxy), prefix, "rclone-counted-"+prefix)
-				rcloneReqs += viaProxy.Load()
+				rcloneReqs += int64(viaProxy.total())
+				b.Logf("rclone requests for %d objects: %v", tc.objects, viaProxy.ops)
 				b.StartTimer()
 			}
 			b.StopTimer()
