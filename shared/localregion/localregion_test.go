@@ -409,3 +409,25 @@ func TestStopOfAServerThatDiedReportsIt(t *testing.T) {
 		t.Errorf("Stop after a crash = %v, want an error saying it had exited", err)
 	}
 }
+
+func TestWebhookThatRefusesConnectionsStopsTheStart(t *testing.T) {
+	skipShort(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + l.Addr().String() + "/hook"
+	l.Close() // nothing listens there any more: connections are refused
+	dir := t.TempDir()
+	s, err := localregion.Start(context.Background(), localregion.Options{Region: "eu-west-1", DataDir: dir, WebhookURL: closed})
+	if err == nil {
+		_ = s.Stop()
+		t.Fatalf("Start with a refusing webhook succeeded; the package doc says versitygw exits")
+	}
+	if !strings.Contains(err.Error(), "webhook") {
+		t.Errorf("error %q: want the log tail to name the webhook", err)
+	}
+	if pids := childrenUsing(t, dir); len(pids) > 0 {
+		t.Errorf("versitygw processes left running: %v", pids)
+	}
+}
