@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/mrap-engine/mrap/shared/faults"
@@ -36,17 +37,18 @@ type Status struct {
 
 // RegionStatus is one Region of Status.
 type RegionStatus struct {
-	Region             string    `json:"region"`
-	Bucket             string    `json:"bucket"`
-	Endpoint           string    `json:"endpoint"`
-	Dial               int       `json:"traffic_dial_percentage"`
-	Alarm              string    `json:"alarm"`
-	AlarmSince         time.Time `json:"alarm_since,omitzero"`
-	Fault              string    `json:"fault"`
-	ProbeOK            bool      `json:"probe_ok"`
-	ProbeLatencyMs     int64     `json:"probe_latency_ms"`
-	ProbeError         string    `json:"probe_error,omitempty"`
-	ReplicationLatency int64     `json:"replication_latency_ms"` // last event from this Region, webhook to replicated
+	Region         string    `json:"region"`
+	Bucket         string    `json:"bucket"`
+	Endpoint       string    `json:"endpoint"`
+	Dial           int       `json:"traffic_dial_percentage"`
+	Alarm          string    `json:"alarm"`
+	AlarmSince     time.Time `json:"alarm_since,omitzero"`
+	Fault          string    `json:"fault"`
+	ProbeOK        bool      `json:"probe_ok"`
+	ProbeLatencyMs int64     `json:"probe_latency_ms"`
+	ProbeError     string    `json:"probe_error,omitempty"`
+	// ReplicationLatency is the last write from this Region: notification to copied everywhere.
+	ReplicationLatency int64 `json:"replication_latency_ms"`
 }
 
 // ReplicationStatus are the notification bridge's counters.
@@ -109,10 +111,17 @@ func (rt *Runtime) Status() Status {
 		s.Regions = append(s.Regions, RegionStatus{
 			Region: r.name, Bucket: r.server.Bucket, Endpoint: r.url, Dial: dial, Alarm: alarm, AlarmSince: h.Since,
 			Fault: string(r.fault.Mode()), ProbeOK: p.OK, ProbeLatencyMs: p.Latency.Milliseconds(), ProbeError: p.Err,
-			ReplicationLatency: bs.LastLatency[r.name].Milliseconds(),
+			ReplicationLatency: replLatency(&rt.replLatency, r.name).Milliseconds(),
 		})
 	}
 	return s
+}
+
+func replLatency(m *sync.Map, region string) time.Duration {
+	if v, ok := m.Load(region); ok {
+		return v.(time.Duration)
+	}
+	return 0
 }
 
 // SetFault changes the fault injected in front of a Region.

@@ -48,6 +48,11 @@ func (rt *Runtime) replicator() (notifybridge.Deliver, error) {
 				telemetry.Metric{Name: "Failed", Unit: telemetry.Count, Value: float64(res.Count(replication.Failed))},
 				telemetry.Metric{Name: "BytesReplicated", Unit: telemetry.Bytes, Value: float64(res.Bytes())},
 				telemetry.Metric{Name: "ReplicationLatency", Unit: telemetry.Milliseconds, Value: float64(time.Since(c.EventTime).Milliseconds())})
+			if res.Count(replication.Replicated) > 0 {
+				if at, ok := notifybridge.ReceivedAt(ctx); ok {
+					rt.replLatency.Store(c.Region, time.Since(at))
+				}
+			}
 			if err != nil {
 				if replication.IsPermanent(err) {
 					return fmt.Errorf("%w: %w", notifybridge.ErrPermanent, err)

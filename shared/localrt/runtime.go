@@ -87,9 +87,11 @@ type Runtime struct {
 
 	stopProbes context.CancelFunc
 	probeCtx   context.Context
-	wg         sync.WaitGroup
-	closeOnce  sync.Once
-	closers    []func()
+	// replLatency holds, per source Region, the last time from notification to replicated.
+	replLatency sync.Map
+	wg          sync.WaitGroup
+	closeOnce   sync.Once
+	closers     []func()
 }
 
 type region struct {

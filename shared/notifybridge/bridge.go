@@ -191,7 +191,16 @@ func (b *Bridge) Stats() Stats {
 	}
 }
 
+type receivedKey struct{}
+
+// ReceivedAt returns, inside a Deliver call, when the bridge received the notification.
+func ReceivedAt(ctx context.Context) (time.Time, bool) {
+	t, ok := ctx.Value(receivedKey{}).(time.Time)
+	return t, ok
+}
+
 func (b *Bridge) run(ctx context.Context, j job) {
+	ctx = context.WithValue(ctx, receivedKey{}, j.received)
 	delay := b.opts.Backoff
 	var err error
 	for attempt := 1; attempt <= b.opts.Attempts; attempt++ {

@@ -1,0 +1,112 @@
+package integration
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mrap-engine/mrap/shared/localrt"
+)
+
+// TestMrapctlUpAndStop runs the mrapctl binary as a user would: up in the foreground,
+// status, fault, a second up on the same port refused, and Ctrl-C leaving nothing running.
+func TestMrapctlUpAndStop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds mrapctl and starts versitygw")
+	}
+	bin := filepath.Join(t.TempDir(), "mrapctl")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/mrapctl").CombinedOutput(); err != nil {
+		t.Fatalf("build mrapctl: %v\n%s", err, out)
+	}
+	data := t.TempDir()
+	var upOut bytes.Buffer
+	up := exec.Command(bin, "up", "--data", data, "--global-port", "0", "--control-port", "0", "--quiet")
+	up.Stdout, up.Stderr = &upOut, &upOut
+	if err := up.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- up.Wait() }()
+	t.Cleanup(func() { _ = up.Process.Kill() })
+
+	var ep localrt.Endpoints
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var err error
+		if ep, err = localrt.ReadEndpoints(data); err == nil {
+			break
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("mrapctl up exited early: %v\n%s", err, upOut.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no endpoints.json after 30s\n%s", upOut.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(upOut.String(), "ready in") || !strings.Contains(upOut.String(), ep.MRAPAlias) {
+		t.Errorf("start-up summary lacks the ready line or the alias:\n%s", upOut.String())
+	}
+
+	ctl := func(args ...string) (string, error) {
+		out, err := exec.Command(bin, append(args, "--data", data)...).CombinedOutput()
+		return string(out), err
+	}
+	if out, err := ctl("fault", "eu-west-1", "slow"); err != nil || !strings.Contains(out, "eu-west-1: every request waits") {
+		t.Fatalf("fault: %v\n%s", err, out)
+	}
+	out, err := ctl("status", "--json")
+	if err != nil {
+		t.Fatalf("status: %v\n%s", err, out)
+	}
+	var st localrt.Status
+	if err := json.Unmarshal([]byte(out), &st); err != nil || len(st.Regions) != 3 || st.Regions[1].Fault != "slow" || st.MRAPARN != ep.MRAPARN {
+		t.Fatalf("status --json = %s (%v)", out, err)
+	}
+	if out, err := ctl("status"); err != nil || !strings.Contains(out, "REGION") || !strings.Contains(out, "ap-southeast-2") {
+		t.Errorf("status table: %v\n%s", err, out)
+	}
+
+	port := ep.ControlEndpoint[strings.LastIndex(ep.ControlEndpoint, ":")+1:]
+	second, err := exec.Command(bin, "up", "--data", t.TempDir(), "--global-port", "0", "--control-port", port).CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(second), "already in use") {
+		t.Errorf("second up on port %s: %v\n%s", port, err, second)
+	}
+
+	if err := up.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("mrapctl up after Ctrl-C: %v\n%s", err, upOut.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("mrapctl up did not stop within 20s of Ctrl-C")
+	}
+	if _, err := os.Stat(filepath.Join(data, "endpoints.json")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("endpoints.json left behind after stop: %v", err)
+	}
+	for _, r := range ep.Regions {
+		if c, err := net.DialTimeout("tcp", strings.TrimPrefix(r.Endpoint, "http://"), time.Second); err == nil {
+			c.Close()
+			t.Errorf("%s endpoint still accepts connections after stop", r.Region)
+		}
+	}
+	for _, f := range []string{"routes.json", "identity.json", "runtime.log"} {
+		if _, err := os.Stat(filepath.Join(data, f)); err != nil {
+			t.Errorf("%s not kept in the data folder: %v", f, err)
+		}
+	}
+}
