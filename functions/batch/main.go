@@ -1,0 +1,108 @@
+// Command batch is the S3 Batch Operations handler of the reconciler: a job over an S3
+// Inventory manifest of one member bucket invokes it per key, and it brings that key to the
+// winning write in every member bucket (shared/reconcile, repairs through the replication
+// engine). This file only wires: typed configuration from the environment, clients built once.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/mrap-engine/mrap/shared/config"
+	"github.com/mrap-engine/mrap/shared/reconcile"
+	"github.com/mrap-engine/mrap/shared/replication"
+	"github.com/mrap-engine/mrap/shared/s3store"
+	"github.com/mrap-engine/mrap/shared/telemetry"
+)
+
+// Config is the batch handler's configuration (docs/contracts.md).
+type Config struct {
+	Members         []config.Member
+	Endpoints       map[string]string
+	Store           s3store.Options
+	MaxAttempts     int
+	DryRun          bool
+	MetricNamespace string
+}
+
+// LoadConfig reads the environment through lookup, reporting every problem at once.
+func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
+	env := config.New(lookup)
+	c := Config{
+		Members:         env.Members("MRAP_MEMBERS"),
+		Endpoints:       env.Map("MRAP_ENDPOINTS"),
+		MaxAttempts:     int(env.Int64("MRAP_MAX_ATTEMPTS", 5)),
+		DryRun:          env.Bool("MRAP_DRY_RUN", false),
+		MetricNamespace: env.String("MRAP_METRIC_NAMESPACE", telemetry.DefaultNamespace),
+	}
+	c.Store = s3store.Options{
+		SameService:        len(c.Endpoints) == 0,
+		TrustNotFound:      len(c.Endpoints) == 0,
+		MultipartThreshold: env.Int64("MRAP_MULTIPART_THRESHOLD", 0),
+		PartSize:           env.Int64("MRAP_PART_SIZE", 0),
+		Concurrency:        int(env.Int64("MRAP_COPY_CONCURRENCY", 0)),
+		StorageClass:       env.String("MRAP_STORAGE_CLASS", ""),
+		KMSKeys:            env.Map("MRAP_KMS_KEYS"),
+	}
+	regions := map[string]bool{}
+	for _, m := range c.Members {
+		regions[m.Region] = true
+	}
+	for r := range c.Endpoints {
+		if !regions[r] {
+			env.Fail("MRAP_ENDPOINTS", "%q is not a member Region", r)
+		}
+	}
+	if len(c.Endpoints) > 0 && len(c.Endpoints) != len(c.Members) {
+		env.Fail("MRAP_ENDPOINTS", "set an endpoint for every member Region or for none")
+	}
+	if c.MaxAttempts < 1 {
+		env.Fail("MRAP_MAX_ATTEMPTS", "want at least 1, got %d", c.MaxAttempts)
+	}
+	return c, env.Err()
+}
+
+// Setup builds the handler from the environment: config, S3 clients (once), store, engine,
+// runner.
+func Setup(ctx context.Context, lookup func(string) (string, bool), stdout io.Writer, log *slog.Logger) (*Handler, error) {
+	cfg, err := LoadConfig(lookup)
+	if err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	clients, err := s3store.NewClients(ctx, cfg.Members, cfg.Endpoints, cfg.MaxAttempts)
+	if err != nil {
+		return nil, err
+	}
+	store, err := s3store.New(clients, cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	engine, err := replication.New(store, cfg.Members, replication.Options{})
+	if err != nil {
+		return nil, err
+	}
+	runner, err := reconcile.New(store, engine, cfg.Members, reconcile.Options{DryRun: cfg.DryRun})
+	if err != nil {
+		return nil, err
+	}
+	var buckets []string
+	for _, m := range cfg.Members {
+		buckets = append(buckets, m.Bucket)
+	}
+	return NewHandler(runner, buckets, log, telemetry.NewMetrics(stdout, cfg.MetricNamespace)), nil
+}
+
+func main() {
+	log := telemetry.NewLogger()
+	h, err := Setup(context.Background(), os.LookupEnv, os.Stdout, log)
+	if err != nil {
+		log.Error("batch handler cannot start", "error", err.Error())
+		os.Exit(1)
+	}
+	lambda.Start(h.Handle)
+}
