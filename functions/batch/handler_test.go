@@ -94,7 +94,9 @@ func TestHandleResultCodes(t *testing.T) {
 		{name: "URL-encoded key is decoded once", key: "a+b%2Bc%25d%3A%C3%A9", bucket: "awsexamplebucket", fn: repaired, wantCode: Succeeded, wantKey: "a b+c%d:é"},
 		{name: "key already in sync", key: "k", bucket: "other-member", fn: func(string) ([]reconcile.Result, error) { return nil, nil }, wantCode: Succeeded, wantKey: "k"},
 		{name: "throttled: temporary", key: "k", bucket: "awsexamplebucket", fn: func(string) ([]reconcile.Result, error) { return nil, errors.New("503 SlowDown") }, wantCode: TemporaryFailure, wantKey: "k"},
-		{name: "access denied: permanent", key: "k", bucket: "awsexamplebucket", fn: func(string) ([]reconcile.Result, error) { return nil, replication.Permanent(errors.New("AccessDenied")) }, wantCode: PermanentFailure, wantKey: "k"},
+		{name: "access denied: permanent", key: "k", bucket: "awsexamplebucket", fn: func(string) ([]reconcile.Result, error) {
+			return nil, replication.Permanent(errors.New("AccessDenied"))
+		}, wantCode: PermanentFailure, wantKey: "k"},
 		{name: "bucket that is not a member: permanent, nothing done", key: "k", bucket: "stranger", fn: repaired, wantCode: PermanentFailure},
 		{name: "undecodable key: permanent, nothing done", key: "bad%zz", bucket: "awsexamplebucket", fn: repaired, wantCode: PermanentFailure},
 		{name: "panic becomes a temporary failure", key: "k", bucket: "awsexamplebucket", fn: func(string) ([]reconcile.Result, error) { panic("boom") }, wantCode: TemporaryFailure, wantKey: "k"},
