@@ -138,6 +138,8 @@ func TestReplicatorBootstrapUnderRIE(t *testing.T) {
 		"AWS_DEFAULT_REGION="+a.Region,
 		"AWS_ACCESS_KEY_ID="+a.AccessKey,
 		"AWS_SECRET_ACCESS_KEY="+a.SecretKey,
+		// Lambda sets this for the deployed function (infra: LoggingFormat JSON); the RIE does not.
+		"AWS_LAMBDA_LOG_FORMAT=JSON",
 	)
 	ctx := context.Background()
 
@@ -201,6 +203,44 @@ func TestReplicatorBootstrapUnderRIE(t *testing.T) {
 		}
 	})
 
+	t.Run("the function logs JSON and emits the Replicated metric in EMF", func(t *testing.T) {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			out := fn.p.out.String()
+			if emf := emfLine(out, "Replicated"); emf != nil {
+				meta, _ := emf["_aws"].(map[string]any)
+				if meta == nil || emf["Region"] != a.Region || emf["Replicated"] != float64(1) {
+					t.Errorf("EMF line %v: want _aws, Region %s and Replicated 1", emf, a.Region)
+				}
+				if !hasJSONLog(out) {
+					t.Errorf("no JSON log line (level, message) in the function output:\n%s", out)
+				}
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no EMF line with Replicated in the function output:\n%s", out)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+
+	t.Run("a direct EventBridge invocation replicates too", func(t *testing.T) {
+		key3 := "direct/eventbridge.txt"
+		body3 := []byte("direct")
+		put3, err := a.Client().PutObject(ctx, &s3.PutObjectInput{Bucket: &a.Bucket, Key: &key3, Body: bytes.NewReader(body3)})
+		must(t, err, "PutObject %s", key3)
+		raw := fn.invoke(t, objectCreatedEnvelope(a, key3, put3, int64(len(body3)), "0055AED6DCD90281E7", time.Now()))
+		if s := strings.TrimSpace(string(raw)); s != "null" {
+			t.Errorf("direct invocation response = %s, want null", s)
+		}
+		got, err := b.Client().GetObject(ctx, &s3.GetObjectInput{Bucket: &b.Bucket, Key: &key3})
+		must(t, err, "replica of the direct invocation in %s", b.Region)
+		defer got.Body.Close()
+		if gb, _ := io.ReadAll(got.Body); !bytes.Equal(gb, body3) {
+			t.Errorf("replica = %q, want %q", gb, body3)
+		}
+	})
+
 	t.Run("a malformed record fails alone next to a good one", func(t *testing.T) {
 		key2 := "second/object.bin"
 		body2 := []byte("second")
@@ -225,4 +265,38 @@ func TestReplicatorBootstrapUnderRIE(t *testing.T) {
 			t.Errorf("good record replica = %q, want %q", gb, body2)
 		}
 	})
+}
+
+// emfLine finds the first CloudWatch Embedded Metric Format line of out that carries metric.
+func emfLine(out, metric string) map[string]any {
+	for _, line := range strings.Split(out, "\n") {
+		i := strings.Index(line, "{")
+		if i < 0 || !strings.Contains(line, `"_aws"`) {
+			continue
+		}
+		var m map[string]any
+		if json.Unmarshal([]byte(line[i:]), &m) != nil {
+			continue
+		}
+		if _, ok := m[metric]; ok {
+			return m
+		}
+	}
+	return nil
+}
+
+// hasJSONLog reports whether out holds a structured JSON log line (level and message, as
+// Lambda's JSON log format writes them).
+func hasJSONLog(out string) bool {
+	for _, line := range strings.Split(out, "\n") {
+		i := strings.Index(line, "{")
+		if i < 0 {
+			continue
+		}
+		var m map[string]any
+		if json.Unmarshal([]byte(line[i:]), &m) == nil && m["level"] != nil && (m["message"] != nil || m["msg"] != nil) {
+			return true
+		}
+	}
+	return false
 }
