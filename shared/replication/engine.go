@@ -108,8 +108,10 @@ func (e *Engine) Apply(ctx context.Context, change events.ObjectChange) (Result,
 		return res, e.failAll(&res, dests, Permanent(err))
 	}
 	var state SourceState
+	opened := &openedSource{}
+	defer opened.close()
 	if change.Kind != events.PermanentlyDeleted {
-		key, st, err := e.readSource(ctx, src, change)
+		key, st, err := e.readSource(ctx, src, change, opened)
 		if err != nil {
 			return res, e.failAll(&res, dests, fmt.Errorf("read source %s %s/%q: %w", src.Region, src.Bucket, change.Key, err))
 		}
@@ -132,7 +134,7 @@ func (e *Engine) Apply(ctx context.Context, change events.ObjectChange) (Result,
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			res.Destinations[i] = e.applyTo(ctx, src, m, res.Key, state.Current, d)
+			res.Destinations[i] = e.applyFrom(ctx, src, m, res.Key, state.Current, d, opened)
 		}()
 	}
 	wg.Wait()
@@ -176,17 +178,47 @@ func (e *Engine) failAll(res *Result, dests []config.Member, err error) error {
 	return err
 }
 
+// openedSource holds a source body opened with the source read, for the first copy to take.
+type openedSource struct {
+	mu  sync.Mutex
+	src Source
+}
+
+func (o *openedSource) take() Source {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	s := o.src
+	o.src = nil
+	return s
+}
+
+func (o *openedSource) close() {
+	if s := o.take(); s != nil {
+		_ = s.Close()
+	}
+}
+
 // readSource reads the source key's current version and resolves which key holds the change's
-// version: the decoded key, or the raw key as sent when only it does.
-func (e *Engine) readSource(ctx context.Context, src config.Member, change events.ObjectChange) (string, SourceState, error) {
+// version: the decoded key, or the raw key as sent when only it does. With a StreamingStore
+// the current version's body is opened by the same request and left in opened.
+func (e *Engine) readSource(ctx context.Context, src config.Member, change events.ObjectChange, opened *openedSource) (string, SourceState, error) {
 	key := change.Key
-	cur, err := e.store.Head(ctx, src.Region, src.Bucket, key)
+	var cur Version
+	var err error
+	if ss, ok := e.store.(StreamingStore); ok && change.Kind == events.Created && ss.Streams(change.Size) {
+		var body Source
+		cur, body, err = ss.Open(ctx, src.Region, src.Bucket, key)
+		opened.src = body
+	} else {
+		cur, err = e.store.Head(ctx, src.Region, src.Bucket, key)
+	}
 	if err != nil {
 		return key, SourceState{}, err
 	}
 	if change.VersionID == "" || cur.VersionID == change.VersionID {
 		return key, SourceState{Current: cur}, nil
 	}
+	opened.close()
 	if change.RawKey != change.Key {
 		raw, err := e.store.Head(ctx, src.Region, src.Bucket, change.RawKey)
 		if err != nil {
@@ -225,6 +257,11 @@ func (e *Engine) versionGone(ctx context.Context, m config.Member, key, versionI
 
 // applyTo carries out a source decision at one destination.
 func (e *Engine) applyTo(ctx context.Context, src, dst config.Member, key string, srcVersion Version, d Decision) Outcome {
+	return e.applyFrom(ctx, src, dst, key, srcVersion, d, &openedSource{})
+}
+
+// applyFrom is applyTo that copies from the opened source body when one is left.
+func (e *Engine) applyFrom(ctx context.Context, src, dst config.Member, key string, srcVersion Version, d Decision, opened *openedSource) Outcome {
 	out := Outcome{Region: dst.Region, Bucket: dst.Bucket, Action: d.Action}
 	fail := func(op string, err error) Outcome {
 		out.Status = Failed
@@ -245,10 +282,17 @@ func (e *Engine) applyTo(ctx context.Context, src, dst config.Member, key string
 		out.Status, out.Reason = Skipped, dd.Reason
 		return out
 	case ActionCopy:
-		n, err := e.store.Copy(ctx, CopyRequest{
+		req := CopyRequest{
 			SourceRegion: src.Region, SourceBucket: src.Bucket, Key: key, Source: srcVersion,
 			DestRegion: dst.Region, DestBucket: dst.Bucket, Marks: d.Origin.Marks(),
-		})
+		}
+		var n int64
+		var err error
+		if body := opened.take(); body != nil {
+			n, err = e.store.(StreamingStore).CopyFrom(ctx, req, body)
+		} else {
+			n, err = e.store.Copy(ctx, req)
+		}
 		if errors.Is(err, ErrNotFound) && !IsPermanent(err) {
 			out.Status, out.Reason = Skipped, SkipSourceVersionGone
 			return out

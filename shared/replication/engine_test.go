@@ -96,16 +96,25 @@ func (s *memStore) HeadVersion(_ context.Context, region, _, key, id string) (Ve
 	return Version{}, fmt.Errorf("head %s: %w", id, ErrNotFound)
 }
 
-func (s *memStore) Copy(ctx context.Context, req CopyRequest) (int64, error) {
+func (s *memStore) Copy(_ context.Context, req CopyRequest) (int64, error) {
 	if err := s.record("Copy", req.DestRegion); err != nil {
 		return 0, err
 	}
-	src, err := s.HeadVersion(ctx, req.SourceRegion, req.SourceBucket, req.Key, req.Source.VersionID)
-	if err != nil {
-		return 0, err
-	}
+	return s.copy(req)
+}
+
+func (s *memStore) copy(req CopyRequest) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var src Version
+	for _, v := range s.objects[req.SourceRegion][req.Key] {
+		if v.VersionID == req.Source.VersionID {
+			src = v
+		}
+	}
+	if !src.Exists {
+		return 0, fmt.Errorf("copy %s: %w", req.Source.VersionID, ErrNotFound)
+	}
 	meta := maps.Clone(src.Metadata)
 	if meta == nil {
 		meta = map[string]string{}
@@ -537,4 +546,100 @@ func TestNewRejectsBadMembers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// memStreaming is memStore as a StreamingStore: Open reads the current version with its body.
+type memStreaming struct {
+	*memStore
+	mu             sync.Mutex
+	opened, closed int
+}
+
+type memBody struct {
+	s       *memStreaming
+	version Version
+}
+
+func (b *memBody) Close() error { b.s.mu.Lock(); b.s.closed++; b.s.mu.Unlock(); return nil }
+
+func (s *memStreaming) Streams(size int64) bool { return size < 1000 }
+
+func (s *memStreaming) Open(ctx context.Context, region, bucket, key string) (Version, Source, error) {
+	v, err := s.Head(ctx, region, bucket, key)
+	s.calls[len(s.calls)-1] = "Open " + region
+	if err != nil || !v.Exists || v.DeleteMarker {
+		return v, nil, err
+	}
+	s.mu.Lock()
+	s.opened++
+	s.mu.Unlock()
+	return v, &memBody{s: s, version: v}, nil
+}
+
+func (s *memStreaming) CopyFrom(_ context.Context, req CopyRequest, src Source) (int64, error) {
+	defer src.Close()
+	if err := s.record("CopyFrom", req.DestRegion); err != nil {
+		return 0, err
+	}
+	return s.copy(req)
+}
+
+func TestApplyStreamingOpensTheSourceOnce(t *testing.T) {
+	tests := []struct {
+		name      string
+		setup     func(s *memStore) events.ObjectChange
+		wantCalls []string // calls at the source and the kinds of copy, sorted
+		wantState string
+	}{
+		{name: "current version: one GET feeds the first copy", setup: func(s *memStore) events.ObjectChange {
+			return createdEvent("eu-west-1", "k", s.put("eu-west-1", "k", "x", nil))
+		}, wantCalls: []string{"Copy ap-southeast-2|CopyFrom us-east-1", "Head ap-southeast-2", "Head us-east-1", "Open eu-west-1"}, wantState: "replicated:"},
+		{name: "superseded: the body is closed unused", setup: func(s *memStore) events.ObjectChange {
+			v := s.put("eu-west-1", "k", "x", nil)
+			s.put("eu-west-1", "k", "y", nil)
+			return createdEvent("eu-west-1", "k", v)
+		}, wantCalls: []string{"HeadVersion eu-west-1", "Open eu-west-1"}, wantState: "skipped:superseded"},
+		{name: "large object: HEAD, then the store's own copy", setup: func(s *memStore) events.ObjectChange {
+			v := s.put("eu-west-1", "k", strings.Repeat("x", 2000), nil)
+			return createdEvent("eu-west-1", "k", v)
+		}, wantCalls: []string{"Copy ap-southeast-2", "Copy us-east-1", "Head ap-southeast-2", "Head eu-west-1", "Head us-east-1"}, wantState: "replicated:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mem := newMemStore("eu-west-1", "us-east-1", "ap-southeast-2")
+			ev := tt.setup(mem)
+			s := &memStreaming{memStore: mem}
+			mem.calls = nil
+			res, err := newEngine(t, s, Options{}).Apply(context.Background(), ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := statuses(res)["us-east-1"]; got != tt.wantState {
+				t.Errorf("outcome %s, want %s", got, tt.wantState)
+			}
+			calls := slicesSorted(mem.calls)
+			// The two copies run in parallel: either destination may take the opened body.
+			if len(calls) > 0 && strings.HasPrefix(calls[0], "Copy") && strings.HasPrefix(tt.wantCalls[0], "Copy ap-southeast-2|") {
+				if calls[0]+"|"+calls[1] == "Copy ap-southeast-2|CopyFrom us-east-1" || calls[0]+"|"+calls[1] == "Copy us-east-1|CopyFrom ap-southeast-2" {
+					calls = append([]string{tt.wantCalls[0]}, calls[2:]...)
+				}
+			}
+			if strings.Join(calls, ",") != strings.Join(tt.wantCalls, ",") {
+				t.Errorf("calls %v, want %v", calls, tt.wantCalls)
+			}
+			if s.opened != s.closed {
+				t.Errorf("opened %d bodies, closed %d", s.opened, s.closed)
+			}
+		})
+	}
+}
+
+func slicesSorted(in []string) []string {
+	out := append([]string(nil), in...)
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j] < out[j-1]; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
 }

@@ -67,3 +67,23 @@ type Store interface {
 	// DeleteVersion permanently deletes one version of key.
 	DeleteVersion(ctx context.Context, region, bucket, key, versionID string) error
 }
+
+// Source is a source version opened for reading by a StreamingStore. The engine hands it to
+// at most one CopyFrom and closes it otherwise.
+type Source interface {
+	Close() error
+}
+
+// StreamingStore is a Store that copies through the process. Reading the source's current
+// version together with its body (one GET instead of HEAD then GET) saves a request per
+// replicated object; the engine uses it when Streams says so.
+type StreamingStore interface {
+	Store
+	// Streams reports whether a copy of size bytes goes through the process in one write, so
+	// that opening the source first pays off.
+	Streams(size int64) bool
+	// Open reads key's current version like Head and, when it is an object, opens its body.
+	Open(ctx context.Context, region, bucket, key string) (Version, Source, error)
+	// CopyFrom is Copy from a source already opened by Open; it consumes and closes src.
+	CopyFrom(ctx context.Context, req CopyRequest, src Source) (int64, error)
+}

@@ -247,6 +247,74 @@ func unsignedPayload(o *s3.Options) {
 	o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 }
 
+// Streams reports whether a copy of size bytes streams through the process in one PUT:
+// then the engine reads the source with Open (one GET) instead of HEAD and GET.
+func (s *Store) Streams(size int64) bool {
+	return !s.opts.SameService && size <= s.opts.MultipartThreshold
+}
+
+// openObject is a source opened by Open: the GET of the key's current version.
+type openObject struct {
+	out *s3.GetObjectOutput
+}
+
+func (o *openObject) Close() error { return o.out.Body.Close() }
+
+// Open reads key's current version with a GET (no version id) and leaves its body open for
+// CopyFrom. A key whose current version is a delete marker, or that does not exist, is read
+// as Head reads it, with no body.
+func (s *Store) Open(ctx context.Context, region, bucket, key string) (replication.Version, replication.Source, error) {
+	c, err := s.client(region)
+	if err != nil {
+		return replication.Version{}, nil, err
+	}
+	out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), ChecksumMode: types.ChecksumModeEnabled})
+	if err != nil {
+		if isNotFound(err) {
+			v, err := s.Head(ctx, region, bucket, key)
+			return v, nil, err
+		}
+		return replication.Version{}, nil, classify("get", err)
+	}
+	v := replication.Version{
+		Exists:       true,
+		VersionID:    aws.ToString(out.VersionId),
+		LastModified: aws.ToTime(out.LastModified),
+		Size:         aws.ToInt64(out.ContentLength),
+		ETag:         aws.ToString(out.ETag),
+		Metadata:     out.Metadata,
+		StorageClass: string(out.StorageClass),
+		Content:      getContent(out),
+	}
+	return v, &openObject{out: out}, nil
+}
+
+// CopyFrom streams the version opened by Open to the destination; it closes src.
+func (s *Store) CopyFrom(ctx context.Context, req replication.CopyRequest, src replication.Source) (int64, error) {
+	defer src.Close()
+	o, ok := src.(*openObject)
+	if !ok || aws.ToString(o.out.VersionId) != req.Source.VersionID {
+		return s.Copy(ctx, req)
+	}
+	dst, err := s.client(req.DestRegion)
+	if err != nil {
+		return 0, err
+	}
+	from, err := s.client(req.SourceRegion)
+	if err != nil {
+		return 0, err
+	}
+	return s.streamFrom(ctx, from, dst, req, o.out)
+}
+
+func getContent(get *s3.GetObjectOutput) replication.Content {
+	return replication.Content{
+		Type: aws.ToString(get.ContentType), Encoding: aws.ToString(get.ContentEncoding), Language: aws.ToString(get.ContentLanguage),
+		Disposition: aws.ToString(get.ContentDisposition), CacheControl: aws.ToString(get.CacheControl), Expires: aws.ToString(get.ExpiresString),
+		ChecksumAlgorithm: checksumOf(checksums{get.ChecksumCRC32, get.ChecksumCRC32C, get.ChecksumCRC64NVME, get.ChecksumSHA1, get.ChecksumSHA256}).algorithm,
+	}
+}
+
 // stream copies a version through this process: GET -> PUT, or GET -> multipart upload.
 func (s *Store) stream(ctx context.Context, src, dst S3API, req replication.CopyRequest) (int64, error) {
 	get, err := src.GetObject(ctx, &s3.GetObjectInput{
@@ -257,6 +325,12 @@ func (s *Store) stream(ctx context.Context, src, dst S3API, req replication.Copy
 		return 0, sourceOr("get object", err)
 	}
 	defer get.Body.Close()
+	return s.streamFrom(ctx, src, dst, req, get)
+}
+
+// streamFrom writes an open GET of the source version to the destination; the caller closes it.
+func (s *Store) streamFrom(ctx context.Context, src, dst S3API, req replication.CopyRequest, get *s3.GetObjectOutput) (int64, error) {
+	var err error
 	content := replication.Content{
 		Type: aws.ToString(get.ContentType), Encoding: aws.ToString(get.ContentEncoding), Language: aws.ToString(get.ContentLanguage),
 		Disposition: aws.ToString(get.ContentDisposition), CacheControl: aws.ToString(get.CacheControl), Expires: aws.ToString(get.ExpiresString),

@@ -16,10 +16,17 @@
 //     has any. A single-part PUT carries the source's full-object checksum so the destination
 //     verifies the bytes end to end.
 //
-// Requests per replicated object, besides the engine's two HEADs (source and destination):
-// server-side 1 (CopyObject) or 4+parts (multipart: GetObjectTagging, Create, N x
-// UploadPartCopy, Complete); streaming 2 (GetObject, PutObject), +1 when the object has tags,
-// or 3+parts above the threshold.
+// Requests per replicated object (the engine reads the source and each destination first):
+//   - server-side (AWS, TrustNotFound): HEAD source, HEAD destination, CopyObject = 3; above
+//     the threshold HEAD, HEAD, GetObjectTagging, CreateMultipartUpload, N x UploadPartCopy,
+//     CompleteMultipartUpload.
+//   - streaming up to the threshold: the source is read by one GET that also feeds the PUT
+//     (replication.StreamingStore), so GET source, read destination, PUT = 3 (+1
+//     GetObjectTagging when the object has tags). Reading the destination is one HEAD with
+//     TrustNotFound, else one ListObjectVersions for an absent key or delete marker and
+//     ListObjectVersions + HEAD for an object (its marks decide duplicates and conflicts).
+//     Above the threshold: HEAD source, read destination, GET, CreateMultipartUpload, N x
+//     UploadPart, CompleteMultipartUpload.
 package s3store
 
 import (
@@ -28,6 +35,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -57,7 +65,7 @@ type S3API interface {
 }
 
 var _ S3API = (*s3.Client)(nil)
-var _ replication.Store = (*Store)(nil)
+var _ replication.StreamingStore = (*Store)(nil)
 
 // Defaults of Options.
 const (
@@ -90,11 +98,12 @@ type Options struct {
 	// KMSKeys maps a destination Region to the SSE-KMS key of its replicas; Regions left out
 	// use the destination bucket's default encryption.
 	KMSKeys map[string]string
-	// TrustNotFound takes a 404 HEAD without x-amz-delete-marker as "no such key". AWS S3
-	// sends that header with the 404 of a key whose current version is a delete marker, so
-	// set it there: it saves a request per new key. Left false (the default), every such 404
-	// is confirmed with ListObjectVersions, as stores that omit the header need (versitygw
-	// v1.8.0).
+	// TrustNotFound reads a key's current version with one HEAD and takes a 404 without
+	// x-amz-delete-marker as "no such key". AWS S3 sends that header with the 404 of a key
+	// whose current version is a delete marker, so set it there. Left false (the default, for
+	// stores that omit the header, such as versitygw v1.8.0), the current version is read with
+	// ListObjectVersions, plus a HEAD when it is an object: one request for an absent key or
+	// a delete marker, two for an object.
 	TrustNotFound bool
 }
 
@@ -147,11 +156,27 @@ func (s *Store) client(region string) (S3API, error) {
 }
 
 // Head returns the current version of key: Exists false when the key has none, DeleteMarker
-// when its current version is a delete marker.
+// when its current version is a delete marker. With TrustNotFound it is one HEAD (a 404
+// carries the delete marker headers on AWS). Otherwise it lists the key's versions first,
+// which tells an absent key and a delete marker apart in one request, and HEADs only a
+// current object, for its metadata and marks.
 func (s *Store) Head(ctx context.Context, region, bucket, key string) (replication.Version, error) {
 	c, err := s.client(region)
 	if err != nil {
 		return replication.Version{}, err
+	}
+	if !s.opts.TrustNotFound {
+		versions, err := s.listVersions(ctx, c, bucket, key, 1)
+		if err != nil {
+			return replication.Version{}, err
+		}
+		i := slices.IndexFunc(versions, func(v listed) bool { return v.current })
+		if i < 0 {
+			return replication.Version{}, nil
+		}
+		if versions[i].DeleteMarker {
+			return versions[i].Version, nil
+		}
 	}
 	out, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if err == nil {
@@ -163,22 +188,9 @@ func (s *Store) Head(ctx context.Context, region, bucket, key string) (replicati
 	if v, ok := deleteMarkerFromError(err); ok {
 		return v, nil
 	}
-	if s.opts.TrustNotFound {
-		return replication.Version{}, nil
-	}
-	// Some S3-compatible stores answer 404 without the delete marker headers: list to tell an
-	// absent key from a delete marker.
-	versions, err := s.listVersions(ctx, c, bucket, key, 1)
-	if err != nil {
-		return replication.Version{}, err
-	}
-	for _, v := range versions {
-		if v.current {
-			if !v.DeleteMarker {
-				return replication.Version{}, fmt.Errorf("head %s/%q: not found although its current version %s is an object", bucket, key, v.VersionID)
-			}
-			return v.Version, nil
-		}
+	if !s.opts.TrustNotFound {
+		// Listed as an object, gone by the HEAD: the key changed meanwhile; a retry reads it again.
+		return replication.Version{}, fmt.Errorf("head %s/%q: current version changed while being read", bucket, key)
 	}
 	return replication.Version{}, nil
 }

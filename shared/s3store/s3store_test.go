@@ -216,7 +216,7 @@ func TestHeadRetriesThrottlingAndClassifiesDenied(t *testing.T) {
 			w.WriteHeader(http.StatusOK)
 		}
 	})
-	store, err := New(map[string]S3API{"eu-west-1": clientFor(srv, 3)}, Options{})
+	store, err := New(map[string]S3API{"eu-west-1": clientFor(srv, 3)}, Options{TrustNotFound: true})
 	if err != nil {
 		t.Fatal(err)
 	}
