@@ -181,3 +181,52 @@ func TestLocalRuntimePersistsAcrossRestarts(t *testing.T) {
 		t.Errorf("got %q, want kept", b)
 	}
 }
+
+// TestHeldChangeIsAppliedWhenCooldownEnds fails a Region right after a routing change: the
+// policy holds the failover for the cooldown, and the runtime decides again when it ends.
+func TestHeldChangeIsAppliedWhenCooldownEnds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts versitygw")
+	}
+	ctx := context.Background()
+	opts := fastOptions(t.TempDir(), io.Discard)
+	opts.Regions = []string{"us-east-1", "eu-west-1"}
+	opts.Policy.Cooldown = 3 * time.Second
+	rt, err := localrt.Start(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	waitUntil := func(what string, limit time.Duration, cond func(localrt.Status) bool) time.Duration {
+		t.Helper()
+		start := time.Now()
+		for !cond(rt.Status()) {
+			if time.Since(start) > limit {
+				t.Fatalf("%s: not within %s; status %+v", what, limit, rt.Status())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		return time.Since(start)
+	}
+	healthy := func(st localrt.Status) bool { return st.Regions[0].Alarm == "OK" && st.Regions[1].Alarm == "OK" }
+	waitUntil("healthy", 10*time.Second, healthy)
+	// A change now starts the cooldown.
+	if out, err := rt.Command(ctx, routing.Command{Action: routing.Drain, Region: "eu-west-1"}); err != nil || !out.Submitted {
+		t.Fatalf("drain: %+v, %v", out, err)
+	}
+	if _, err := rt.Command(ctx, routing.Command{Action: routing.Failback}); err != nil {
+		t.Fatal(err)
+	}
+	changedAt := time.Now()
+	if err := rt.SetFault("us-east-1", "down", 0); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil("alarm", 5*time.Second, func(st localrt.Status) bool { return st.Regions[0].Alarm == "ALARM" })
+	if st := rt.Status(); st.Regions[0].Dial != 100 {
+		t.Fatalf("us-east-1 dial %d during the cooldown, want 100 (held)", st.Regions[0].Dial)
+	}
+	waitUntil("flip after the cooldown", 10*time.Second, func(st localrt.Status) bool { return st.Regions[0].Dial == 0 })
+	if since := time.Since(changedAt); since < opts.Policy.Cooldown {
+		t.Errorf("routes changed %s after the last change, inside the %s cooldown", since, opts.Policy.Cooldown)
+	}
+}

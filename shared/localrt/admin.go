@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mrap-engine/mrap/shared/failover"
 	"github.com/mrap-engine/mrap/shared/faults"
 	"github.com/mrap-engine/mrap/shared/routing"
 )
@@ -86,10 +87,10 @@ type FaultRequest struct {
 
 // Status returns the current state.
 func (rt *Runtime) Status() Status {
-	health, st := rt.failover.snapshot()
+	health, st, lastReason := rt.failover.snapshot()
 	bs := rt.bridge.Stats()
 	s := Status{
-		MRAPARN: rt.id.ARN(), Overrides: st.Overrides, CooldownUntil: rt.failover.cooldownUntil(), LastChange: st.LastChange, LastDecision: st.LastDecision,
+		MRAPARN: rt.id.ARN(), Overrides: st.Overrides, CooldownUntil: rt.failover.cooldownUntil(), LastChange: st.LastChange, LastDecision: lastReason,
 		Replication: ReplicationStatus{Backlog: bs.Backlog, Received: bs.Received, Delivered: bs.Delivered, DeadLettered: bs.DeadLettered, Ignored: bs.Ignored},
 	}
 	for _, name := range rt.opts.Proximity {
@@ -135,10 +136,10 @@ func (rt *Runtime) SetFault(regionName string, mode faults.Mode, delay time.Dura
 	return nil
 }
 
-// Command runs an operator command through the failover policy.
-func (rt *Runtime) Command(ctx context.Context, c routing.Command) (routing.Decision, error) {
+// Command runs an operator command through the failover function.
+func (rt *Runtime) Command(ctx context.Context, c routing.Command) (failover.Outcome, error) {
 	if c.Region != "" && rt.region(c.Region) == nil {
-		return routing.Decision{}, fmt.Errorf("%q is not a Region of this deployment (%v)", c.Region, rt.opts.Regions)
+		return failover.Outcome{}, fmt.Errorf("%q is not a Region of this deployment (%v)", c.Region, rt.opts.Regions)
 	}
 	return rt.failover.Command(ctx, c)
 }
@@ -188,7 +189,10 @@ func (rt *Runtime) adminRoutes(mux *http.ServeMux) {
 			return
 		}
 		d, err := rt.Command(r.Context(), c)
-		resp := CommandResponse{Changed: d.Changed, Refused: d.Refused, Held: d.Held, Reason: d.Reason, Routes: d.Routes}
+		resp := CommandResponse{Changed: d.Submitted, Refused: d.Refused, Held: d.Held, Reason: d.Reason, Routes: d.Routes}
+		if d.Ignored {
+			resp.Refused = true
+		}
 		status := http.StatusOK
 		if err != nil {
 			resp.Error, status = err.Error(), http.StatusBadRequest

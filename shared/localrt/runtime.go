@@ -80,7 +80,7 @@ type Runtime struct {
 	regions  []*region
 	table    *routesapi.Table
 	bridge   *notifybridge.Bridge
-	failover *failover
+	failover *failoverFn
 	servers  []*http.Server
 	global   string
 	control  string
