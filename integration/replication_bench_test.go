@@ -21,12 +21,14 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/mrap-engine/mrap/events"
 	"github.com/mrap-engine/mrap/shared/config"
 	"github.com/mrap-engine/mrap/shared/localregion"
+	"github.com/mrap-engine/mrap/shared/localrt"
 	"github.com/mrap-engine/mrap/shared/replication"
 	"github.com/mrap-engine/mrap/shared/s3store"
 )
@@ -353,4 +355,78 @@ func BenchmarkReplication(b *testing.B) {
 			b.ReportMetric(engineRate/rcloneRate, "vs-rclone")
 		})
 	}
+}
+
+// BenchmarkLocalRuntimeLag measures replication lag end to end in the local runtime (`make
+// run`): PUT in us-east-1 through its regional endpoint, versitygw's webhook, the notification
+// bridge, the engine, until a HEAD in eu-west-1 finds the replica. One op is one batch of
+// 1 KiB objects written benchWorkers at a time; the metrics are:
+//
+//	lag-p50-ms, lag-p99-ms  time from the PUT's response to the replica visible (polled every 2ms)
+//	objects/s               objects written and replicated per second of the batch
+//
+// Run: go test -run '^$' -bench BenchmarkLocalRuntimeLag -benchtime 1x ./integration/
+func BenchmarkLocalRuntimeLag(b *testing.B) {
+	skipShort(b)
+	const objects = 300
+	ctx := context.Background()
+	rt, err := localrt.Start(ctx, localrt.Options{DataDir: b.TempDir(), Regions: []string{"us-east-1", "eu-west-1"}})
+	must(b, err, "start the local runtime")
+	b.Cleanup(rt.Close)
+	ep := rt.Endpoints()
+	clients := map[string]*s3.Client{}
+	buckets := map[string]string{}
+	for _, r := range ep.Regions {
+		clients[r.Region] = s3.New(s3.Options{
+			Region: r.Region, BaseEndpoint: aws.String(r.Endpoint), UsePathStyle: true,
+			Credentials: credentials.NewStaticCredentialsProvider(ep.AccessKeyID, ep.SecretAccessKey, ""),
+			HTTPClient:  &http.Client{Transport: newRequestCounter().next},
+		})
+		buckets[r.Region] = r.Bucket
+	}
+	src, dst := clients["us-east-1"], clients["eu-west-1"]
+	if src == nil || dst == nil {
+		b.Fatalf("runtime Regions %+v lack us-east-1 or eu-west-1", ep.Regions)
+	}
+	srcBucket, dstBucket := buckets["us-east-1"], buckets["eu-west-1"]
+
+	var lags []time.Duration
+	var wall time.Duration
+	total := 0
+	for round := 0; b.Loop(); round++ {
+		lag := make([]time.Duration, objects)
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(benchWorkers)
+		start := time.Now()
+		for i := range objects {
+			g.Go(func() error {
+				key := fmt.Sprintf("lag-%d/obj-%06d", round, i)
+				body := make([]byte, 1<<10)
+				_, _ = rand.Read(body)
+				if _, err := src.PutObject(gctx, &s3.PutObjectInput{Bucket: &srcBucket, Key: &key, Body: bytes.NewReader(body)}); err != nil {
+					return fmt.Errorf("put %s: %w", key, err)
+				}
+				written := time.Now()
+				deadline := written.Add(30 * time.Second)
+				for {
+					if _, err := dst.HeadObject(gctx, &s3.HeadObjectInput{Bucket: &dstBucket, Key: &key}); err == nil {
+						lag[i] = time.Since(written)
+						return nil
+					}
+					if time.Now().After(deadline) {
+						return fmt.Errorf("%s not replicated to eu-west-1 within 30s", key)
+					}
+					time.Sleep(2 * time.Millisecond)
+				}
+			})
+		}
+		must(b, g.Wait(), "round %d", round)
+		wall += time.Since(start)
+		lags = append(lags, lag...)
+		total += objects
+	}
+	slices.Sort(lags)
+	b.ReportMetric(float64(percentile(lags, 0.50).Microseconds())/1000, "lag-p50-ms")
+	b.ReportMetric(float64(percentile(lags, 0.99).Microseconds())/1000, "lag-p99-ms")
+	b.ReportMetric(float64(total)/wall.Seconds(), "objects/s")
 }
