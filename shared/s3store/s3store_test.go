@@ -286,3 +286,54 @@ func TestErrorsClassification(t *testing.T) {
 		t.Errorf("plain error classified as %v", err)
 	}
 }
+
+func TestServerSideCopyRequestCarriesFidelityAndPolicy(t *testing.T) {
+	var mu sync.Mutex
+	var got http.Header
+	var gotPath string
+	srv := newS3Server(t, func(w http.ResponseWriter, r *http.Request, op string) {
+		mu.Lock()
+		got, gotPath = r.Header.Clone(), r.URL.EscapedPath()
+		mu.Unlock()
+		_, _ = io.WriteString(w, `<CopyObjectResult><ETag>"e"</ETag></CopyObjectResult>`)
+	})
+	c := clientFor(srv, 1)
+	store, err := New(map[string]S3API{"eu-west-1": c, "us-east-1": c}, Options{
+		SameService: true, StorageClass: "STANDARD_IA", KMSKeys: map[string]string{"us-east-1": "arn:aws:kms:us-east-1:111122223333:key/k1"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := copyRequest(1024)
+	req.Source.Content = replication.Content{Type: "image/png", Encoding: "gzip", Language: "de", Disposition: "inline", CacheControl: "no-cache",
+		Expires: "Thu, 01 Jan 2037 00:00:00 GMT", ChecksumAlgorithm: "CRC32C"}
+	if _, err := store.Copy(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"X-Amz-Copy-Source":                           "src/dir/a%20b%2Bc.txt?versionId=v1",
+		"X-Amz-Metadata-Directive":                    "REPLACE",
+		"X-Amz-Tagging-Directive":                     "COPY",
+		"X-Amz-Meta-Owner":                            "me",
+		"X-Amz-Meta-Mrap-Origin-Region":               "eu-west-1",
+		"X-Amz-Meta-Mrap-Origin-Version-Id":           "v1",
+		"Content-Type":                                "image/png",
+		"Content-Encoding":                            "gzip",
+		"Content-Language":                            "de",
+		"Content-Disposition":                         "inline",
+		"Cache-Control":                               "no-cache",
+		"Expires":                                     "Thu, 01 Jan 2037 00:00:00 GMT",
+		"X-Amz-Checksum-Algorithm":                    "CRC32C",
+		"X-Amz-Storage-Class":                         "STANDARD_IA",
+		"X-Amz-Server-Side-Encryption":                "aws:kms",
+		"X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id": "arn:aws:kms:us-east-1:111122223333:key/k1",
+	}
+	for k, v := range want {
+		if got.Get(k) != v {
+			t.Errorf("header %s = %q, want %q", k, got.Get(k), v)
+		}
+	}
+	if gotPath != "/dst/dir/a%20b%2Bc.txt" {
+		t.Errorf("destination path %q", gotPath)
+	}
+}

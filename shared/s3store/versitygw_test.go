@@ -9,6 +9,7 @@ import (
 	"maps"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -48,6 +49,7 @@ func putSource(t *testing.T, c *s3.Client, bucket, key string, body []byte, alg 
 		ContentType: aws.String("text/plain; charset=utf-8"), ContentEncoding: aws.String("identity"),
 		ContentLanguage: aws.String("fr-CH"), ContentDisposition: aws.String(`attachment; filename="x.txt"`),
 		CacheControl: aws.String("max-age=60"), Tagging: aws.String("team=a&tier=gold%2Bplus"),
+		Expires:           aws.Time(time.Date(2037, 1, 1, 0, 0, 0, 0, time.UTC)),
 		ChecksumAlgorithm: alg,
 	})
 	if err != nil {
@@ -84,6 +86,7 @@ func assertReplica(t *testing.T, c *s3.Client, bucket, key string, src written, 
 		"Content-Type": {aws.ToString(get.ContentType), "text/plain; charset=utf-8"}, "Content-Language": {aws.ToString(get.ContentLanguage), "fr-CH"},
 		"Content-Disposition": {aws.ToString(get.ContentDisposition), `attachment; filename="x.txt"`}, "Cache-Control": {aws.ToString(get.CacheControl), "max-age=60"},
 		"Content-Encoding": {aws.ToString(get.ContentEncoding), "identity"},
+		"Expires":          {aws.ToString(get.ExpiresString), "Thu, 01 Jan 2037 00:00:00 GMT"},
 	} {
 		if pair[0] != pair[1] {
 			t.Errorf("replica %s = %q, want %q", name, pair[0], pair[1])
