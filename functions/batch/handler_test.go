@@ -158,7 +158,7 @@ func TestHandleStopsBeforeTheDeadline(t *testing.T) {
 func TestLoadConfig(t *testing.T) {
 	env := map[string]string{"MRAP_MEMBERS": "us-east-1=a,eu-west-1=b", "MRAP_DRY_RUN": "true"}
 	c, err := LoadConfig(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	if err != nil || len(c.Members) != 2 || !c.DryRun || !c.Store.SameService {
+	if err != nil || len(c.Members) != 2 || !c.DryRun || !c.Store.SameService || len(c.Exclude) != 2 {
 		t.Fatalf("config %+v, %v", c, err)
 	}
 	env["MRAP_ENDPOINTS"] = "us-east-1=http://127.0.0.1:1"

@@ -27,6 +27,7 @@ type Config struct {
 	Store           s3store.Options
 	MaxAttempts     int
 	DryRun          bool
+	Exclude         []string
 	MetricNamespace string
 }
 
@@ -38,6 +39,7 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		Endpoints:       env.Map("MRAP_ENDPOINTS"),
 		MaxAttempts:     int(env.Int64("MRAP_MAX_ATTEMPTS", 5)),
 		DryRun:          env.Bool("MRAP_DRY_RUN", false),
+		Exclude:         env.List("MRAP_RECONCILE_EXCLUDE", reconcile.DefaultExclude()),
 		MetricNamespace: env.String("MRAP_METRIC_NAMESPACE", telemetry.DefaultNamespace),
 	}
 	c.Store = s3store.Options{
@@ -86,7 +88,7 @@ func Setup(ctx context.Context, lookup func(string) (string, bool), stdout io.Wr
 	if err != nil {
 		return nil, err
 	}
-	runner, err := reconcile.New(store, engine, cfg.Members, reconcile.Options{DryRun: cfg.DryRun})
+	runner, err := reconcile.New(store, engine, cfg.Members, reconcile.Options{DryRun: cfg.DryRun, Exclude: cfg.Exclude})
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,6 +50,9 @@ type Options struct {
 	// MinAge skips keys whose newest current version is younger than this (0: none): their
 	// events may still be in flight, the replicator handles them.
 	MinAge time.Duration
+	// Exclude lists key prefixes left alone (not counted, not repaired): the engine's own
+	// objects, DefaultExclude.
+	Exclude []string
 	// TrustMatchingETags takes a key whose Regions all hold an object of the same size and
 	// ETag as converged without reading its origins (cheaper, blind to replica marks).
 	TrustMatchingETags bool
@@ -64,6 +68,10 @@ type Options struct {
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
+
+// DefaultExclude returns the prefixes of the engine's own per-Region objects (prober
+// canaries, failover state), which must never be made identical across Regions.
+func DefaultExclude() []string { return []string{".mrap-canary/", ".mrap-state/"} }
 
 // Counts are the running totals of a pass.
 type Counts struct {
@@ -335,6 +343,9 @@ func (r *run) process(ctx context.Context, batch []KeyView) error {
 
 // key handles one key of a scan.
 func (r *run) key(ctx context.Context, v KeyView) {
+	if r.excluded(v.Key) {
+		return
+	}
 	r.runC.keys.Add(1)
 	if r.opts.MinAge > 0 {
 		now := r.opts.Now()
@@ -369,6 +380,15 @@ func (r *run) key(ctx context.Context, v KeyView) {
 		resolveFromVersion(s, got)
 	}
 	r.repairKey(ctx, v)
+}
+
+func (rn *Runner) excluded(key string) bool {
+	for _, p := range rn.opts.Exclude {
+		if strings.HasPrefix(key, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // repairKey plans v and carries out (or reports) its repairs.
@@ -443,11 +463,14 @@ type Result struct {
 }
 
 // ReconcileKey reads the current version of key in every member (HEAD, metadata included),
-// plans it and repairs it (or only plans it in a dry run). The error is non-nil when a Region
+// plans it and repairs it (or only plans it in a dry run); an excluded key is left alone. The error is non-nil when a Region
 // could not be read or a repair failed; replication.IsPermanent tells retryable ones apart.
 func (rn *Runner) ReconcileKey(ctx context.Context, key string) ([]Result, error) {
 	if key == "" {
 		return nil, replication.Permanent(errors.New("reconcile: empty key"))
+	}
+	if rn.excluded(key) {
+		return nil, nil
 	}
 	v := KeyView{Key: key, States: make([]State, len(rn.members))}
 	for i, m := range rn.members {

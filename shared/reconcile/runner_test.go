@@ -272,6 +272,27 @@ func TestScopeLimitsKeys(t *testing.T) {
 	}
 }
 
+func TestExcludedPrefixesAreLeftAlone(t *testing.T) {
+	b := newBuckets()
+	b.put(eu, ".mrap-canary/eu-west-1", "canary")
+	b.put(us, ".mrap-state/failover.json", "{}")
+	b.put(eu, "data", "x")
+	r := newRunner(t, b, nil, Options{Exclude: DefaultExclude()})
+	s, err := r.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Run.KeysScanned != 1 || s.Run.RepairsDone != 2 {
+		t.Errorf("scanned %d keys, repaired %d; want only the data key, twice", s.Run.KeysScanned, s.Run.RepairsDone)
+	}
+	if _, ok := b.state(us)[".mrap-canary/eu-west-1"]; ok {
+		t.Error("a canary was replicated")
+	}
+	if res, err := r.ReconcileKey(context.Background(), ".mrap-state/failover.json"); err != nil || len(res) != 0 {
+		t.Errorf("ReconcileKey of engine state: %v, %v; want nothing done", res, err)
+	}
+}
+
 func TestReadsOnlyWhatThePlanNeeds(t *testing.T) {
 	b := newBuckets()
 	v := b.put(eu, "converged", "x")
