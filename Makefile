@@ -61,10 +61,11 @@ bench: tools
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
 
 ## synth: build the functions, then synthesize every stack into cdk.out offline (no AWS credentials)
-synth: build node_modules/.bin/cdk
+synth: build node_modules/.package-lock.json
 	AWS_EC2_METADATA_DISABLED=true npx --no-install cdk synth --quiet $(CDK_ARGS)
 
-node_modules/.bin/cdk: package.json package-lock.json
+# npm writes node_modules/.package-lock.json on every install: it stamps the pinned CDK CLI.
+node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 
 ## fuzz: every Fuzz target briefly (FUZZTIME each), from its committed corpus in testdata/fuzz

@@ -86,6 +86,21 @@ func build(t testing.TB, context map[string]any) *built {
 		b.json[id] = m
 	}
 	add(e.Control.Stack)
+	// Synthesis must need no lookup: `cdk synth` would then call AWS.
+	app.Synth(nil)
+	raw, err := os.ReadFile(filepath.Join(out, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var manifest struct {
+		Missing []struct{ Key string } `json:"missing"`
+	}
+	if err := json.Unmarshal(raw, &manifest); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range manifest.Missing {
+		t.Errorf("synthesis needs context lookup %s (AWS credentials), want none", m.Key)
+	}
 	for _, r := range cfg.Regions {
 		add(e.Regional[r].Stack)
 		add(e.Probes[r].Stack)

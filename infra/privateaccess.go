@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -26,15 +27,20 @@ type PrivateAccess struct {
 	Endpoint awsec2.InterfaceVpcEndpoint
 }
 
-// NewPrivateAccess creates the VPC and the endpoint. Availability zones are named, not looked
-// up, so synthesis needs no AWS credentials.
+// NewPrivateAccess creates the VPC and the endpoint. Availability zones are resolved by
+// CloudFormation, not looked up, so synthesis needs no AWS credentials.
 func NewPrivateAccess(scope constructs.Construct, id string, p PrivateAccessProps) *PrivateAccess {
 	c := constructs.NewConstruct(scope, jsii.String(id))
 
 	vpc := awsec2.NewVpc(c, jsii.String("Vpc"), &awsec2.VpcProps{
-		VpcName:                      jsii.String(p.Names.Function("private", p.Region)),
-		IpAddresses:                  awsec2.IpAddresses_Cidr(jsii.String(p.Cidr)),
-		AvailabilityZones:            jsii.Strings(p.Region+"a", p.Region+"b"),
+		VpcName:     jsii.String(p.Names.Function("private", p.Region)),
+		IpAddresses: awsec2.IpAddresses_Cidr(jsii.String(p.Cidr)),
+		// The first two zones, resolved at deploy time (Fn::GetAZs): AZ names differ per
+		// account and Region, and a lookup would need credentials at synthesis.
+		AvailabilityZones: &[]*string{
+			awscdk.Fn_Select(jsii.Number(0), awscdk.Fn_GetAzs(jsii.String(""))),
+			awscdk.Fn_Select(jsii.Number(1), awscdk.Fn_GetAzs(jsii.String(""))),
+		},
 		NatGateways:                  jsii.Number(0),
 		RestrictDefaultSecurityGroup: jsii.Bool(false),
 		SubnetConfiguration: &[]*awsec2.SubnetConfiguration{{
