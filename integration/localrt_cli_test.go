@@ -2,8 +2,10 @@ package integration
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -108,5 +110,64 @@ func TestMrapctlUpAndStop(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(data, f)); err != nil {
 			t.Errorf("%s not kept in the data folder: %v", f, err)
 		}
+	}
+}
+
+// TestMrapctlAWSModeAgainstLocalStandIns runs `mrapctl failover --mrap-arn ...` in AWS mode:
+// the same failover engine, settings from the MRAP_* environment of the failover function,
+// pointed at the local runtime's routes API and buckets (CloudWatch is unreachable, so every
+// Region's health is INSUFFICIENT_DATA, which the default policy ignores).
+func TestMrapctlAWSModeAgainstLocalStandIns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds mrapctl and starts versitygw")
+	}
+	bin := filepath.Join(t.TempDir(), "mrapctl")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/mrapctl").CombinedOutput(); err != nil {
+		t.Fatalf("build mrapctl: %v\n%s", err, out)
+	}
+	opts := fastOptions(t.TempDir(), io.Discard)
+	opts.Regions = []string{"us-east-1", "eu-west-1"}
+	rt, err := localrt.Start(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	ep := rt.Endpoints()
+	var members, endpoints []string
+	for _, r := range ep.Regions {
+		members = append(members, r.Region+"="+r.Bucket)
+		endpoints = append(endpoints, r.Region+"="+r.Endpoint)
+	}
+	env := []string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(),
+		"AWS_ACCESS_KEY_ID=" + ep.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + ep.SecretAccessKey, "AWS_REGION=us-east-1",
+		"AWS_ENDPOINT_URL_CLOUDWATCH=http://127.0.0.1:1", "AWS_EC2_METADATA_DISABLED=true", "AWS_MAX_ATTEMPTS=1",
+		"MRAP_MEMBERS=" + strings.Join(members, ","), "MRAP_ENDPOINTS=" + strings.Join(endpoints, ","),
+		"MRAP_CONTROL_ENDPOINT=" + ep.ControlEndpoint, "MRAP_ALARM_PREFIX=mrap-", "MRAP_COOLDOWN=1s",
+	}
+	run := func(args ...string) (string, error) {
+		cmd := exec.Command(bin, append(args, "--mrap-arn", ep.MRAPARN)...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := run("failover", "--to", "eu-west-1", "--reason", "aws-mode test")
+	if err != nil || !strings.Contains(out, "routes changed") {
+		t.Fatalf("failover in AWS mode: %v\n%s", err, out)
+	}
+	if st := rt.Status(); st.Regions[0].Dial != 0 || st.Regions[1].Dial != 100 {
+		t.Errorf("routes after AWS-mode failover: %+v", st.Regions)
+	}
+	if out, err := run("status"); err != nil || !strings.Contains(out, "eu-west-1") || !strings.Contains(out, "(AWS)") {
+		t.Errorf("status in AWS mode: %v\n%s", err, out)
+	}
+	// The failover pinned eu-west-1 in the engine's state object: draining it is refused.
+	out, err = run("drain", "eu-west-1")
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(out, "refused") || !strings.Contains(out, "pinned") {
+		t.Errorf("drain of the pinned Region: %v\n%s", err, out)
+	}
+	if st := rt.Status(); st.Regions[1].Dial != 100 {
+		t.Errorf("eu-west-1 dial after the refused drain = %d, want 100", st.Regions[1].Dial)
 	}
 }

@@ -29,7 +29,9 @@ Traffic (same safety rules as the failover function):
   mrapctl drain    REGION         take REGION out of routing until a failback
 
 These act on the local runtime in --data (default .local). Add --mrap-arn ARN to act on AWS
-instead, with the usual AWS_PROFILE / AWS_REGION settings.
+instead: credentials from AWS_PROFILE (or the usual variables), AWS_REGION = the home Region,
+and the failover function's MRAP_* settings (MRAP_MEMBERS, MRAP_ALARM_PREFIX, MRAP_ROUTING_MODE,
+...; see docs/contracts.md), so the command runs through the same engine, state and audit.
 
 Run 'mrapctl COMMAND -h' for the flags of a command.
 `

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,23 +16,27 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3control"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/mrap-engine/mrap/shared/config"
+	"github.com/mrap-engine/mrap/shared/failover"
 	"github.com/mrap-engine/mrap/shared/health"
 	"github.com/mrap-engine/mrap/shared/localrt"
 	"github.com/mrap-engine/mrap/shared/mrap"
 	"github.com/mrap-engine/mrap/shared/routing"
 )
 
-// awsFlags are the flags that switch a command to AWS.
+// awsFlags are the flags that switch a command to AWS. Everything else comes from the same
+// MRAP_* environment as the failover function (docs/contracts.md).
 type awsFlags struct {
 	arn         *string
 	alarmPrefix *string
-	mode        *string
-	priority    *string
 	dryRun      *bool
 }
 
@@ -39,19 +45,32 @@ func addAWSFlags(fs interface {
 	Bool(string, bool, string) *bool
 }) awsFlags {
 	return awsFlags{
-		arn:         fs.String("mrap-arn", os.Getenv("MRAP_ARN"), "act on AWS: the access point ARN arn:aws:s3::ACCOUNT:accesspoint/ALIAS (env MRAP_ARN)"),
+		arn:         fs.String("mrap-arn", "", "act on AWS: the access point ARN arn:aws:s3::ACCOUNT:accesspoint/ALIAS (or env MRAP_ARN with --aws)"),
 		alarmPrefix: fs.String("alarm-prefix", os.Getenv("MRAP_ALARM_PREFIX"), "AWS: health alarms of Region R are named PREFIX+R-... (env MRAP_ALARM_PREFIX)"),
-		mode:        fs.String("mode", envOr("MRAP_ROUTING_MODE", "active-active"), "AWS: routing mode, active-active or active-passive (env MRAP_ROUTING_MODE)"),
-		priority:    fs.String("priority", os.Getenv("MRAP_PRIORITY"), "AWS: Regions best first, for active-passive (env MRAP_PRIORITY)"),
 		dryRun:      fs.Bool("dry-run", false, "AWS: decide and print, submit nothing"),
 	}
 }
 
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
+// lookup is the environment with the flags laid over it, for the engine's config loader.
+func (af awsFlags) lookup(k string) (string, bool) {
+	switch k {
+	case "MRAP_ARN":
+		return *af.arn, true
+	case "MRAP_ACCOUNT_ID":
+		if v, ok := os.LookupEnv(k); ok && v != "" {
+			return v, true
+		}
+		if a, err := arn.Parse(*af.arn); err == nil {
+			return a.AccountID, true
+		}
+	case "MRAP_ALARM_PREFIX":
+		return *af.alarmPrefix, *af.alarmPrefix != ""
+	case "MRAP_DRY_RUN":
+		if *af.dryRun {
+			return "true", true
+		}
 	}
-	return def
+	return os.LookupEnv(k)
 }
 
 func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -247,44 +266,60 @@ func awsStatus(ctx context.Context, af awsFlags, jsonOut bool, stdout io.Writer)
 	return nil
 }
 
-// awsCommand decides a command with the routing policy over the live routes and alarms and
-// submits it. The failover function's saved overrides are not updated: a failover pinned
-// here lasts until the function's next automatic change.
+// awsCommand runs the command through the failover engine exactly as the failover function
+// does (same policy from MRAP_*, same alarms, same state object, same audit), from here.
 func awsCommand(ctx context.Context, af awsFlags, c routing.Command, stdout io.Writer) error {
-	client, alarms, err := awsClients(ctx, af)
+	env := config.New(af.lookup)
+	home := env.String("AWS_REGION", env.String("AWS_DEFAULT_REGION", ""))
+	if home == "" {
+		env.Fail("AWS_REGION", "is required: the home Region of the control stack")
+	}
+	cfg := failover.LoadConfig(env, home)
+	if err := env.Err(); err != nil {
+		return fmt.Errorf("AWS mode reads the failover function's settings from the environment (docs/contracts.md):\n%w", err)
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(home))
+	if err != nil {
+		return fmt.Errorf("load AWS configuration (profile, credentials): %w", err)
+	}
+	routes, err := mrap.New(s3control.NewFromConfig(awsCfg), mrap.Options{AccountID: cfg.AccountID, ARN: cfg.ARN,
+		ControlRegions: cfg.ControlRegions, Endpoint: cfg.ControlEndpoint})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, "reading routes and alarms ...")
-	current, err := client.GetRoutes(ctx)
+	alarms := map[string]health.AlarmsAPI{}
+	for _, r := range cfg.Regions() {
+		alarms[r] = cloudwatch.NewFromConfig(awsCfg, func(o *cloudwatch.Options) { o.Region = r })
+	}
+	reader, err := health.NewAlarmReader(alarms, health.AlarmOptions{Prefix: cfg.AlarmPrefix})
 	if err != nil {
 		return err
 	}
-	dials := mrap.Dials(current)
-	var regions []string
-	for _, r := range current {
-		regions = append(regions, r.Region)
-	}
-	hs := map[string]routing.RegionHealth{}
-	if reader := alarms(regions); reader != nil {
-		hs, _ = reader.Read(ctx, regions)
-	}
-	policy := routing.Policy{Mode: routing.Mode(*af.mode), Priority: splitList(*af.priority)}
-	if policy.Mode == routing.ActivePassive && len(policy.Priority) == 0 {
-		policy.Priority = regions
-	}
-	d := routing.Decide(routing.Input{Routes: dials, Health: hs, Policy: policy, Now: time.Now(), Command: &c})
-	if d.Err != nil {
-		return d.Err
-	}
-	if d.Changed && !d.Refused && !*af.dryRun {
-		fmt.Fprintln(stdout, "submitting (AWS applies route changes within about 2 minutes) ...")
-		if _, err := client.SubmitRoutes(ctx, current, d.Routes); err != nil {
-			return err
+	stateClient := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		o.Region = cfg.StateRegion
+		if ep := cfg.Endpoints[cfg.StateRegion]; ep != "" { // S3-compatible stores (MRAP_ENDPOINTS)
+			o.BaseEndpoint, o.UsePathStyle = aws.String(ep), true
 		}
+	})
+	state := failover.NewS3StateStore(stateClient, cfg.StateBucket, cfg.StateKey)
+	var notifier failover.Notifier
+	if cfg.AuditTopicARN != "" {
+		notifier = failover.NewSNSNotifier(sns.NewFromConfig(awsCfg), cfg.AuditTopicARN)
 	}
-	if *af.dryRun && d.Changed {
-		d.Reason = "dry run, nothing submitted: " + d.Reason
+	engine, err := failover.New(routes, reader, state, failover.Options{Regions: cfg.Regions(), Policy: cfg.Policy, DryRun: cfg.DryRun, Notifier: notifier})
+	if err != nil {
+		return err
 	}
-	return printDecision(stdout, d.Changed && !*af.dryRun, d.Refused, d.Reason, d.Routes)
+	fmt.Fprintln(stdout, "reading routes, alarms and the failover state ...")
+	id := make([]byte, 8)
+	_, _ = rand.Read(id)
+	out, err := engine.Evaluate(ctx, failover.Trigger{Kind: "command", EventID: "mrapctl-" + hex.EncodeToString(id), Region: c.Region,
+		Command: &c, Time: time.Now(), Summary: fmt.Sprintf("command %s %s by %s (mrapctl): %s", c.Action, c.Region, c.RequestedBy, c.Reason)})
+	if err != nil {
+		return err
+	}
+	if out.Submitted {
+		fmt.Fprintln(stdout, "submitted via", out.ControlRegion, "(AWS applies route changes within about 2 minutes)")
+	}
+	return printDecision(stdout, out.Submitted, out.Refused || out.Ignored, out.Reason, out.Routes)
 }
