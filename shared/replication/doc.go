@@ -13,6 +13,10 @@
 //     what stops loops in active-active);
 //   - the event's version no longer exists: skip "source-version-gone", recorded, not an error.
 //
+// With a StreamingStore (copies that pass through the process) and an object small enough for
+// one PUT, the source's current version is read by a GET whose body then feeds the first copy:
+// one request instead of HEAD then GET.
+//
 // Keys are decoded once with events.DecodeKey. EventBridge's key encoding is undocumented, so
 // when the decoded key does not hold the event's version but the raw key does, the raw key is
 // used ("verify against the version id before copying").
