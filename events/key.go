@@ -9,7 +9,8 @@ import (
 // the engine's one key decoder: form-URL decoding, where '+' is a space and %XX is a byte
 // ("a b+c" arrives as "a+b%2Bc"). Classic S3 notifications (SQS, SNS, Lambda) are documented
 // to encode keys this way; for EventBridge the documentation is silent, so callers verify the
-// decoded key against the version id and fall back to the raw key (see ObjectChange.RawKey).
+// decoded key against the version id and fall back to the raw key (see ObjectChange.RawKey),
+// and an EventBridge key that is not valid form encoding is kept as sent.
 func DecodeKey(raw string) (string, error) {
 	key, err := url.QueryUnescape(raw)
 	if err != nil {

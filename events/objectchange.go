@@ -193,6 +193,16 @@ func (ev S3ObjectEvent) ObjectChange() (ObjectChange, error) {
 		return ObjectChange{}, fmt.Errorf("parse EventBridge S3 event: detail-type %q is not %q or %q: %w",
 			ev.DetailType, DetailTypeObjectCreated, DetailTypeObjectDeleted, ErrNotObjectChange)
 	}
+	// EventBridge's key encoding is undocumented (AWS's examples only show plain keys): a key
+	// that is not valid form-URL encoding was sent as is, so it is kept raw; the replicator
+	// verifies the key against the version id before copying.
+	if _, err := DecodeKey(c.RawKey); err != nil {
+		c.Key = c.RawKey
+		if err := c.Validate(); err != nil {
+			return ObjectChange{}, err
+		}
+		return c, nil
+	}
 	return finish(c)
 }
 

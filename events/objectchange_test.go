@@ -131,7 +131,7 @@ func TestParseObjectChangesRejects(t *testing.T) {
 		}), wantErr: "lacks version id"},
 		{name: "missing key and bucket", body: eb(func(e *S3ObjectEvent) { e.Detail.Object.Key, e.Detail.Bucket.Name = "", "" }), wantErr: "lacks bucket, key"},
 		{name: "missing region", body: eb(func(e *S3ObjectEvent) { e.Region = "" }), wantErr: "lacks region"},
-		{name: "invalid key escape", body: eb(func(e *S3ObjectEvent) { e.Detail.Object.Key = "50%" }), wantErr: "decode object key"},
+		{name: "invalid key escape in a classic notification", body: `{"Records":[{"eventName":"ObjectCreated:Put","awsRegion":"us-west-2","s3":{"bucket":{"name":"b"},"object":{"key":"50%","versionId":"v"}}}]}`, wantErr: "invalid URL escape"},
 		{name: "classic tagging event", body: `{"Records":[{"eventName":"ObjectTagging:Put","awsRegion":"us-west-2","s3":{"bucket":{"name":"b"},"object":{"key":"k"}}}]}`, wantErr: "ObjectTagging:Put", notAnObject: true},
 		{name: "SNS wrapping garbage", body: `{"Type":"Notification","Message":"nope"}`, wantErr: "sns message"},
 	}
@@ -148,5 +148,16 @@ func TestParseObjectChangesRejects(t *testing.T) {
 				t.Errorf("errors.Is(err, ErrNotObjectChange) = %v, want %v", got, tt.notAnObject)
 			}
 		})
+	}
+}
+
+func TestEventBridgeKeyThatIsNotFormEncodedIsKeptRaw(t *testing.T) {
+	body := strings.Replace(string(readFixture(t, "s3-object-created.json")), `"key": "example-key"`, `"key": "100% done.txt"`, 1)
+	got, err := ParseObjectChanges([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0].Key != "100% done.txt" || got[0].RawKey != "100% done.txt" {
+		t.Errorf("key %q raw %q, want the key kept as sent", got[0].Key, got[0].RawKey)
 	}
 }
