@@ -481,6 +481,7 @@ func TestDashboard(t *testing.T) {
 			`\"region\":\"eu-central-1\"`, `\"region\":\"us-east-1\"`,
 			"arn:aws:cloudwatch:us-east-1:123456789012:alarm:mrap-engine-health-us-east-1-availability",
 			"mrap-engine-ops-eu-west-1-failover-errors",
+			"mrap-engine-prober-eu-central-1", "Throttles", `MetricName=\\\"Skipped\\\" Region=\\\"eu-central-1\\\"`,
 		} {
 			if !strings.Contains(body, want) {
 				t.Errorf("dashboard lacks %s", want)

@@ -30,6 +30,7 @@ func NewDashboard(scope constructs.Construct, id string, p DashboardProps) *Dash
 	home := metricSource{names: n, region: cfg.HomeRegion, of: cfg.HomeRegion}
 
 	var dial, availability, latency, global, p90, p99, visible, age, dead, errs, replicated []awscloudwatch.IMetric
+	var fnErrors, throttles, skipped []awscloudwatch.IMetric
 	var alarms []interfacesawscloudwatch.IAlarmRef
 	for _, r := range cfg.Regions {
 		m := metricSource{names: n, region: r, of: r}
@@ -44,6 +45,15 @@ func NewDashboard(scope constructs.Construct, id string, p DashboardProps) *Dash
 		dead = append(dead, m.queue(n.DeadLetterQueue(r), "ApproximateNumberOfMessagesVisible", "Maximum"))
 		errs = append(errs, m.replicatorErrors())
 		replicated = append(replicated, m.replicated())
+		skipped = append(skipped, awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+			Expression:   jsii.String(fmt.Sprintf(`SEARCH('{%s,Reason,Region} MetricName="Skipped" Region="%s"', 'Sum', 60)`, MetricNamespace, r)),
+			Label:        jsii.String(r),
+			SearchRegion: jsii.String(r),
+		}))
+		for _, fn := range []string{"replicator", "prober"} {
+			fnErrors = append(fnErrors, m.labelled(m.lambda(n.Function(fn, r), "Errors", "Sum"), fn+" "+r))
+			throttles = append(throttles, m.labelled(m.lambda(n.Function(fn, r), "Throttles", "Sum"), fn+" "+r))
+		}
 		for _, name := range []string{
 			n.HealthAlarm(r, AlarmAvailability), n.OpsAlarm(r, AlarmDLQNotEmpty), n.OpsAlarm(r, AlarmLatency),
 			n.OpsAlarm(r, AlarmBacklogAge), n.OpsAlarm(r, AlarmReplicatorErrors),
@@ -56,6 +66,8 @@ func NewDashboard(scope constructs.Construct, id string, p DashboardProps) *Dash
 	alarms = append(alarms, awscloudwatch.Alarm_FromAlarmArn(c, jsii.String(failoverErrors), jsii.String(
 		fmt.Sprintf("arn:aws:cloudwatch:%s:%s:alarm:%s", cfg.HomeRegion, cfg.Account, failoverErrors))))
 
+	fnErrors = append(fnErrors, home.labelled(home.lambda(n.Function("failover", cfg.HomeRegion), "Errors", "Sum"), "failover"))
+	throttles = append(throttles, home.labelled(home.lambda(n.Function("failover", cfg.HomeRegion), "Throttles", "Sum"), "failover"))
 	failover := func(metric string) awscloudwatch.IMetric {
 		return home.metric(MetricNamespace, metric, "Sum", nil)
 	}
@@ -99,6 +111,11 @@ func NewDashboard(scope constructs.Construct, id string, p DashboardProps) *Dash
 				graph("Failover: decisions, routing changes, total outage",
 					[]awscloudwatch.IMetric{failover("Decisions"), failover("RoutingChanges"), failover("TotalOutage")},
 					home.metric(MetricNamespace, "ActiveRegions", "Minimum", nil)),
+			},
+			{
+				graph("Function errors (every engine function)", fnErrors),
+				graph("Function throttles", throttles),
+				graph("Replicator skipped events, by Region and reason", skipped),
 			},
 			{
 				awscloudwatch.NewAlarmStatusWidget(&awscloudwatch.AlarmStatusWidgetProps{

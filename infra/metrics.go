@@ -89,3 +89,8 @@ func (m metricSource) replicatorErrors() awscloudwatch.MathExpression {
 	}
 	return awscloudwatch.NewMathExpression(props)
 }
+
+// labelled returns metric with a legend label (dashboard only).
+func (m metricSource) labelled(metric awscloudwatch.Metric, label string) awscloudwatch.IMetric {
+	return metric.With(&awscloudwatch.MetricOptions{Label: jsii.String(label)})
+}
