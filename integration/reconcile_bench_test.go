@@ -1,0 +1,124 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/mrap-engine/mrap/shared/reconcile"
+)
+
+// BenchmarkReconcile measures a backfill of small objects written in one of three local
+// versitygw Regions before deployment (every key needs two repairs), then a steady-state
+// pass over the converged keys (origin reads only). 10,000 objects by default; set
+// MRAP_BENCH_LARGE=1 to add 100,000.
+//
+//	go test -run '^$' -bench BenchmarkReconcile -benchtime 1x -timeout 60m ./integration/
+func BenchmarkReconcile(b *testing.B) {
+	if testing.Short() {
+		b.Skip("starts three versitygw processes and writes 10,000 objects")
+	}
+	sizes := []int{10_000}
+	if os.Getenv("MRAP_BENCH_LARGE") == "1" {
+		sizes = append(sizes, 100_000)
+	}
+	for _, n := range sizes {
+		b.Run(fmt.Sprintf("objects=%d", n), func(b *testing.B) {
+			rs := startReconcileRegions(b)
+			for i := range b.N {
+				prefix := fmt.Sprintf("bench%d/", i)
+				b.StopTimer()
+				seed(b, rs, "us-east-1", prefix, n)
+				runtime.GC()
+				b.StartTimer()
+
+				backfill, peak := measure(b, rs, reconcile.Options{Scope: reconcile.Scope{Prefix: prefix}, Workers: 16})
+				if backfill.Run.KeysScanned != int64(n) || backfill.Run.RepairsDone != int64(2*n) || backfill.Run.RepairsFailed != 0 {
+					b.Fatalf("backfill: %+v %v", backfill.Run, backfill.Failures)
+				}
+				steady, steadyPeak := measure(b, rs, reconcile.Options{Scope: reconcile.Scope{Prefix: prefix}, Workers: 16, DryRun: true})
+				if steady.Run.RepairsPlanned != 0 {
+					b.Fatalf("steady state planned %d repairs", steady.Run.RepairsPlanned)
+				}
+				b.ReportMetric(float64(n)/backfill.Elapsed.Seconds(), "backfill-keys/s")
+				b.ReportMetric(float64(backfill.Run.RepairsDone)/backfill.Elapsed.Seconds(), "repairs/s")
+				b.ReportMetric(float64(n)/steady.Elapsed.Seconds(), "steady-keys/s")
+				b.ReportMetric(float64(steady.Run.Reads)/float64(n), "reads/key")
+				b.ReportMetric(float64(max(peak, steadyPeak))/(1<<20), "peak-heap-MiB")
+			}
+		})
+	}
+}
+
+// measure runs one reconcile pass and samples the heap in use while it runs.
+func measure(b *testing.B, rs *reconcileSet, opts reconcile.Options) (reconcile.Summary, uint64) {
+	b.Helper()
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		var ms runtime.MemStats
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > peak.Load() {
+				peak.Store(ms.HeapInuse)
+			}
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	s, err := newReconcileRunner(b, rs, opts).Run(context.Background())
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s, peak.Load()
+}
+
+// seed writes n small objects under prefix in region only, 32 at a time.
+func seed(b *testing.B, rs *reconcileSet, region, prefix string, n int) {
+	b.Helper()
+	c := rs.client(region)
+	bucket := rs.servers[region].Bucket
+	keys := make(chan int)
+	var wg sync.WaitGroup
+	var failed atomic.Value
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range keys {
+				_, err := c.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(fmt.Sprintf("%s%07d", prefix, i)),
+					Body: strings.NewReader(fmt.Sprintf("object %d", i))})
+				if err != nil {
+					failed.Store(err)
+				}
+			}
+		}()
+	}
+	for i := range n {
+		keys <- i
+	}
+	close(keys)
+	wg.Wait()
+	if err, _ := failed.Load().(error); err != nil {
+		b.Fatalf("seed: %v", err)
+	}
+}
