@@ -262,8 +262,15 @@ func (r *runner) run(ctx context.Context) error {
 	_, ok = r.waitFor(ctx, b.RoutesFlip-time.Since(faultAt), func(st localrt.Status) bool { return regionOf(st, target).Dial == 0 })
 	took = time.Since(faultAt)
 	r.step("routes flipped (dial 0)", took, b.RoutesFlip, ok, "")
+	// The global endpoint serves from the target only when it is the closest active Region;
+	// otherwise traffic never was there and the client must simply keep working.
+	serving := target == st.Serving
 	moved, okMoved := load.waitMoved(faultAt, target, b.Traffic)
-	r.step("traffic moved off "+target, moved, b.Traffic, okMoved, "first request served by "+load.servedBy())
+	if serving {
+		r.step("traffic moved off "+target, moved, b.Traffic, okMoved, "first request served by "+load.servedBy())
+	} else {
+		r.logf("note: %s is not the Region the global endpoint serves from (%s): traffic stays there", target, st.Serving)
+	}
 	time.Sleep(3 * time.Second) // keep the client going on the new Region
 	reqs, errs, after := load.counts()
 	r.step("client errors after traffic moved", 0, 0, okMoved && after <= b.ErrorsAfterFlip,
@@ -283,8 +290,13 @@ func (r *runner) run(ctx context.Context) error {
 		load.stop()
 		return err
 	}
-	back, okBack := load.waitServedBy(fbAt, target, b.Failback)
-	r.step("traffic back in "+target, back, b.Failback, okBack, "")
+	if serving {
+		back, okBack := load.waitServedBy(fbAt, target, b.Failback)
+		r.step("traffic back in "+target, back, b.Failback, okBack, "")
+	} else {
+		back, okBack := r.waitFor(ctx, b.Failback, func(st localrt.Status) bool { return regionOf(st, target).Dial == 100 })
+		r.step("routes back (dial 100)", back, b.Failback, okBack, "")
+	}
 	load.stop()
 	reqs, errs, after = load.counts()
 	r.rep.ClientRequests, r.rep.ClientErrors, r.rep.ErrorsAfterFlip = reqs, errs, after
