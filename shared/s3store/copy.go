@@ -376,14 +376,11 @@ func (s *Store) streamFrom(ctx context.Context, src, dst S3API, req replication.
 	return size, nil
 }
 
-// streamMultipart reads body part by part into at most Concurrency+1 buffers and uploads the
-// parts in parallel.
+// streamMultipart reads body part by part into the Store's shared part buffers and uploads
+// the parts in parallel.
 func (s *Store) streamMultipart(ctx context.Context, dst S3API, req replication.CopyRequest, t target, body io.Reader, size int64) error {
 	partSize := s.partSize(size)
-	pool := make(chan []byte, s.opts.Concurrency+1)
-	for range s.opts.Concurrency + 1 {
-		pool <- nil
-	}
+	pool := s.buffers
 	return s.multipart(ctx, dst, req, t, func(g *errgroup.Group, gctx context.Context, uploadID string, add func(types.CompletedPart)) error {
 		for n, off := int32(1), int64(0); off < size; n, off = n+1, off+partSize {
 			var buf []byte
@@ -398,6 +395,7 @@ func (s *Store) streamMultipart(ctx context.Context, dst S3API, req replication.
 			}
 			buf = buf[:want]
 			if _, err := io.ReadFull(body, buf); err != nil {
+				pool <- buf
 				return fmt.Errorf("read source part %d: %w", n, err)
 			}
 			g.Go(func() error {

@@ -90,8 +90,9 @@ type Options struct {
 	// PartSize is the bytes per part (default 64 MiB; raised when an object would need more
 	// than 10,000 parts).
 	PartSize int64
-	// Concurrency is the parts in flight per object (default 8); streaming copies hold at
-	// most Concurrency+1 part buffers.
+	// Concurrency is the parts in flight per object (default 8). Streamed multipart copies
+	// share Concurrency+1 part buffers per Store, so they hold at most
+	// (Concurrency+1) x PartSize bytes however many copies run at once.
 	Concurrency int
 	// StorageClass of replicas; empty keeps the destination bucket's default.
 	StorageClass string
@@ -111,6 +112,9 @@ type Options struct {
 type Store struct {
 	clients map[string]S3API
 	opts    Options
+	// buffers holds the part buffers of streamed multipart copies, shared by every copy of
+	// this Store: at most Concurrency+1 buffers of PartSize bytes exist at once.
+	buffers chan []byte
 }
 
 // New returns a Store over clients (one per member Region). optFns adjust opts.
@@ -144,7 +148,11 @@ func New(clients map[string]S3API, opts Options, optFns ...func(*Options)) (*Sto
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = DefaultConcurrency
 	}
-	return &Store{clients: clients, opts: opts}, nil
+	buffers := make(chan []byte, opts.Concurrency+1)
+	for range opts.Concurrency + 1 {
+		buffers <- nil // allocated on first use
+	}
+	return &Store{clients: clients, opts: opts, buffers: buffers}, nil
 }
 
 func (s *Store) client(region string) (S3API, error) {

@@ -254,3 +254,45 @@ func TestReadsAgainstVersitygw(t *testing.T) {
 		t.Error("copy of a missing version succeeded")
 	}
 }
+
+// Concurrent streamed multipart copies share one Store's part buffers (memory bound per
+// function instance) and still all complete.
+func TestConcurrentMultipartCopiesShareBuffers(t *testing.T) {
+	eu, us := startRegion(t, "eu-west-1"), startRegion(t, "us-east-1")
+	store, err := s3store.New(map[string]s3store.S3API{"eu-west-1": eu.Client(), "us-east-1": us.Client()},
+		s3store.Options{MultipartThreshold: 5 * s3store.MiB, PartSize: 5 * s3store.MiB, Concurrency: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	body := make([]byte, 11*s3store.MiB)
+	_, _ = rand.Read(body)
+	errs := make(chan error, 4)
+	for i := range 4 {
+		key := "concurrent/" + string(rune('a'+i))
+		src := putSource(t, eu.Client(), eu.Bucket, key, body, "")
+		v := headSource(t, store, eu.Bucket, key)
+		go func() {
+			_, err := store.Copy(ctx, replication.CopyRequest{SourceRegion: "eu-west-1", SourceBucket: eu.Bucket, Key: key, Source: v,
+				DestRegion: "us-east-1", DestBucket: us.Bucket, Marks: replication.Origin{Region: "eu-west-1", VersionID: src.version, Time: v.LastModified}.Marks()})
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	for i := range 4 {
+		key := "concurrent/" + string(rune('a'+i))
+		get, err := us.Client().GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(us.Bucket), Key: aws.String(key)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(get.Body)
+		get.Body.Close()
+		if !bytes.Equal(got, body) {
+			t.Errorf("%s: replica differs", key)
+		}
+	}
+}
