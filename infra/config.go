@@ -50,6 +50,8 @@ const (
 	CtxReplicatorReserved        = "replicatorReservedConcurrency"
 	CtxProberRate                = "proberRateMinutes"
 	CtxReevaluateRate            = "reevaluateRateMinutes"
+	CtxReconcileRate             = "reconcileRateMinutes"
+	CtxReconcileDryRun           = "reconcileDryRun"
 	CtxAlarmAvailability         = "alarmAvailabilityBelow"
 	CtxAlarmLatency              = "alarmLatencySeconds"
 	CtxAlarmErrors               = "alarmReplicatorErrors"
@@ -96,6 +98,10 @@ type Config struct {
 	// ReevaluateRate is how often the failover function re-reads every alarm unprompted
 	// (a Scheduled Event), so failback happens once its window has passed.
 	ReevaluateRate time.Duration
+	// ReconcileRate is how often the reconciler continues its pass; ReconcileDryRun makes it
+	// plan and report repairs without writing.
+	ReconcileRate   time.Duration
+	ReconcileDryRun bool
 
 	Alarms AlarmThresholds
 
@@ -190,6 +196,8 @@ func LoadConfig(lookup ContextLookup) (Config, error) {
 		ReplicatorReserved:       int(env.Int64(CtxReplicatorReserved, 0)),
 		ProberRate:               time.Duration(env.Int64(CtxProberRate, 1)) * time.Minute,
 		ReevaluateRate:           time.Duration(env.Int64(CtxReevaluateRate, 1)) * time.Minute,
+		ReconcileRate:            time.Duration(env.Int64(CtxReconcileRate, 60)) * time.Minute,
+		ReconcileDryRun:          env.Bool(CtxReconcileDryRun, false),
 
 		Alarms: AlarmThresholds{
 			AvailabilityBelow: floatValue(env, CtxAlarmAvailability, 0.9),
@@ -297,6 +305,9 @@ func validate(env *config.Env, c *Config) {
 	}
 	if c.ReevaluateRate < time.Minute || c.ReevaluateRate > time.Hour {
 		env.Fail(CtxReevaluateRate, "want 1 to 60 minutes, got %d", int(c.ReevaluateRate.Minutes()))
+	}
+	if c.ReconcileRate < 15*time.Minute || c.ReconcileRate > 7*24*time.Hour {
+		env.Fail(CtxReconcileRate, "want 15 to 10080 minutes (one invocation may run 15), got %d", int(c.ReconcileRate.Minutes()))
 	}
 	if a := c.Alarms.AvailabilityBelow; a <= 0 || a > 1 {
 		env.Fail(CtxAlarmAvailability, "want a fraction in (0, 1], got %v", a)

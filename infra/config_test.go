@@ -146,7 +146,7 @@ func TestCdkJSONContextIsValidAndKnown(t *testing.T) {
 		CtxMinActive, CtxCooldown, CtxFailback, CtxFailbackWindow, CtxInsufficientData, CtxDryRun, CtxKMS,
 		CtxReplicatePermanentDeletes, CtxReplicateLifecycleDeletes, CtxStorageClass, CtxReplicatorMemory,
 		CtxReplicatorTimeout, CtxReplicatorBatchSize, CtxReplicatorMaxConcurrency, CtxReplicatorReserved,
-		CtxProberRate, CtxReevaluateRate, CtxAlarmAvailability, CtxAlarmLatency, CtxAlarmErrors, CtxAlarmPeriods, CtxNoncurrentDays,
+		CtxProberRate, CtxReevaluateRate, CtxReconcileRate, CtxReconcileDryRun, CtxAlarmAvailability, CtxAlarmLatency, CtxAlarmErrors, CtxAlarmPeriods, CtxNoncurrentDays,
 		CtxAbortMultipartDays, CtxLogRetentionDays, CtxPrivateAccess}
 	for k := range file.Context {
 		if !slices.Contains(known, k) && !strings.HasPrefix(k, "@aws-cdk/") {

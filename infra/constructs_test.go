@@ -481,7 +481,7 @@ func TestDashboard(t *testing.T) {
 			`\"region\":\"eu-central-1\"`, `\"region\":\"us-east-1\"`,
 			"arn:aws:cloudwatch:us-east-1:123456789012:alarm:mrap-engine-health-us-east-1-availability",
 			"mrap-engine-ops-eu-west-1-failover-errors",
-			"mrap-engine-prober-eu-central-1", "Throttles", `MetricName=\\\"Skipped\\\" Region=\\\"eu-central-1\\\"`,
+			"mrap-engine-prober-eu-central-1", "Throttles", "Divergence", "RepairsFailed", "mrap-engine-ops-eu-west-1-reconciler-errors", `MetricName=\\\"Skipped\\\" Region=\\\"eu-central-1\\\"`,
 		} {
 			if !strings.Contains(body, want) {
 				t.Errorf("dashboard lacks %s", want)
@@ -518,4 +518,39 @@ func TestPrivateAccess(t *testing.T) {
 		tpl.ResourceCountIs(jsii.String("AWS::EC2::NatGateway"), jsii.Number(0))
 		tpl.ResourceCountIs(jsii.String("AWS::EC2::InternetGateway"), jsii.Number(0))
 	})
+}
+
+func TestReconciler(t *testing.T) {
+	b := fullApp(t)
+	tpl := b.tpl["Control"]
+	must(t, "reconciler function", func() {
+		tpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
+			"FunctionName":                 "mrap-engine-reconciler-eu-west-1",
+			"ReservedConcurrentExecutions": 1,
+			"Timeout":                      900,
+			"Runtime":                      "provided.al2023",
+			"Architectures":                []any{"arm64"},
+			"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{
+				"MRAP_RECONCILE_CHECKPOINT":        "s3://mrap-engine-state-123456789012-eu-west-1/.mrap-state/reconcile/checkpoint.json",
+				"MRAP_RECONCILE_CHECKPOINT_REGION": "eu-west-1",
+				"MRAP_RECONCILE_BUDGET":            "14m0s",
+				"MRAP_DRY_RUN":                     "false",
+			})},
+		})
+		tpl.HasResourceProperties(jsii.String("AWS::Events::Rule"), map[string]any{
+			"Name": "mrap-engine-reconcile-eu-west-1", "ScheduleExpression": "rate(1 hour)",
+		})
+		tpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
+			"AlarmName": "mrap-engine-ops-eu-west-1-reconciler-errors",
+		})
+	})
+	tj := b.json["Control"]
+	repair := statementBySid(t, tj, "ReconcilerRole", "RepairMemberObjects")
+	if got := strs(repair["Resource"]); len(got) != 3 {
+		t.Errorf("reconciler repairs %v, want the three member buckets", got)
+	}
+	cp := statementBySid(t, tj, "ReconcilerRole", "Checkpoint")
+	if got := strs(cp["Resource"]); len(got) != 1 || got[0] != "arn:aws:s3:::mrap-engine-state-123456789012-eu-west-1/.mrap-state/reconcile/checkpoint.json" {
+		t.Errorf("checkpoint resource = %v, want the checkpoint object only", got)
+	}
 }

@@ -16,7 +16,7 @@ type DashboardProps struct {
 
 // Dashboard is one CloudWatch dashboard in the home Region over every member Region: traffic
 // dial and canary availability per Region, replication latency and backlog, errors and dead
-// letters, failover decisions, and the state of every engine alarm.
+// letters, failover decisions, reconciler repairs, and the state of every engine alarm.
 type Dashboard struct {
 	constructs.Construct
 	Dashboard awscloudwatch.Dashboard
@@ -62,12 +62,19 @@ func NewDashboard(scope constructs.Construct, id string, p DashboardProps) *Dash
 			alarms = append(alarms, awscloudwatch.Alarm_FromAlarmArn(c, jsii.String(name), jsii.String(arn)))
 		}
 	}
-	failoverErrors := n.OpsAlarm(cfg.HomeRegion, "failover-errors")
-	alarms = append(alarms, awscloudwatch.Alarm_FromAlarmArn(c, jsii.String(failoverErrors), jsii.String(
-		fmt.Sprintf("arn:aws:cloudwatch:%s:%s:alarm:%s", cfg.HomeRegion, cfg.Account, failoverErrors))))
+	for _, kind := range []string{"failover-errors", "reconciler-errors"} {
+		name := n.OpsAlarm(cfg.HomeRegion, kind)
+		alarms = append(alarms, awscloudwatch.Alarm_FromAlarmArn(c, jsii.String(name), jsii.String(
+			fmt.Sprintf("arn:aws:cloudwatch:%s:%s:alarm:%s", cfg.HomeRegion, cfg.Account, name))))
+	}
 
-	fnErrors = append(fnErrors, home.labelled(home.lambda(n.Function("failover", cfg.HomeRegion), "Errors", "Sum"), "failover"))
-	throttles = append(throttles, home.labelled(home.lambda(n.Function("failover", cfg.HomeRegion), "Throttles", "Sum"), "failover"))
+	for _, fn := range []string{"failover", "reconciler"} {
+		fnErrors = append(fnErrors, home.labelled(home.lambda(n.Function(fn, cfg.HomeRegion), "Errors", "Sum"), fn))
+		throttles = append(throttles, home.labelled(home.lambda(n.Function(fn, cfg.HomeRegion), "Throttles", "Sum"), fn))
+	}
+	reconcile := func(metric string) awscloudwatch.IMetric {
+		return home.labelled(home.metric(MetricNamespace, metric, "Sum", nil), metric)
+	}
 	failover := func(metric string) awscloudwatch.IMetric {
 		return home.metric(MetricNamespace, metric, "Sum", nil)
 	}
@@ -116,6 +123,11 @@ func NewDashboard(scope constructs.Construct, id string, p DashboardProps) *Dash
 				graph("Function errors (every engine function)", fnErrors),
 				graph("Function throttles", throttles),
 				graph("Replicator skipped events, by Region and reason", skipped),
+			},
+			{
+				graph("Reconciler: divergence found and repairs (left), keys scanned (right)",
+					[]awscloudwatch.IMetric{reconcile("Divergence"), reconcile("DivergentKeys"), reconcile("RepairsDone"), reconcile("RepairsFailed")},
+					reconcile("KeysScanned")),
 			},
 			{
 				awscloudwatch.NewAlarmStatusWidget(&awscloudwatch.AlarmStatusWidgetProps{

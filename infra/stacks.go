@@ -72,8 +72,8 @@ type ControlStackProps struct {
 }
 
 // ControlStack composes what the home Region runs: the Multi-Region Access Point and its
-// policy, the initial routes, the audit topic, the failover function with its state bucket,
-// and the dashboard.
+// policy, the initial routes, the audit topic, the failover function and the reconciler with
+// their state bucket, and the dashboard.
 type ControlStack struct {
 	awscdk.Stack
 	AccessPoint   *AccessPoint
@@ -81,6 +81,7 @@ type ControlStack struct {
 	Audit         *Audit
 	State         *StateBucket
 	Failover      *Failover
+	Reconciler    *Reconciler
 	Dashboard     *Dashboard
 }
 
@@ -89,6 +90,10 @@ type ControlStack struct {
 func NewControlStack(scope constructs.Construct, id string, p ControlStackProps) (*ControlStack, error) {
 	cfg, n := p.Config, p.Config.Names()
 	failover, err := p.Code.Asset("failover")
+	if err != nil {
+		return nil, err
+	}
+	reconciler, err := p.Code.Asset("reconciler")
 	if err != nil {
 		return nil, err
 	}
@@ -115,6 +120,8 @@ func NewControlStack(scope constructs.Construct, id string, p ControlStackProps)
 	s.State = NewStateBucket(stack, "State", StateBucketProps{Names: n, HomeRegion: cfg.HomeRegion})
 	s.Failover = NewFailover(stack, "Failover", FailoverProps{Config: cfg, Code: failover, MRAPArn: s.AccessPoint.Arn, AuditTopic: s.Audit.Topic, AuditKey: s.Audit.Key})
 	s.Failover.Function.Function.Node().AddDependency(s.State.Bucket)
+	s.Reconciler = NewReconciler(stack, "Reconciler", ReconcilerProps{Config: cfg, Code: reconciler})
+	s.Reconciler.Function.Function.Node().AddDependency(s.State.Bucket)
 	s.Dashboard = NewDashboard(stack, "Dashboard", DashboardProps{Config: cfg})
 
 	out := func(id, value, description string) {

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// ReconcileCheckpointKey is the key of the reconciler's pass checkpoint in the state bucket.
+const ReconcileCheckpointKey = StateKeyPrefix + "reconcile/checkpoint.json"
+
+// reconcilerTimeout is the Lambda maximum: each invocation continues the pass for a budget
+// a minute shorter, then checkpoints.
+const reconcilerTimeout = 15 * time.Minute
+
+// ReconcilerProps configure the scheduled anti-entropy function of the home Region.
+type ReconcilerProps struct {
+	Config Config
+	Code   awslambda.Code
+}
+
+// Reconciler runs the reconciler on a schedule, one invocation at a time: each continues the
+// reconcile pass over every member bucket from its checkpoint in the state bucket and repairs
+// what the replicator missed. Its failures raise an operational alarm.
+type Reconciler struct {
+	constructs.Construct
+	Function *EngineFunction
+	Schedule awsevents.Rule
+	Errors   awscloudwatch.Alarm
+}
+
+// NewReconciler creates the function, its schedule and alarm; it may read and repair every
+// member bucket and touch only its own checkpoint in the state bucket.
+func NewReconciler(scope constructs.Construct, id string, p ReconcilerProps) *Reconciler {
+	c := constructs.NewConstruct(scope, jsii.String(id))
+	cfg, n := p.Config, p.Config.Names()
+	home := cfg.HomeRegion
+	state := "arn:aws:s3:::" + n.StateBucket(home)
+
+	env := map[string]string{
+		"MRAP_MEMBERS":                     membersEnv(cfg),
+		"MRAP_METRIC_NAMESPACE":            MetricNamespace,
+		"MRAP_RECONCILE_CHECKPOINT":        "s3://" + n.StateBucket(home) + "/" + ReconcileCheckpointKey,
+		"MRAP_RECONCILE_CHECKPOINT_REGION": home,
+		"MRAP_RECONCILE_BUDGET":            (reconcilerTimeout - time.Minute).String(),
+		"MRAP_DRY_RUN":                     strconv.FormatBool(cfg.ReconcileDryRun),
+	}
+	if cfg.StorageClass != "" {
+		env["MRAP_STORAGE_CLASS"] = cfg.StorageClass
+	}
+	fn := NewEngineFunction(c, "Reconciler", EngineFunctionProps{
+		Name:             n.Function("reconciler", home),
+		Description:      "Continues the anti-entropy pass over every member bucket and repairs divergent keys",
+		Code:             p.Code,
+		Environment:      env,
+		Timeout:          reconcilerTimeout,
+		MemoryMB:         1024,
+		Reserved:         1, // one pass, one checkpoint
+		LogRetentionDays: cfg.LogRetentionDays,
+	})
+	grantMemberRepairs(fn.Role, cfg)
+	fn.Role.AddToPolicy(statement("Checkpoint", []string{"s3:GetObject", "s3:PutObject"}, []string{state + "/" + ReconcileCheckpointKey}))
+	// GetObject of the checkpoint before the first pass answers 404 (not 403) only with ListBucket.
+	fn.Role.AddToPolicy(statement("FindCheckpoint", []string{"s3:ListBucket"}, []string{state}))
+
+	schedule := awsevents.NewRule(c, jsii.String("Schedule"), &awsevents.RuleProps{
+		RuleName:    jsii.String(n.Function("reconcile", home)),
+		Description: jsii.String("Runs the reconciler, which continues its pass from the checkpoint"),
+		Schedule:    awsevents.Schedule_Rate(awscdk.Duration_Minutes(jsii.Number(cfg.ReconcileRate.Minutes()))),
+		Targets:     &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(fn.Function, &awseventstargets.LambdaFunctionProps{RetryAttempts: jsii.Number(0)})},
+	})
+
+	errs := awscloudwatch.NewAlarm(c, jsii.String("Errors"), &awscloudwatch.AlarmProps{
+		AlarmName:          jsii.String(n.OpsAlarm(home, "reconciler-errors")),
+		AlarmDescription:   jsii.String("The reconciler failed; divergent keys may stay unrepaired."),
+		Metric:             metricSource{names: n, of: home}.lambda(n.Function("reconciler", home), "Errors", "Sum"),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+		Threshold:          jsii.Number(1),
+		EvaluationPeriods:  jsii.Number(1),
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+	})
+	return &Reconciler{Construct: c, Function: fn, Schedule: schedule, Errors: errs}
+}
+
+// grantMemberRepairs lets a repairing function (reconciler, batch handler) list and read every
+// member bucket and write repairs to every member bucket, and use the member keys through S3.
+func grantMemberRepairs(role awsiam.Role, cfg Config) {
+	n := cfg.Names()
+	var buckets, objects []string
+	var reasons []string
+	for _, r := range cfg.Regions {
+		buckets = append(buckets, n.BucketArn(r))
+		objects = append(objects, n.BucketArn(r)+"/*")
+		reasons = append(reasons, "Resource::"+n.BucketArn(r)+"/*")
+	}
+	role.AddToPolicy(statement("ListMemberBuckets",
+		[]string{"s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads"}, buckets))
+	role.AddToPolicy(statement("ReadMemberObjects",
+		[]string{"s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:GetObjectVersionTagging",
+			"s3:GetObjectAttributes", "s3:GetObjectVersionAttributes"}, objects))
+	write := []string{"s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObject",
+		"s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"}
+	if cfg.ReplicatePermanentDeletes || cfg.ReplicateLifecycleDeletes {
+		write = append(write, "s3:DeleteObjectVersion")
+	}
+	role.AddToPolicy(statement("RepairMemberObjects", write, objects))
+	suppress(role, "AwsSolutions-IAM5", "Repairs read and write objects of any key in the member buckets; the wildcard is limited to those buckets.", reasons...)
+	if cfg.KMS {
+		grantMemberKeys(role, cfg, []string{"kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"})
+	}
+}
