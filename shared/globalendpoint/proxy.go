@@ -103,6 +103,10 @@ func (p *Proxy) Pick() (Target, bool) {
 
 // ServeHTTP implements http.Handler.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet && r.URL.Path == "/" && !strings.HasPrefix(r.Host, p.opts.Alias+".") {
+		p.listBuckets(w, r)
+		return
+	}
 	rest, ok := p.objectPath(r)
 	if !ok {
 		writeError(w, http.StatusNotFound, "NoSuchBucket",
@@ -110,15 +114,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				" (path style: /"+p.opts.Alias+"/KEY)")
 		return
 	}
-	if p.opts.Verifier != nil {
-		if _, err := p.opts.Verifier.Verify(r); err != nil {
-			if e, ok := sigv4verify.AsError(err); ok {
-				writeError(w, http.StatusForbidden, e.Code, e.Message)
-				return
-			}
-			writeError(w, http.StatusBadRequest, "InvalidRequest", err.Error())
-			return
-		}
+	if !p.verify(w, r) {
+		return
 	}
 	t, ok := p.Pick()
 	if !ok {
@@ -240,6 +237,53 @@ const unsignedTrailer = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
 func isChunked(r *http.Request) bool {
 	sha := r.Header.Get("X-Amz-Content-Sha256")
 	return strings.HasPrefix(sha, "STREAMING-") || strings.Contains(r.Header.Get("Content-Encoding"), "aws-chunked")
+}
+
+type listBucketsResult struct {
+	XMLName xml.Name `xml:"ListAllMyBucketsResult"`
+	Xmlns   string   `xml:"xmlns,attr"`
+	Owner   struct {
+		ID string `xml:"ID"`
+	} `xml:"Owner"`
+	Buckets []struct {
+		Name         string `xml:"Name"`
+		CreationDate string `xml:"CreationDate"`
+	} `xml:"Buckets>Bucket"`
+}
+
+// verify checks the request's signature and answers the failure; it reports whether the
+// request may go on.
+func (p *Proxy) verify(w http.ResponseWriter, r *http.Request) bool {
+	if p.opts.Verifier == nil {
+		return true
+	}
+	_, err := p.opts.Verifier.Verify(r)
+	if err == nil {
+		return true
+	}
+	if e, ok := sigv4verify.AsError(err); ok {
+		writeError(w, http.StatusForbidden, e.Code, e.Message)
+	} else {
+		writeError(w, http.StatusBadRequest, "InvalidRequest", err.Error())
+	}
+	return false
+}
+
+// listBuckets answers ListBuckets with the one bucket the global endpoint serves, the alias.
+func (p *Proxy) listBuckets(w http.ResponseWriter, r *http.Request) {
+	if !p.verify(w, r) {
+		return
+	}
+	out := listBucketsResult{Xmlns: "http://s3.amazonaws.com/doc/2006-03-01/"}
+	out.Owner.ID = "local"
+	out.Buckets = append(out.Buckets, struct {
+		Name         string `xml:"Name"`
+		CreationDate string `xml:"CreationDate"`
+	}{p.opts.Alias, "2020-01-01T00:00:00.000Z"})
+	b, _ := xml.Marshal(out)
+	w.Header().Set("Content-Type", "application/xml")
+	_, _ = io.WriteString(w, xml.Header)
+	_, _ = w.Write(b)
 }
 
 type s3Error struct {

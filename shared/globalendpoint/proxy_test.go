@@ -130,6 +130,10 @@ func TestRoutesToClosestActiveRegion(t *testing.T) {
 	if got, err := get(t, c, alias, key); err != nil || got != "two" {
 		t.Fatalf("get via global endpoint = %q, %v; want two", got, err)
 	}
+	buckets, err := c.ListBuckets(ctx, &s3.ListBucketsInput{})
+	if err != nil || len(buckets.Buckets) != 1 || aws.ToString(buckets.Buckets[0].Name) != alias {
+		t.Fatalf("list buckets via global endpoint = %+v, %v; want only %s", buckets, err, alias)
+	}
 	list, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(alias), Prefix: aws.String("dir/")})
 	if err != nil || len(list.Contents) != 1 || aws.ToString(list.Contents[0].Key) != key {
 		t.Fatalf("list via global endpoint = %+v, %v", list, err)
