@@ -78,6 +78,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdRouting(ctx, cmd, rest, stdout, stderr)
 	case "drill":
 		return cmdDrill(ctx, rest, stdout, stderr)
+	case "reconcile":
+		return cmdReconcile(ctx, rest, stdout, stderr)
+	case "redrive":
+		return cmdRedrive(ctx, rest, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "mrapctl: unknown command %q\n\n%s", cmd, usage)
 	return exitCode(2)

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/mrap-engine/mrap/shared/localregion"
+	"github.com/mrap-engine/mrap/shared/localrt"
+)
+
+func TestReconcileAndRedriveCommandLineErrors(t *testing.T) {
+	t.Setenv("MRAP_MEMBERS", "")
+	t.Setenv("MRAP_REPLICATOR_DLQ_ARNS", "")
+	tests := []struct {
+		name    string
+		args    []string
+		wantMsg string
+	}{
+		{"reconcile takes no arguments", []string{"reconcile", "extra"}, "reconcile takes no arguments"},
+		{"reconcile without a runtime", []string{"reconcile", "--data", "/nonexistent/mrap"}, "no local runtime found in /nonexistent/mrap"},
+		{"reconcile on AWS without members", []string{"reconcile", "--aws"}, "MRAP_MEMBERS"},
+		{"redrive rate above the SQS limit", []string{"redrive", "--rate", "900"}, "want 0 to 500"},
+		{"redrive of something that is not a queue", []string{"redrive", "--dlq-arn", "arn:aws:s3:::bucket"}, "is not an SQS queue ARN"},
+		{"redrive without a runtime", []string{"redrive", "--data", "/nonexistent/mrap"}, "no local runtime found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), tt.args, &stdout, &stderr)
+			if err == nil {
+				t.Fatalf("run(%q) succeeded", tt.args)
+			}
+			if all := err.Error() + stdout.String() + stderr.String(); !strings.Contains(all, tt.wantMsg) {
+				t.Errorf("output %q, want %q", all, tt.wantMsg)
+			}
+		})
+	}
+}
+
+// TestReconcileLocal points mrapctl at two versitygw Regions through an endpoints file, like
+// the local runtime writes, and reconciles objects written in one of them.
+func TestReconcileLocal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts versitygw")
+	}
+	ctx := context.Background()
+	data := t.TempDir()
+	ep := localrt.Endpoints{AccessKeyID: "mrapctl-test", SecretAccessKey: "mrapctl-test-secret"}
+	var first *localregion.Server
+	for _, r := range []string{"us-east-1", "eu-west-1"} {
+		srv, err := localregion.Start(ctx, localregion.Options{Region: r, DataDir: t.TempDir(), AccessKey: ep.AccessKeyID, SecretKey: ep.SecretAccessKey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = srv.Stop() })
+		ep.Regions = append(ep.Regions, localrt.RegionEndpoint{Region: r, Endpoint: srv.Endpoint, Bucket: srv.Bucket})
+		if first == nil {
+			first = srv
+		}
+	}
+	writeEndpoints(t, data, ep)
+	for i := range 5 {
+		if _, err := first.Client().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(first.Bucket), Key: aws.String(fmt.Sprintf("k%d", i)), Body: strings.NewReader("x")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	report := filepath.Join(t.TempDir(), "report.jsonl")
+
+	var stdout, stderr bytes.Buffer
+	if err := run(ctx, []string{"reconcile", "--data", data, "--dry-run", "--quiet"}, &stdout, &stderr); err != nil {
+		t.Fatalf("dry run: %v\n%s%s", err, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "5 repairs planned, 0 would repair (dry run)") {
+		t.Errorf("dry-run summary:\n%s", stdout.String())
+	}
+
+	stdout.Reset()
+	stderr.Reset()
+	if err := run(ctx, []string{"reconcile", "--data", data, "--report", report, "--page-size", "2"}, &stdout, &stderr); err != nil {
+		t.Fatalf("reconcile: %v\n%s%s", err, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "5 keys scanned") || !strings.Contains(stdout.String(), "5 repairs planned, 5 repaired") {
+		t.Errorf("summary:\n%s", stdout.String())
+	}
+	if !strings.Contains(stderr.String(), "keys/s") {
+		t.Errorf("no progress bar on stderr: %q", stderr.String())
+	}
+	f, err := os.Open(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	lines := 0
+	for sc := bufio.NewScanner(f); sc.Scan(); lines++ {
+		var l reportLine
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil || l.Kind != "missing-replica" || l.Region != "eu-west-1" || l.Status != "replicated" {
+			t.Errorf("report line %s (%v)", sc.Text(), err)
+		}
+	}
+	if lines != 5 {
+		t.Errorf("report has %d lines, want 5", lines)
+	}
+	if _, err := os.Stat(filepath.Join(data, "reconcile-checkpoint.json")); err != nil {
+		t.Errorf("no checkpoint in the data folder: %v", err)
+	}
+
+	stdout.Reset()
+	if err := run(ctx, []string{"reconcile", "--data", data, "--quiet"}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stdout.String(), "0 repairs planned") {
+		t.Errorf("second pass:\n%s", stdout.String())
+	}
+}
+
+func TestRedriveLocal(t *testing.T) {
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.URL.Path != localrt.PathRedrive {
+			http.NotFound(w, r)
+			return
+		}
+		calls++
+		fmt.Fprint(w, `{"redriven":3}`)
+	}))
+	defer srv.Close()
+	data := t.TempDir()
+	writeEndpoints(t, data, localrt.Endpoints{ControlEndpoint: srv.URL})
+	t.Setenv("MRAP_REPLICATOR_DLQ_ARNS", "")
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"redrive", "--data", data}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if calls != 1 || !strings.Contains(stdout.String(), "redrove 3 dead-lettered events") {
+		t.Errorf("calls %d, output %q", calls, stdout.String())
+	}
+}
+
+func writeEndpoints(t *testing.T, dir string, ep localrt.Endpoints) {
+	t.Helper()
+	b, _ := json.Marshal(ep)
+	if err := os.WriteFile(filepath.Join(dir, "endpoints.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
