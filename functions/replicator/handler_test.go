@@ -205,11 +205,11 @@ func TestLoadConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Store.SameService || c.Store.TrustNotFound || !c.Replication.ReplicatePermanentDeletes || c.Replication.ReplicateLifecycleDeletes ||
-		c.Store.MultipartThreshold != 1048576 || c.Store.KMSKeys["us-east-1"] == "" || c.MaxAttempts != 5 {
+		c.Store.MultipartThreshold != 1048576 || c.Store.KMSKeys["us-east-1"] == "" || c.MaxAttempts != 5 || c.Store.TrailingChecksums {
 		t.Errorf("config = %+v", c)
 	}
 	c, err = LoadConfig(env(map[string]string{"MRAP_MEMBERS": "eu-west-1=b-eu,us-east-1=b-us"}))
-	if err != nil || !c.Store.SameService || !c.Store.TrustNotFound {
+	if err != nil || !c.Store.SameService || !c.Store.TrustNotFound || !c.Store.TrailingChecksums {
 		t.Errorf("AWS config = %+v, %v; want server-side copies", c, err)
 	}
 	_, err = LoadConfig(env(map[string]string{"MRAP_MEMBERS": "eu-west-1=b", "MRAP_ENDPOINTS": "sa-east-1=http://x", "MRAP_COPY_CONCURRENCY": "many", "MRAP_REPLICATE_LIFECYCLE_DELETES": "maybe"}))

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
@@ -44,6 +45,7 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 	c.Store = s3store.Options{
 		SameService:        len(c.Endpoints) == 0,
 		TrustNotFound:      len(c.Endpoints) == 0,
+		TrailingChecksums:  allHTTPS(c.Endpoints),
 		MultipartThreshold: env.Int64("MRAP_MULTIPART_THRESHOLD", 0),
 		PartSize:           env.Int64("MRAP_PART_SIZE", 0),
 		Concurrency:        int(env.Int64("MRAP_COPY_CONCURRENCY", 0)),
@@ -72,6 +74,16 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		env.Fail("MRAP_MAX_ATTEMPTS", "want at least 1, got %d", c.MaxAttempts)
 	}
 	return c, env.Err()
+}
+
+// allHTTPS reports whether every endpoint is HTTPS (true for none: AWS endpoints are).
+func allHTTPS(endpoints map[string]string) bool {
+	for _, e := range endpoints {
+		if !strings.HasPrefix(strings.ToLower(e), "https://") {
+			return false
+		}
+	}
+	return true
 }
 
 // Setup builds the handler from the environment: config, S3 clients (once), store, engine.

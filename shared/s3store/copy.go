@@ -367,8 +367,13 @@ func (s *Store) streamFrom(ctx context.Context, src, dst S3API, req replication.
 		ServerSideEncryption: t.sse,
 		SSEKMSKeyId:          t.kmsKey,
 	}
-	if sum.fullObject {
-		sum.setPut(in)
+	switch {
+	case sum.fullObject:
+		sum.setPut(in) // the destination verifies the bytes against the source's checksum
+	case sum.algorithm != "" && s.opts.TrailingChecksums:
+		// A composite (multipart) checksum cannot be sent whole: the SDK computes the algorithm
+		// over the streamed body and sends it as a trailer (HTTPS only).
+		in.ChecksumAlgorithm = types.ChecksumAlgorithm(sum.algorithm)
 	}
 	if _, err := dst.PutObject(ctx, in, unsignedPayload); err != nil {
 		return 0, classify("put object", err)

@@ -106,6 +106,12 @@ type Options struct {
 	// ListObjectVersions, plus a HEAD when it is an object: one request for an absent key or
 	// a delete marker, two for an object.
 	TrustNotFound bool
+	// TrailingChecksums lets a streamed single PUT of a source whose checksum is composite
+	// (uploaded in parts) carry the same algorithm, computed by the SDK and sent as a trailer.
+	// The SDK sends trailers over HTTPS only: set it when every endpoint is HTTPS (AWS).
+	// Without it such replicas get the destination's default checksum. Full-object
+	// checksums are always sent whole.
+	TrailingChecksums bool
 }
 
 // Store implements replication.Store over one S3 client per Region.

@@ -296,3 +296,58 @@ func TestConcurrentMultipartCopiesShareBuffers(t *testing.T) {
 		}
 	}
 }
+
+// A source uploaded in parts has a composite checksum, which a single PUT cannot carry whole.
+// Over plain HTTP (no trailers) the replica is still written, byte for byte.
+func TestStreamedCopyOfMultipartSourceKeepsChecksumAlgorithm(t *testing.T) {
+	eu, us := startRegion(t, "eu-west-1"), startRegion(t, "us-east-1")
+	ctx := context.Background()
+	c := eu.Client()
+	key := "parts/composite.bin"
+	up, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(eu.Bucket), Key: aws.String(key), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := make([]byte, 6*s3store.MiB)
+	_, _ = rand.Read(body)
+	var parts []types.CompletedPart
+	for i, chunk := range [][]byte{body[:5*s3store.MiB], body[5*s3store.MiB:]} {
+		n := int32(i + 1)
+		out, err := c.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String(eu.Bucket), Key: aws.String(key), UploadId: up.UploadId, PartNumber: aws.Int32(n),
+			Body: bytes.NewReader(chunk), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts = append(parts, types.CompletedPart{PartNumber: aws.Int32(n), ETag: out.ETag, ChecksumCRC32C: out.ChecksumCRC32C})
+	}
+	if _, err := c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String(eu.Bucket), Key: aws.String(key), UploadId: up.UploadId,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}}); err != nil {
+		t.Fatal(err)
+	}
+	store, err := s3store.New(map[string]s3store.S3API{"eu-west-1": c, "us-east-1": us.Client()}, s3store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := headSource(t, store, eu.Bucket, key)
+	if _, err := store.Copy(ctx, replication.CopyRequest{SourceRegion: "eu-west-1", SourceBucket: eu.Bucket, Key: key, Source: v,
+		DestRegion: "us-east-1", DestBucket: us.Bucket, Marks: replication.Origin{Region: "eu-west-1", VersionID: v.VersionID, Time: v.LastModified}.Marks()}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := us.Client().HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(us.Bucket), Key: aws.String(key), ChecksumMode: types.ChecksumModeEnabled})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToInt64(h.ContentLength) != int64(len(body)) || aws.ToString(h.ETag) == "" {
+		t.Errorf("replica: %d bytes, want %d", aws.ToInt64(h.ContentLength), len(body))
+	}
+	// With trailers asked for over plain HTTP the SDK refuses before sending anything.
+	trailing, err := s3store.New(map[string]s3store.S3API{"eu-west-1": c, "us-east-1": us.Client()}, s3store.Options{TrailingChecksums: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = trailing.Copy(ctx, replication.CopyRequest{SourceRegion: "eu-west-1", SourceBucket: eu.Bucket, Key: key, Source: v,
+		DestRegion: "us-east-1", DestBucket: us.Bucket, Marks: replication.Origin{Region: "eu-west-1", VersionID: v.VersionID, Time: v.LastModified}.Marks()})
+	if err == nil || !strings.Contains(err.Error(), "without TLS") {
+		t.Errorf("trailing checksum over HTTP: %v, want the SDK's TLS error", err)
+	}
+}
