@@ -8,6 +8,12 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
+// InventoryPrefix is where the member bucket's inventory lands in its log bucket.
+const InventoryPrefix = "inventory"
+
+// BatchReportPrefix is where S3 Batch Operations repair jobs write their completion reports.
+const BatchReportPrefix = "batch-reports/"
+
 // CanaryPrefix is the key prefix of the prober's canary objects (MRAP_CANARY_PREFIX default);
 // canaries are never replicated and expire after a day.
 const CanaryPrefix = ".mrap-canary/"
@@ -23,8 +29,9 @@ type MemberBucketProps struct {
 
 // MemberBucket is the versioned bucket of one Region behind the Multi-Region Access Point:
 // deterministic name, public access blocked, TLS only, encrypted, EventBridge notifications
-// on, lifecycle for noncurrent versions, incomplete uploads and canaries, and server access
-// logs into a sibling bucket. Buckets are retained when the stack is deleted.
+// on, lifecycle for noncurrent versions, incomplete uploads and canaries, server access logs
+// and a weekly inventory (the manifest of batch repairs) into a sibling bucket. Buckets are
+// retained when the stack is deleted.
 type MemberBucket struct {
 	constructs.Construct
 	Bucket awss3.Bucket
@@ -50,7 +57,7 @@ func NewMemberBucket(scope constructs.Construct, id string, p MemberBucketProps)
 			NoncurrentVersionExpiration: awscdk.Duration_Days(jsii.Number(1)),
 		}},
 	})
-	suppress(logs, "AwsSolutions-S1", "This bucket is the access log destination of the member bucket; logging it into itself would loop.")
+	suppress(logs, "AwsSolutions-S1", "This bucket is the access log (and inventory) destination of the member bucket; logging it into itself would loop.")
 
 	props := &awss3.BucketProps{
 		BucketName:             jsii.String(p.Names.Bucket(p.Region)),
@@ -61,6 +68,14 @@ func NewMemberBucket(scope constructs.Construct, id string, p MemberBucketProps)
 		RemovalPolicy:          awscdk.RemovalPolicy_RETAIN,
 		ServerAccessLogsBucket: logs,
 		ServerAccessLogsPrefix: jsii.String("s3-access/"),
+		// The weekly inventory is the manifest of S3 Batch Operations repair jobs.
+		Inventories: &[]*awss3.Inventory{{
+			InventoryId:           jsii.String("mrap-reconcile"),
+			Destination:           &awss3.InventoryDestination{Bucket: logs, Prefix: jsii.String(InventoryPrefix)},
+			Format:                awss3.InventoryFormat_CSV,
+			Frequency:             awss3.InventoryFrequency_WEEKLY,
+			IncludeObjectVersions: awss3.InventoryObjectVersion_CURRENT,
+		}},
 		LifecycleRules: &[]*awss3.LifecycleRule{
 			{
 				Id:                                  jsii.String("noncurrent-versions-and-incomplete-uploads"),

@@ -176,7 +176,7 @@ func TestNamesFitAWSLimits(t *testing.T) {
 				t.Errorf("bucket %q has %d characters, S3 allows 63", b, len(b))
 			}
 		}
-		for _, fn := range []string{"replicator", "prober", "failover", "reconciler", "forward-alarms", "failover-commands"} {
+		for _, fn := range []string{"replicator", "prober", "failover", "reconciler", "forward-alarms", "failover-commands", "batch-jobs", "failover-reevaluate"} {
 			if name := n.Function(fn, region); len(name) > 64 {
 				t.Errorf("function/role/rule name %q has %d characters, AWS allows 64", name, len(name))
 			}

@@ -554,3 +554,43 @@ func TestReconciler(t *testing.T) {
 		t.Errorf("checkpoint resource = %v, want the checkpoint object only", got)
 	}
 }
+
+func TestBatchRepair(t *testing.T) {
+	b := fullApp(t)
+	tpl := b.tpl["Region-us-east-1"]
+	must(t, "batch handler, job role and inventory", func() {
+		tpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
+			"FunctionName":  "mrap-engine-batch-us-east-1",
+			"Runtime":       "provided.al2023",
+			"Architectures": []any{"arm64"},
+			"Timeout":       900,
+		})
+		tpl.HasResourceProperties(jsii.String("AWS::IAM::Role"), map[string]any{
+			"RoleName": "mrap-engine-batch-jobs-us-east-1",
+			"AssumeRolePolicyDocument": map[string]any{"Statement": []any{assertions.Match_ObjectLike(&map[string]any{
+				"Principal": map[string]any{"Service": "batchoperations.s3.amazonaws.com"},
+			})}},
+		})
+		tpl.HasResourceProperties(jsii.String("AWS::S3::Bucket"), map[string]any{
+			"BucketName": "mrap-engine-123456789012-us-east-1",
+			"InventoryConfigurations": []any{assertions.Match_ObjectLike(&map[string]any{
+				"Id": "mrap-reconcile", "ScheduleFrequency": "Weekly", "IncludedObjectVersions": "Current",
+				"Destination": assertions.Match_ObjectLike(&map[string]any{"Format": "CSV", "Prefix": "inventory"}),
+			})},
+		})
+		tpl.HasOutput(jsii.String("BatchJobRoleArn"), map[string]any{})
+	})
+	tj := b.json["Region-us-east-1"]
+	invoke := statementBySid(t, tj, "BatchRepairJobRole", "InvokeBatchHandler")
+	if a := asJSON(invoke["Action"]); a != `"lambda:InvokeFunction"` || !strings.Contains(asJSON(invoke["Resource"]), "Fn::GetAtt") {
+		t.Errorf("job role invokes %s on %s, want the batch handler only", a, asJSON(invoke["Resource"]))
+	}
+	manifests := statementBySid(t, tj, "BatchRepairJobRole", "ReadInventoryManifests")
+	if got := strs(manifests["Resource"]); !slices.Equal(got, []string{"arn:aws:s3:::mrap-engine-logs-123456789012-us-east-1/inventory/*"}) {
+		t.Errorf("job role reads %v", got)
+	}
+	repair := statementBySid(t, tj, "BatchRepairHandlerRole", "RepairMemberObjects")
+	if got := strs(repair["Resource"]); len(got) != 3 {
+		t.Errorf("batch handler repairs %v, want the three member buckets", got)
+	}
+}

@@ -50,7 +50,7 @@ func NewDashboard(scope constructs.Construct, id string, p DashboardProps) *Dash
 			Label:        jsii.String(r),
 			SearchRegion: jsii.String(r),
 		}))
-		for _, fn := range []string{"replicator", "prober"} {
+		for _, fn := range []string{"replicator", "prober", "batch"} {
 			fnErrors = append(fnErrors, m.labelled(m.lambda(n.Function(fn, r), "Errors", "Sum"), fn+" "+r))
 			throttles = append(throttles, m.labelled(m.lambda(n.Function(fn, r), "Throttles", "Sum"), fn+" "+r))
 		}

@@ -18,12 +18,13 @@ type RegionalStackProps struct {
 }
 
 // RegionalStack composes what one member Region runs: its bucket, the replication pipeline,
-// the alarms, the forwarding of its events to the home Region and, behind a
+// the batch repair path, the alarms, the forwarding of its events to the home Region and, behind a
 // flag, the private access endpoint.
 type RegionalStack struct {
 	awscdk.Stack
 	Bucket      *MemberBucket
 	Replication *Replication
+	Batch       *BatchRepair
 	Alarms      *RegionAlarms
 	Forwarder   *AlarmForwarder // nil in the home Region
 	Private     *PrivateAccess  // nil unless private access is on
@@ -33,6 +34,10 @@ type RegionalStack struct {
 func NewRegionalStack(scope constructs.Construct, id string, p RegionalStackProps) (*RegionalStack, error) {
 	cfg, n := p.Config, p.Config.Names()
 	replicator, err := p.Code.Asset("replicator")
+	if err != nil {
+		return nil, err
+	}
+	batch, err := p.Code.Asset("batch")
 	if err != nil {
 		return nil, err
 	}
@@ -52,6 +57,14 @@ func NewRegionalStack(scope constructs.Construct, id string, p RegionalStackProp
 		AbortMultipartDays:    cfg.AbortMultipartDays,
 	})
 	s.Replication = NewReplication(stack, "Replication", ReplicationProps{Config: cfg, Region: p.Region, Code: replicator})
+	s.Batch = NewBatchRepair(stack, "BatchRepair", BatchRepairProps{Config: cfg, Region: p.Region, Code: batch})
+	out := func(id, value, description string) {
+		awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{Value: jsii.String(value), Description: jsii.String(description)})
+	}
+	out("Bucket", n.Bucket(p.Region), "Member bucket")
+	out("BatchHandlerArn", *s.Batch.Function.Function.FunctionArn(), "Function of S3 Batch Operations repair jobs (LambdaInvoke)")
+	out("BatchJobRoleArn", *s.Batch.JobRole.RoleArn(), "Role of S3 Batch Operations repair jobs")
+	out("InventoryLocation", "s3://"+n.AccessLogBucket(p.Region)+"/"+InventoryPrefix+"/", "Weekly inventory of the member bucket (batch job manifests)")
 	s.Alarms = NewRegionAlarms(stack, "Alarms", RegionAlarmsProps{Config: cfg, Region: p.Region})
 	if p.Region != cfg.HomeRegion {
 		s.Forwarder = NewAlarmForwarder(stack, "Forwarding", AlarmForwarderProps{Names: n, Region: p.Region, HomeRegion: cfg.HomeRegion})
