@@ -2,16 +2,24 @@ package routesapi_test
 
 import (
 	"context"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3control"
 	"github.com/aws/aws-sdk-go-v2/service/s3control/types"
@@ -237,5 +245,83 @@ func TestAWSCLI(t *testing.T) {
 		"--route-updates", "Region=us-east-1,TrafficDialPercentage=0", "Region=ap-southeast-2,TrafficDialPercentage=0")
 	if err == nil || !strings.Contains(out, "InvalidRequest") {
 		t.Errorf("all-passive submit via CLI: err=%v out=%s, want InvalidRequest", err, out)
+	}
+}
+
+// cliRequest builds a request exactly as AWS CLI v2 (2.9) sends it through HTTP_PROXY: the
+// absolute URI with the account id in front of the host, the ARN percent-encoded except for
+// '/', Content-MD5, and a SigV4 signature with signing name s3 (path escaped once).
+func cliRequest(t *testing.T, endpoint, method, body string) *http.Request {
+	t.Helper()
+	port := endpoint[strings.LastIndex(endpoint, ":")+1:]
+	u := "http://" + account + ".localhost:" + port + "/v20180820/mrap/instances/arn%3Aaws%3As3%3A%3A" + account + "%3Aaccesspoint/" + alias + "/routes"
+	req, err := http.NewRequest(method, u, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(body))
+	md := md5.Sum([]byte(body))
+	req.Header.Set("Accept-Encoding", "identity")
+	req.Header.Set("Content-Md5", base64.StdEncoding.EncodeToString(md[:]))
+	req.Header.Set("X-Amz-Account-Id", account)
+	req.Header.Set("X-Amz-Content-Sha256", hex.EncodeToString(sum[:]))
+	req.Header.Set("User-Agent", "aws-cli/2.9.19 Python/3.11.2 command/s3control")
+	if body == "" {
+		req.Body, req.ContentLength = http.NoBody, 0
+	}
+	signer := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
+	if err := signer.SignHTTP(context.Background(), aws.Credentials{AccessKeyID: ak, SecretAccessKey: sk}, req,
+		hex.EncodeToString(sum[:]), "s3", "us-east-1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
+
+func TestCLIRequestShapes(t *testing.T) {
+	tab, endpoint := newServer(t)
+	proxy, _ := url.Parse(endpoint)
+	hc := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxy)}}
+
+	resp, err := hc.Do(cliRequest(t, endpoint, http.MethodGet, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	want := `<GetMultiRegionAccessPointRoutesResult xmlns="http://awss3control.amazonaws.com/doc/2018-08-20/"><Mrap>` + arn +
+		`</Mrap><Routes><Route><Bucket>b-use1</Bucket><Region>us-east-1</Region><TrafficDialPercentage>100</TrafficDialPercentage></Route>`
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(got), want) {
+		t.Fatalf("GET: %d\n%s\nwant it to contain\n%s", resp.StatusCode, got, want)
+	}
+
+	body := `<SubmitMultiRegionAccessPointRoutesRequest xmlns="http://awss3control.amazonaws.com/doc/2018-08-20/"><RouteUpdates>` +
+		`<Route><Region>eu-west-1</Region><TrafficDialPercentage>0</TrafficDialPercentage></Route>` +
+		`<Route><Bucket>b-apse2</Bucket><TrafficDialPercentage>100</TrafficDialPercentage></Route></RouteUpdates></SubmitMultiRegionAccessPointRoutesRequest>`
+	resp, err = hc.Do(cliRequest(t, endpoint, http.MethodPatch, body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("PATCH: %d %s", resp.StatusCode, got)
+	}
+	if d := dials(tab.Routes()); d != "101" {
+		t.Errorf("dials after PATCH = %s, want 101", d)
+	}
+
+	allPassive := strings.Replace(strings.Replace(body, "<Region>eu-west-1</Region><TrafficDialPercentage>0", "<Region>us-east-1</Region><TrafficDialPercentage>0", 1),
+		"<TrafficDialPercentage>100", "<TrafficDialPercentage>0", 1)
+	resp, err = hc.Do(cliRequest(t, endpoint, http.MethodPatch, allPassive))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(got), "<Error><Code>InvalidRequest</Code>") {
+		t.Errorf("all-passive PATCH: %d %s, want 400 InvalidRequest", resp.StatusCode, got)
+	}
+	if d := dials(tab.Routes()); d != "101" {
+		t.Errorf("dials after the rejected PATCH = %s, want 101 (unchanged)", d)
 	}
 }
