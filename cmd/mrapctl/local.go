@@ -104,7 +104,7 @@ func orDash(s string) string {
 func cmdFault(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("fault", "fault [flags] REGION down|errors|slow|up", stderr)
 	data := fs.String("data", ".local", "data folder of the local runtime")
-	delay := fs.Duration("delay", faults.DefaultDelay, "added latency of `slow`")
+	delay := fs.Duration("delay", faults.DefaultDelay, "added latency of the slow fault")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err

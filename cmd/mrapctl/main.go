@@ -45,8 +45,8 @@ func main() {
 	case err == nil:
 	case errors.As(err, &ec):
 		os.Exit(int(ec))
-	case errors.Is(err, flag.ErrHelp):
-		os.Exit(2)
+	case errors.Is(err, flag.ErrHelp): // -h: the usage was printed
+		os.Exit(0)
 	default:
 		fmt.Fprintln(os.Stderr, "mrapctl:", err)
 		os.Exit(1)
