@@ -71,7 +71,7 @@ type Options struct {
 
 // DefaultExclude returns the prefixes of the engine's own per-Region objects (prober
 // canaries, failover state), which must never be made identical across Regions.
-func DefaultExclude() []string { return []string{".mrap-canary/", ".mrap-state/"} }
+func DefaultExclude() []string { return replication.InternalPrefixes() }
 
 // Counts are the running totals of a pass.
 type Counts struct {

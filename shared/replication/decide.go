@@ -56,6 +56,9 @@ type SourceState struct {
 // current state, not a replica, and allowed by policy. It returns the action to take at every
 // destination (copy, delete-marker or delete-replicas) with the origin of the write, or a skip.
 func DecideSource(change events.ObjectChange, src SourceState, policy Policy) Decision {
+	if IsInternalKey(change.Key) {
+		return skip(SkipInternal)
+	}
 	cur := src.Current
 	switch change.Kind {
 	case events.Created:

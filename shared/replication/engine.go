@@ -110,7 +110,7 @@ func (e *Engine) Apply(ctx context.Context, change events.ObjectChange) (Result,
 	var state SourceState
 	opened := &openedSource{}
 	defer opened.close()
-	if change.Kind != events.PermanentlyDeleted {
+	if change.Kind != events.PermanentlyDeleted && !IsInternalKey(change.Key) { // internal keys: no I/O, DecideSource skips them
 		key, st, err := e.readSource(ctx, src, change, opened)
 		if err != nil {
 			return res, e.failAll(&res, dests, fmt.Errorf("read source %s %s/%q: %w", src.Region, src.Bucket, change.Key, err))
