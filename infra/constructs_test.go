@@ -579,6 +579,7 @@ func TestBatchRepair(t *testing.T) {
 			})},
 		})
 		tpl.HasOutput(jsii.String("BatchJobRoleArn"), map[string]any{})
+		tpl.HasOutput(jsii.String("DeadLetterQueueArn"), map[string]any{})
 	})
 	tj := b.json["Region-us-east-1"]
 	invoke := statementBySid(t, tj, "BatchRepairJobRole", "InvokeBatchHandler")

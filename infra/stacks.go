@@ -62,6 +62,8 @@ func NewRegionalStack(scope constructs.Construct, id string, p RegionalStackProp
 		awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{Value: jsii.String(value), Description: jsii.String(description)})
 	}
 	out("Bucket", n.Bucket(p.Region), "Member bucket")
+	out("ReplicationQueueArn", *s.Replication.Queue.QueueArn(), "Replication queue (redrive destination)")
+	out("DeadLetterQueueArn", *s.Replication.DeadLetterQueue.QueueArn(), "Replication dead-letter queue (mrapctl redrive --dlq-arn)")
 	out("BatchHandlerArn", *s.Batch.Function.Function.FunctionArn(), "Function of S3 Batch Operations repair jobs (LambdaInvoke)")
 	out("BatchJobRoleArn", *s.Batch.JobRole.RoleArn(), "Role of S3 Batch Operations repair jobs")
 	out("InventoryLocation", "s3://"+n.AccessLogBucket(p.Region)+"/"+InventoryPrefix+"/", "Weekly inventory of the member bucket (batch job manifests)")
