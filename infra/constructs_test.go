@@ -492,7 +492,7 @@ func TestDashboard(t *testing.T) {
 
 func TestOutputs(t *testing.T) {
 	b := fullApp(t)
-	for _, id := range []string{"AccessPointArn", "AccessPointAlias", "GlobalEndpoint", "BucketEuWest1", "BucketUsEast1", "BucketEuCentral1"} {
+	for _, id := range []string{"AccessPointArn", "AccessPointAlias", "GlobalEndpoint", "StateBucket", "AlarmPrefix", "BucketEuWest1", "BucketUsEast1", "BucketEuCentral1"} {
 		must(t, "output "+id, func() { b.tpl["Control"].HasOutput(jsii.String(id), map[string]any{}) })
 	}
 	must(t, "global endpoint host name", func() {

@@ -147,6 +147,8 @@ func NewControlStack(scope constructs.Construct, id string, p ControlStackProps)
 	out("GlobalEndpoint", s.AccessPoint.Alias+".accesspoint.s3-global.amazonaws.com", "Global endpoint host name (SigV4A)")
 	out("AuditTopicArn", *s.Audit.Topic.TopicArn(), "SNS topic of routing changes and alarm notifications")
 	out("DashboardName", n.Name, "CloudWatch dashboard")
+	out("StateBucket", n.StateBucket(cfg.HomeRegion), "Failover state and reconcile checkpoint (MRAP_STATE_BUCKET)")
+	out("AlarmPrefix", n.AlarmPrefix(), "MRAP_ALARM_PREFIX: health alarms are {prefix}{region}-{kind}")
 	for _, m := range cfg.Members() {
 		out("Bucket"+exportSuffix(m.Region), m.Bucket, "Member bucket in "+m.Region)
 	}
