@@ -11,12 +11,31 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mrap-engine/mrap/shared/localrt"
 )
+
+// syncBuffer is a bytes.Buffer safe to read while a process writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
 
 // TestMrapctlUpAndStop runs the mrapctl binary as a user would: up in the foreground,
 // status, fault, a second up on the same port refused, and Ctrl-C leaving nothing running.
@@ -29,7 +48,7 @@ func TestMrapctlUpAndStop(t *testing.T) {
 		t.Fatalf("build mrapctl: %v\n%s", err, out)
 	}
 	data := t.TempDir()
-	var upOut bytes.Buffer
+	var upOut syncBuffer
 	up := exec.Command(bin, "up", "--data", data, "--global-port", "0", "--control-port", "0", "--quiet")
 	up.Stdout, up.Stderr = &upOut, &upOut
 	if err := up.Start(); err != nil {

@@ -68,9 +68,9 @@ func (l *local) status(ctx context.Context) (localrt.Status, error) {
 }
 
 func printLocalStatus(w io.Writer, st localrt.Status) {
-	fmt.Fprintf(w, "access point %s, serving from %s\n\n", st.MRAPARN, orDash(st.Serving))
+	fmt.Fprintf(w, "access point %s\nglobal endpoint %s serving from %s\n\n", st.MRAPARN, st.GlobalEndpoint, orDash(st.Serving))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "REGION\tDIAL\tALARM\tFAULT\tPROBE\tREPL. LATENCY\tBUCKET\tENDPOINT")
+	fmt.Fprintln(tw, "REGION\tDIAL\tALARM\tFAULT\tPROBE\tBACKLOG\tREPL. LATENCY\tBUCKET\tENDPOINT")
 	for _, r := range st.Regions {
 		probe := fmt.Sprintf("ok %dms", r.ProbeLatencyMs)
 		if !r.ProbeOK {
@@ -80,7 +80,7 @@ func printLocalStatus(w io.Writer, st localrt.Status) {
 		if r.ReplicationLatency > 0 {
 			repl = fmt.Sprintf("%dms", r.ReplicationLatency)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Region, r.Dial, r.Alarm, r.Fault, probe, repl, r.Bucket, r.Endpoint)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.Region, r.Dial, r.Alarm, r.Fault, probe, r.ReplicationBacklog, repl, r.Bucket, r.Endpoint)
 	}
 	tw.Flush()
 	rs := st.Replication

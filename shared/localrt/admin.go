@@ -25,12 +25,13 @@ const (
 
 // Status is the state of the local deployment, as `mrapctl status` shows it.
 type Status struct {
-	MRAPARN     string            `json:"mrap_arn"`
-	Serving     string            `json:"serving_region"` // where the global endpoint sends requests now
-	Regions     []RegionStatus    `json:"regions"`
-	Replication ReplicationStatus `json:"replication"`
-	Overrides   routing.Overrides `json:"overrides"`
-	LastChange  time.Time         `json:"last_change,omitzero"`
+	MRAPARN        string            `json:"mrap_arn"`
+	GlobalEndpoint string            `json:"global_endpoint"`
+	Serving        string            `json:"serving_region"` // where the global endpoint sends requests now
+	Regions        []RegionStatus    `json:"regions"`
+	Replication    ReplicationStatus `json:"replication"`
+	Overrides      routing.Overrides `json:"overrides"`
+	LastChange     time.Time         `json:"last_change,omitzero"`
 	// CooldownUntil is when the next automatic routing change may happen.
 	CooldownUntil time.Time `json:"cooldown_until,omitzero"`
 	LastDecision  string    `json:"last_decision,omitempty"`
@@ -48,6 +49,8 @@ type RegionStatus struct {
 	ProbeOK        bool      `json:"probe_ok"`
 	ProbeLatencyMs int64     `json:"probe_latency_ms"`
 	ProbeError     string    `json:"probe_error,omitempty"`
+	// ReplicationBacklog counts this Region's object events waiting or being replicated.
+	ReplicationBacklog int `json:"replication_backlog"`
 	// ReplicationLatency is the last write from this Region: notification to copied everywhere.
 	ReplicationLatency int64 `json:"replication_latency_ms"`
 }
@@ -90,7 +93,7 @@ func (rt *Runtime) Status() Status {
 	health, st, lastReason := rt.failover.snapshot()
 	bs := rt.bridge.Stats()
 	s := Status{
-		MRAPARN: rt.id.ARN(), Overrides: st.Overrides, CooldownUntil: rt.failover.cooldownUntil(), LastChange: st.LastChange, LastDecision: lastReason,
+		MRAPARN: rt.id.ARN(), GlobalEndpoint: rt.global, Overrides: st.Overrides, CooldownUntil: rt.failover.cooldownUntil(), LastChange: st.LastChange, LastDecision: lastReason,
 		Replication: ReplicationStatus{Backlog: bs.Backlog, Received: bs.Received, Delivered: bs.Delivered, DeadLettered: bs.DeadLettered, Ignored: bs.Ignored},
 	}
 	for _, name := range rt.opts.Proximity {
@@ -113,6 +116,7 @@ func (rt *Runtime) Status() Status {
 			Region: r.name, Bucket: r.server.Bucket, Endpoint: r.url, Dial: dial, Alarm: alarm, AlarmSince: h.Since,
 			Fault: string(r.fault.Mode()), ProbeOK: p.OK, ProbeLatencyMs: p.Latency.Milliseconds(), ProbeError: p.Err,
 			ReplicationLatency: replLatency(&rt.replLatency, r.name).Milliseconds(),
+			ReplicationBacklog: bs.RegionBacklog[r.name],
 		})
 	}
 	return s

@@ -76,6 +76,8 @@ type Stats struct {
 	DeadLettered int64
 	Ignored      int64 // notifications that are not object changes (tagging, ACL, test)
 	Backlog      int   // queued plus in flight
+	// RegionBacklog is Backlog per source Region.
+	RegionBacklog map[string]int
 	// LastLatency is, per source Region, the time from the webhook message to its delivery.
 	LastLatency map[string]time.Duration
 }
@@ -96,6 +98,7 @@ type Bridge struct {
 
 	received, delivered, deadLettered, ignored atomic.Int64
 	inFlight                                   atomic.Int64
+	pending                                    sync.Map // region -> *atomic.Int64, queued plus in flight
 
 	mu      sync.Mutex
 	latency map[string]time.Duration
@@ -153,6 +156,7 @@ func (b *Bridge) Start() {
 					b.inFlight.Add(1)
 					b.run(ctx, j)
 					b.inFlight.Add(-1)
+					b.counter(j.region).Add(-1)
 				}
 			}
 		}()
@@ -169,6 +173,7 @@ func (b *Bridge) Stop() {
 	for {
 		select {
 		case j := <-b.queue:
+			b.counter(j.region).Add(-1)
 			b.deadLetter(j, errors.New("runtime stopped before delivery"))
 		default:
 			return
@@ -187,7 +192,7 @@ func (b *Bridge) Stats() Stats {
 	return Stats{
 		Received: b.received.Load(), Delivered: b.delivered.Load(),
 		DeadLettered: b.deadLettered.Load(), Ignored: b.ignored.Load(),
-		Backlog: len(b.queue) + int(b.inFlight.Load()), LastLatency: lat,
+		Backlog: len(b.queue) + int(b.inFlight.Load()), LastLatency: lat, RegionBacklog: b.regionBacklog(),
 	}
 }
 
@@ -280,10 +285,27 @@ func (b *Bridge) Redrive() (int, error) {
 	return n, nil
 }
 
+func (b *Bridge) counter(region string) *atomic.Int64 {
+	c, _ := b.pending.LoadOrStore(region, new(atomic.Int64))
+	return c.(*atomic.Int64)
+}
+
+func (b *Bridge) regionBacklog() map[string]int {
+	out := map[string]int{}
+	b.pending.Range(func(k, v any) bool {
+		out[k.(string)] = int(v.(*atomic.Int64).Load())
+		return true
+	})
+	return out
+}
+
 func (b *Bridge) enqueue(j job) {
+	c := b.counter(j.region)
+	c.Add(1)
 	select {
 	case b.queue <- j:
 	default:
+		c.Add(-1)
 		b.deadLetter(j, errors.New("replication queue full"))
 	}
 }
