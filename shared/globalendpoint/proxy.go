@@ -182,6 +182,12 @@ func (p *Proxy) outbound(r *http.Request, t Target, rest string) (*http.Request,
 		return nil, fmt.Errorf("bad path: %w", err)
 	}
 	u.RawQuery = r.URL.RawQuery
+	if q := r.URL.Query(); q.Get("X-Amz-Signature") != "" { // presigned: the proxy signs anew
+		for _, k := range sigv4verify.PresignParams {
+			q.Del(k)
+		}
+		u.RawQuery = q.Encode()
+	}
 	ctx := r.Context()
 	out, err := http.NewRequestWithContext(ctx, r.Method, u.String(), r.Body)
 	if err != nil {

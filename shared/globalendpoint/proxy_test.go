@@ -261,3 +261,48 @@ func (r recordingClient) Do(req *http.Request) (*http.Response, error) {
 	r.seen(req)
 	return r.c.Do(req)
 }
+
+// TestPresignedURLs reads and writes with presigned URLs through the global endpoint.
+func TestPresignedURLs(t *testing.T) {
+	f := start(t)
+	ctx := context.Background()
+	pc := s3.NewPresignClient(client(f.endpoint, sk))
+	put, err := pc.PresignPutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(alias), Key: aws.String("pre/signed")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPut, put.URL, strings.NewReader("presigned body"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("presigned PUT: %d", resp.StatusCode)
+	}
+	get, err := pc.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(alias), Key: aws.String("pre/signed")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err = http.Get(get.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(body) != "presigned body" {
+		t.Fatalf("presigned GET: %d %q", resp.StatusCode, body)
+	}
+	tampered := strings.Replace(get.URL, "/pre/signed?", "/pre/other?", 1)
+	if tampered == get.URL {
+		t.Fatalf("cannot tamper with %s", get.URL)
+	}
+	resp, err = http.Get(tampered)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("tampered presigned GET: %d, want 403", resp.StatusCode)
+	}
+}

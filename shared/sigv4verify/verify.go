@@ -13,6 +13,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -58,11 +59,14 @@ func New(accessKeyID, secretAccessKey string) *Verifier {
 	}
 }
 
-// Verify checks the Authorization header of r. When the payload hash is not in the
-// X-Amz-Content-Sha256 header, the body is read, hashed and put back. Presigned URLs and
-// SigV4A are not supported and are refused with AccessDenied.
+// Verify checks the Authorization header of r, or the query of a presigned URL. When the
+// payload hash is not in the X-Amz-Content-Sha256 header, the body is read, hashed and put
+// back. SigV4A is not supported and is refused with AccessDenied.
 func (v *Verifier) Verify(r *http.Request) (Result, error) {
 	auth := r.Header.Get("Authorization")
+	if auth == "" && r.URL.Query().Get("X-Amz-Algorithm") != "" {
+		return v.verifyPresigned(r)
+	}
 	if auth == "" {
 		return Result{}, &Error{CodeAccessDenied, "anonymous requests are not allowed: sign requests with the local credentials in endpoints.json"}
 	}
@@ -130,6 +134,66 @@ func (v *Verifier) Verify(r *http.Request) (Result, error) {
 		}
 	}
 	return Result{}, &Error{CodeSignatureDoesNotMatch, "the request signature does not match the signature computed with the local secret key"}
+}
+
+// PresignParams are the query parameters of a presigned URL; forwarders drop them.
+var PresignParams = []string{"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires",
+	"X-Amz-SignedHeaders", "X-Amz-Signature", "X-Amz-Security-Token"}
+
+func (v *Verifier) verifyPresigned(r *http.Request) (Result, error) {
+	q := r.URL.Query()
+	if q.Get("X-Amz-Algorithm") != "AWS4-HMAC-SHA256" {
+		return Result{}, &Error{CodeAccessDenied, "only AWS4-HMAC-SHA256 presigned URLs are supported locally"}
+	}
+	scope := strings.Split(q.Get("X-Amz-Credential"), "/")
+	if len(scope) != 5 || scope[4] != "aws4_request" {
+		return Result{}, &Error{CodeAccessDenied, "malformed X-Amz-Credential"}
+	}
+	if scope[0] != v.creds.AccessKeyID {
+		return Result{}, &Error{CodeInvalidAccessKeyID, fmt.Sprintf("access key %q is not the local access key", scope[0])}
+	}
+	res := Result{Region: scope[2], Service: scope[3]}
+	signedTime, err := time.Parse("20060102T150405Z", q.Get("X-Amz-Date"))
+	if err != nil {
+		return Result{}, &Error{CodeAccessDenied, "missing or malformed X-Amz-Date"}
+	}
+	expires, err := strconv.Atoi(q.Get("X-Amz-Expires"))
+	if err != nil || expires < 1 || expires > 7*24*3600 {
+		return Result{}, &Error{CodeAccessDenied, "X-Amz-Expires must be between 1 and 604800 seconds"}
+	}
+	now := v.now()
+	if now.Before(signedTime.Add(-v.MaxSkew)) || now.After(signedTime.Add(time.Duration(expires)*time.Second)) {
+		return Result{}, &Error{CodeAccessDenied, "Request has expired"}
+	}
+	got := q.Get("X-Amz-Signature")
+	clone := &http.Request{Method: r.Method, URL: cloneURL(r), Host: r.Host, Header: http.Header{}}
+	cq := clone.URL.Query()
+	cq.Del("X-Amz-Signature")
+	clone.URL.RawQuery = cq.Encode()
+	for _, h := range strings.Split(q.Get("X-Amz-SignedHeaders"), ";") {
+		if h != "host" && h != "" {
+			if vals, ok := r.Header[http.CanonicalHeaderKey(h)]; ok {
+				clone.Header[http.CanonicalHeaderKey(h)] = vals
+			}
+		}
+	}
+	signer := v4.NewSigner(func(o *v4.SignerOptions) {
+		o.DisableURIPathEscaping = res.Service == "s3"
+		o.DisableHeaderHoisting = true
+	})
+	uri, _, err := signer.PresignHTTP(context.Background(), v.creds, clone, "UNSIGNED-PAYLOAD", res.Service, res.Region, signedTime)
+	if err != nil {
+		return Result{}, fmt.Errorf("recompute presigned signature: %w", err)
+	}
+	u, err := url.Parse(uri)
+	if err != nil {
+		return Result{}, err
+	}
+	want := u.Query().Get("X-Amz-Signature")
+	if want == "" || subtle.ConstantTimeCompare([]byte(want), []byte(got)) != 1 {
+		return Result{}, &Error{CodeSignatureDoesNotMatch, "the presigned URL's signature does not match the signature computed with the local secret key"}
+	}
+	return res, nil
 }
 
 func cloneURL(r *http.Request) *url.URL {
