@@ -28,6 +28,10 @@ Traffic (same safety rules as the failover function):
   mrapctl failback                clear manual overrides, return to what the policy says
   mrapctl drain    REGION         take REGION out of routing until a failback
 
+Repair:
+  mrapctl reconcile [--data DIR | --aws]    compare the buckets and copy what replication missed
+  mrapctl redrive   [--data DIR | --dlq-arn]  replay dead-lettered replication events
+
 These act on the local runtime in --data (default .local). Add --mrap-arn ARN to act on AWS
 instead: credentials from AWS_PROFILE (or the usual variables), AWS_REGION = the home Region,
 and the failover function's MRAP_* settings (MRAP_MEMBERS, MRAP_ALARM_PREFIX, MRAP_ROUTING_MODE,
