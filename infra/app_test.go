@@ -225,9 +225,23 @@ func TestBuildStopsOnInvalidConfiguration(t *testing.T) {
 
 func TestBuildNeedsTheFunctionBinaries(t *testing.T) {
 	dir := t.TempDir()
+	if err := os.MkdirAll(dir+"/replicator", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir+"/replicator/bootstrap", []byte("x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
 	_, err := Build(app, Code{Dir: dir})
-	if err == nil || !strings.Contains(err.Error(), "replicator") || !strings.Contains(err.Error(), "make build") {
-		t.Fatalf("error = %v, want one naming the replicator and make build", err)
+	if err == nil || !strings.Contains(err.Error(), "make build") {
+		t.Fatalf("error = %v, want one that says to run make build", err)
+	}
+	for _, fn := range Functions {
+		if named := strings.Contains(err.Error(), fn+":"); named == (fn == "replicator") {
+			t.Errorf("error %q: naming %s is %v", err, fn, named)
+		}
+	}
+	if n := len(*app.Node().Children()); n != 0 {
+		t.Errorf("the app has %d children after a missing binary, want none", n)
 	}
 }

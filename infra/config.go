@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -388,9 +387,6 @@ func contextString(v any) string {
 		return string(b)
 	}
 }
-
-// errNoCode reports a missing function binary.
-var errNoCode = errors.New("function binary missing: run `make build` (or `make synth`) first")
 
 // membersEnv renders MRAP_MEMBERS: region=bucket pairs of every member.
 func membersEnv(c Config) string {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,9 +15,26 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
+// errNoCode reports a missing function binary.
+var errNoCode = errors.New("function binary missing: run `make build` (or `make synth`) first")
+
 // Code locates the built function binaries: dist/<fn>/bootstrap.
 type Code struct {
 	Dir string // the dist directory
+}
+
+// Functions are the engine's functions, each built to dist/<fn>/bootstrap by `make build`.
+var Functions = []string{"replicator", "batch", "prober", "failover", "reconciler"}
+
+// Check reports every function of fns whose bootstrap is missing, at once.
+func (c Code) Check(fns ...string) error {
+	var errs []error
+	for _, fn := range fns {
+		if _, err := os.Stat(filepath.Join(c.Dir, fn, "bootstrap")); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", fn, errNoCode))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Asset returns the Lambda code of function fn, or an error when its bootstrap is missing.
