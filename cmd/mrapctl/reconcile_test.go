@@ -34,6 +34,7 @@ func TestReconcileAndRedriveCommandLineErrors(t *testing.T) {
 		{"redrive rate above the SQS limit", []string{"redrive", "--rate", "900"}, "want 0 to 500"},
 		{"redrive of something that is not a queue", []string{"redrive", "--dlq-arn", "arn:aws:s3:::bucket"}, "is not an SQS queue ARN"},
 		{"redrive without a runtime", []string{"redrive", "--data", "/nonexistent/mrap"}, "no local runtime found"},
+		{"redrive to a queue of another Region", []string{"redrive", "--dlq-arn", "arn:aws:sqs:us-east-1:1:dlq", "--queue-arn", "arn:aws:sqs:eu-west-1:1:q"}, "no queue in us-east-1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -30,6 +30,7 @@ func cmdRedrive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := newFlags("redrive", "redrive [flags]", stderr)
 	data := fs.String("data", ".local", "data folder of the local runtime")
 	dlqs := fs.String("dlq-arn", os.Getenv("MRAP_REPLICATOR_DLQ_ARNS"), "AWS: replicator dead-letter queue ARNs, comma-separated, one per Region (env MRAP_REPLICATOR_DLQ_ARNS)")
+	dests := fs.String("queue-arn", os.Getenv("MRAP_REPLICATOR_QUEUE_ARNS"), "AWS: replication queue ARNs, comma-separated; each DLQ is moved to the queue of its Region (needed for messages EventBridge dead-lettered, which have no source queue; default: each message's source queue)")
 	rate := fs.Int("rate", 0, "AWS: most messages moved per second per queue (0: SQS decides, at most 500)")
 	wait := fs.Duration("wait", 0, "AWS: wait up to this long for the moves to finish, printing progress")
 	pos, err := parse(fs, args)
@@ -61,6 +62,21 @@ func cmdRedrive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	to := map[string]string{}
+	if *dests != "" {
+		ds, err := parseQueueARNs(*dests)
+		if err != nil {
+			return fmt.Errorf("--queue-arn: %w", err)
+		}
+		for _, d := range ds {
+			to[d.Region] = d.String()
+		}
+		for _, q := range queues {
+			if to[q.Region] == "" {
+				return fmt.Errorf("--queue-arn has no queue in %s for %s", q.Region, q)
+			}
+		}
+	}
 	cfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
 		return fmt.Errorf("load AWS configuration (profile, credentials): %w", err)
@@ -71,7 +87,7 @@ func cmdRedrive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			clients[q.Region] = sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.Region = q.Region })
 		}
 	}
-	return redriveAWS(ctx, clients, queues, int32(*rate), *wait, 5*time.Second, stdout)
+	return redriveAWS(ctx, clients, queues, to, int32(*rate), *wait, 5*time.Second, stdout)
 }
 
 // parseQueueARNs parses comma-separated SQS queue ARNs.
@@ -94,9 +110,10 @@ func parseQueueARNs(s string) ([]arn.ARN, error) {
 	return out, nil
 }
 
-// redriveAWS starts one message move task per dead-letter queue (back to the queue its
-// messages came from) and, with wait > 0, polls them until they end.
-func redriveAWS(ctx context.Context, clients map[string]MoveTaskAPI, queues []arn.ARN, rate int32, wait, poll time.Duration, stdout io.Writer) error {
+// redriveAWS starts one message move task per dead-letter queue, to the queue of its Region
+// in to (default: back to the queue each message came from), and, with wait > 0, polls them
+// until they end.
+func redriveAWS(ctx context.Context, clients map[string]MoveTaskAPI, queues []arn.ARN, to map[string]string, rate int32, wait, poll time.Duration, stdout io.Writer) error {
 	var errs []error
 	var started []arn.ARN
 	for _, q := range queues {
@@ -104,13 +121,20 @@ func redriveAWS(ctx context.Context, clients map[string]MoveTaskAPI, queues []ar
 		if rate > 0 {
 			in.MaxNumberOfMessagesPerSecond = aws.Int32(rate)
 		}
+		if d := to[q.Region]; d != "" {
+			in.DestinationArn = aws.String(d)
+		}
 		out, err := clients[q.Region].StartMessageMoveTask(ctx, in)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("redrive %s: %w", q, err))
 			continue
 		}
 		started = append(started, q)
-		fmt.Fprintf(stdout, "%s/%s: moving messages back to their source queue (task %s)\n", q.Region, q.Resource, aws.ToString(out.TaskHandle))
+		dest := "their source queue"
+		if d := to[q.Region]; d != "" {
+			dest = d
+		}
+		fmt.Fprintf(stdout, "%s/%s: moving messages to %s (task %s)\n", q.Region, q.Resource, dest, aws.ToString(out.TaskHandle))
 	}
 	deadline := time.Now().Add(wait)
 	for len(started) > 0 && wait > 0 {

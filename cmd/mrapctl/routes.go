@@ -13,6 +13,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3control"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -30,6 +32,7 @@ import (
 	"github.com/mrap-engine/mrap/shared/localrt"
 	"github.com/mrap-engine/mrap/shared/mrap"
 	"github.com/mrap-engine/mrap/shared/routing"
+	"github.com/mrap-engine/mrap/shared/telemetry"
 )
 
 // awsFlags are the flags that switch a command to AWS. Everything else comes from the same
@@ -182,19 +185,19 @@ func requester() string {
 }
 
 // awsClients builds the routes adapter and, with an alarm prefix, the alarm reader.
-func awsClients(ctx context.Context, af awsFlags) (*mrap.Client, func([]string) *health.AlarmReader, error) {
+func awsClients(ctx context.Context, af awsFlags) (*mrap.Client, func([]string) *health.AlarmReader, aws.Config, error) {
 	a, err := arn.Parse(*af.arn)
 	if err != nil || !strings.HasPrefix(a.Resource, "accesspoint/") {
-		return nil, nil, fmt.Errorf("--mrap-arn %q is not arn:aws:s3::ACCOUNT:accesspoint/ALIAS", *af.arn)
+		return nil, nil, aws.Config{}, fmt.Errorf("--mrap-arn %q is not arn:aws:s3::ACCOUNT:accesspoint/ALIAS", *af.arn)
 	}
 	cfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("load AWS configuration (profile, credentials): %w", err)
+		return nil, nil, aws.Config{}, fmt.Errorf("load AWS configuration (profile, credentials): %w", err)
 	}
 	client, err := mrap.New(s3control.NewFromConfig(cfg), mrap.Options{AccountID: a.AccountID, ARN: *af.arn,
 		Endpoint: os.Getenv("MRAP_CONTROL_ENDPOINT")})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, aws.Config{}, err
 	}
 	alarms := func(regions []string) *health.AlarmReader {
 		if *af.alarmPrefix == "" {
@@ -210,11 +213,46 @@ func awsClients(ctx context.Context, af awsFlags) (*mrap.Client, func([]string) 
 		}
 		return reader
 	}
-	return client, alarms, nil
+	return client, alarms, cfg, nil
+}
+
+// replicationStats reads the replicator's ReplicationLatency (average and maximum) and
+// Replicated (sum) of the last 15 minutes in region; ok is false when there are none.
+func replicationStats(ctx context.Context, cfg aws.Config, region string) (avg, maxLat, replicated float64, ok bool) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cw := cloudwatch.NewFromConfig(cfg, func(o *cloudwatch.Options) { o.Region = region })
+	ns := os.Getenv("MRAP_METRIC_NAMESPACE")
+	if ns == "" {
+		ns = telemetry.DefaultNamespace
+	}
+	end := time.Now()
+	get := func(metric string, stats ...cwtypes.Statistic) *cwtypes.Datapoint {
+		out, err := cw.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{
+			Namespace: aws.String(ns), MetricName: aws.String(metric), StartTime: aws.Time(end.Add(-15 * time.Minute)), EndTime: aws.Time(end),
+			Period: aws.Int32(900), Statistics: stats, Dimensions: []cwtypes.Dimension{{Name: aws.String("Region"), Value: aws.String(region)}},
+		})
+		if err != nil || len(out.Datapoints) == 0 {
+			return nil
+		}
+		return &out.Datapoints[0]
+	}
+	lat := get("ReplicationLatency", cwtypes.StatisticAverage, cwtypes.StatisticMaximum)
+	n := get("Replicated", cwtypes.StatisticSum)
+	if lat == nil && n == nil {
+		return 0, 0, 0, false
+	}
+	if lat != nil {
+		avg, maxLat = aws.ToFloat64(lat.Average), aws.ToFloat64(lat.Maximum)
+	}
+	if n != nil {
+		replicated = aws.ToFloat64(n.Sum)
+	}
+	return avg, maxLat, replicated, true
 }
 
 func awsStatus(ctx context.Context, af awsFlags, jsonOut bool, stdout io.Writer) error {
-	client, alarms, err := awsClients(ctx, af)
+	client, alarms, cfg, err := awsClients(ctx, af)
 	if err != nil {
 		return err
 	}
@@ -230,39 +268,50 @@ func awsStatus(ctx context.Context, af awsFlags, jsonOut bool, stdout io.Writer)
 	if reader := alarms(regions); reader != nil {
 		hs, _ = reader.Read(ctx, regions)
 	}
+	type row struct {
+		mrap.Route
+		Health *routing.RegionHealth `json:"health,omitempty"`
+		// Replication of writes from this Region over the last 15 minutes (CloudWatch).
+		LatencyAvgMs float64 `json:"replication_latency_avg_ms,omitempty"`
+		LatencyMaxMs float64 `json:"replication_latency_max_ms,omitempty"`
+		Replicated   float64 `json:"replicated_15m,omitempty"`
+	}
+	rows := make([]row, len(routes))
+	var wg sync.WaitGroup
+	for i, r := range routes {
+		rows[i].Route = r
+		if h, ok := hs[r.Region]; ok {
+			rows[i].Health = &h
+		}
+		wg.Go(func() {
+			rows[i].LatencyAvgMs, rows[i].LatencyMaxMs, rows[i].Replicated, _ = replicationStats(ctx, cfg, r.Region)
+		})
+	}
+	wg.Wait()
 	if jsonOut {
-		type row struct {
-			mrap.Route
-			Health *routing.RegionHealth `json:"health,omitempty"`
-		}
-		var out []row
-		for _, r := range routes {
-			rr := row{Route: r}
-			if h, ok := hs[r.Region]; ok {
-				rr.Health = &h
-			}
-			out = append(out, rr)
-		}
-		return writeJSON(stdout, out)
+		return writeJSON(stdout, rows)
 	}
 	fmt.Fprintf(stdout, "access point %s (AWS)\n\n", *af.arn)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "REGION\tDIAL\tALARM\tSINCE\tBUCKET")
-	for _, r := range routes {
-		h, since := "-", "-"
-		if x, ok := hs[r.Region]; ok {
-			h = string(x.State)
-			if !x.Since.IsZero() {
-				since = x.Since.Format(time.RFC3339)
+	fmt.Fprintln(tw, "REGION\tDIAL\tALARM\tSINCE\tREPLICATED 15m\tREPL. LATENCY avg/max\tBUCKET")
+	for _, r := range rows {
+		h, since, lat := "-", "-", "-"
+		if r.Health != nil {
+			h = string(r.Health.State)
+			if !r.Health.Since.IsZero() {
+				since = r.Health.Since.Format(time.RFC3339)
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", r.Region, r.Dial, h, since, r.Bucket)
+		if r.LatencyMaxMs > 0 {
+			lat = fmt.Sprintf("%.0fms/%.0fms", r.LatencyAvgMs, r.LatencyMaxMs)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%.0f\t%s\t%s\n", r.Region, r.Dial, h, since, r.Replicated, lat, r.Bucket)
 	}
 	tw.Flush()
 	if *af.alarmPrefix == "" {
 		fmt.Fprintln(stdout, "\n(health not shown: pass --alarm-prefix or set MRAP_ALARM_PREFIX)")
 	}
-	fmt.Fprintln(stdout, "replication backlog and latency on AWS: see the dashboard (metrics ReplicationLatency, DLQ depth)")
+	fmt.Fprintln(stdout, "replication backlog on AWS: the replicator queues' depth on the dashboard; dead letters: mrapctl redrive --dlq-arn")
 	return nil
 }
 

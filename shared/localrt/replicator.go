@@ -42,16 +42,28 @@ func (rt *Runtime) replicator() (notifybridge.Deliver, error) {
 				continue
 			}
 			res, err := engine.Apply(ctx, c)
+			// The same metrics as the replicator function.
 			dims := map[string]string{"Region": c.Region}
-			rt.metrics.Emit(dims,
-				telemetry.Metric{Name: "Replicated", Unit: telemetry.Count, Value: float64(res.Count(replication.Replicated))},
-				telemetry.Metric{Name: "Failed", Unit: telemetry.Count, Value: float64(res.Count(replication.Failed))},
-				telemetry.Metric{Name: "BytesReplicated", Unit: telemetry.Bytes, Value: float64(res.Bytes())},
-				telemetry.Metric{Name: "ReplicationLatency", Unit: telemetry.Milliseconds, Value: float64(time.Since(c.EventTime).Milliseconds())})
+			ms := []telemetry.Metric{
+				{Name: "Replicated", Unit: telemetry.Count, Value: float64(res.Count(replication.Replicated))},
+				{Name: "Failed", Unit: telemetry.Count, Value: float64(res.Count(replication.Failed))},
+				{Name: "BytesReplicated", Unit: telemetry.Bytes, Value: float64(res.Bytes())},
+			}
 			if res.Count(replication.Replicated) > 0 {
+				ms = append(ms, telemetry.Metric{Name: "ReplicationLatency", Unit: telemetry.Milliseconds, Value: float64(time.Since(c.EventTime).Milliseconds())})
 				if at, ok := notifybridge.ReceivedAt(ctx); ok {
 					rt.replLatency.Store(c.Region, time.Since(at))
 				}
+			}
+			rt.metrics.Emit(dims, ms...)
+			skipped := map[string]int{}
+			for _, o := range res.Destinations {
+				if o.Status == replication.Skipped {
+					skipped[o.Reason]++
+				}
+			}
+			for reason, n := range skipped {
+				rt.metrics.Emit(map[string]string{"Region": c.Region, "Reason": reason}, telemetry.Metric{Name: "Skipped", Unit: telemetry.Count, Value: float64(n)})
 			}
 			if err != nil {
 				if replication.IsPermanent(err) {
