@@ -64,12 +64,14 @@ func NewAccessPoint(scope constructs.Construct, id string, p AccessPointProps) *
 	return &AccessPoint{Construct: c, Resource: mrap, Policy: policy, Alias: alias, Arn: arn}
 }
 
-// accessPointDataActions are the object and listing actions the account may use through the
-// global endpoint.
-var accessPointDataActions = []string{
-	"s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:GetObjectAttributes",
-	"s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObject", "s3:DeleteObjectVersion",
-	"s3:AbortMultipartUpload", "s3:ListMultipartUploadParts", "s3:ListBucket", "s3:ListBucketVersions",
+// accessPointDataActions returns the object and listing actions the account may use through
+// the global endpoint.
+func accessPointDataActions() []string {
+	return []string{
+		"s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:GetObjectAttributes",
+		"s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObject", "s3:DeleteObjectVersion",
+		"s3:AbortMultipartUpload", "s3:ListMultipartUploadParts", "s3:ListBucket", "s3:ListBucketVersions",
+	}
 }
 
 // accessPointPolicy is the policy document of the access point.
@@ -80,7 +82,7 @@ func accessPointPolicy(account, arn string, endpoints, engineRoles []string) map
 			"Sid":       "AccountDataAccess",
 			"Effect":    "Allow",
 			"Principal": map[string]interface{}{"AWS": "arn:aws:iam::" + account + ":root"},
-			"Action":    accessPointDataActions,
+			"Action":    accessPointDataActions(),
 			"Resource":  resources,
 		},
 	}
@@ -89,7 +91,7 @@ func accessPointPolicy(account, arn string, endpoints, engineRoles []string) map
 			"Sid":       "OnlyThroughPrivateEndpoints",
 			"Effect":    "Deny",
 			"Principal": "*",
-			"Action":    accessPointDataActions,
+			"Action":    accessPointDataActions(),
 			"Resource":  resources,
 			"Condition": map[string]interface{}{
 				"StringNotEquals": map[string]interface{}{"aws:SourceVpce": endpoints},

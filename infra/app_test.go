@@ -47,7 +47,7 @@ func fiveRegionApp(t *testing.T) *built {
 	fiveOnce.Do(func() {
 		fiveB = build(t, map[string]any{
 			"account":    "123456789012",
-			"regions":    strings.Join(RoutesAPIRegions, ","),
+			"regions":    strings.Join(RoutesAPIRegions(), ","),
 			"homeRegion": "us-west-2",
 			"failback":   "true",
 			"dryRun":     "true",
@@ -236,7 +236,7 @@ func TestBuildNeedsTheFunctionBinaries(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "make build") {
 		t.Fatalf("error = %v, want one that says to run make build", err)
 	}
-	for _, fn := range Functions {
+	for _, fn := range Functions() {
 		if named := strings.Contains(err.Error(), fn+":"); named == (fn == "replicator") {
 			t.Errorf("error %q: naming %s is %v", err, fn, named)
 		}

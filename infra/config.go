@@ -12,9 +12,11 @@ import (
 	"github.com/mrap-engine/mrap/shared/config"
 )
 
-// RoutesAPIRegions are the only Regions that serve the MRAP routes API
+// RoutesAPIRegions returns the only Regions that serve the MRAP routes API
 // (Get/SubmitMultiRegionAccessPointRoutes), in the order the failover function tries them.
-var RoutesAPIRegions = []string{"us-east-1", "us-west-2", "ap-southeast-2", "ap-northeast-1", "eu-west-1"}
+func RoutesAPIRegions() []string {
+	return []string{"us-east-1", "us-west-2", "ap-southeast-2", "ap-northeast-1", "eu-west-1"}
+}
 
 // Routing modes of the Multi-Region Access Point.
 const (
@@ -137,7 +139,7 @@ func (c Config) Members() []config.Member {
 // try them: the home Region first, then the others.
 func (c Config) ControlRegions() []string {
 	out := []string{c.HomeRegion}
-	for _, r := range RoutesAPIRegions {
+	for _, r := range RoutesAPIRegions() {
 		if r != c.HomeRegion {
 			out = append(out, r)
 		}
@@ -151,7 +153,6 @@ var (
 	namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,18}[a-z0-9]$`)
 	// bucketPrefixPattern keeps "{prefix}-logs-{account}-{region}" within 63 characters.
 	bucketPrefixPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,26}[a-z0-9]$`)
-	storageClasses      = []string{"", "STANDARD", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE", "REDUCED_REDUNDANCY"}
 )
 
 // ContextLookup returns the raw value of a context key: a string from `-c`, or any JSON value
@@ -226,7 +227,7 @@ func LoadConfig(lookup ContextLookup) (Config, error) {
 // defaultHome is the first member Region that serves the routes API, or us-west-2.
 func defaultHome(regions []string) string {
 	for _, r := range regions {
-		if slices.Contains(RoutesAPIRegions, r) {
+		if slices.Contains(RoutesAPIRegions(), r) {
 			return r
 		}
 	}
@@ -260,8 +261,8 @@ func validate(env *config.Env, c *Config) {
 	if len(c.Regions) > 17 {
 		env.Fail(CtxRegions, "a Multi-Region Access Point has at most 17 Regions, got %d", len(c.Regions))
 	}
-	if !slices.Contains(RoutesAPIRegions, c.HomeRegion) {
-		env.Fail(CtxHomeRegion, "%q cannot serve the routes API; choose one of %s", c.HomeRegion, strings.Join(RoutesAPIRegions, ", "))
+	if !slices.Contains(RoutesAPIRegions(), c.HomeRegion) {
+		env.Fail(CtxHomeRegion, "%q cannot serve the routes API; choose one of %s", c.HomeRegion, strings.Join(RoutesAPIRegions(), ", "))
 	}
 
 	switch c.Mode {
@@ -280,6 +281,7 @@ func validate(env *config.Env, c *Config) {
 	default:
 		env.Fail(CtxInsufficientData, "want ignore or unhealthy, got %q", c.InsufficientData)
 	}
+	storageClasses := []string{"", "STANDARD", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE", "REDUCED_REDUNDANCY"}
 	if !slices.Contains(storageClasses, c.StorageClass) {
 		env.Fail(CtxStorageClass, "unknown storage class %q", c.StorageClass)
 	}
@@ -323,13 +325,15 @@ func validate(env *config.Env, c *Config) {
 	if c.AbortMultipartDays < 1 {
 		env.Fail(CtxAbortMultipartDays, "want at least 1 day, got %d", c.AbortMultipartDays)
 	}
-	if !slices.Contains(logRetentionDays, c.LogRetentionDays) {
-		env.Fail(CtxLogRetentionDays, "want one of the CloudWatch Logs retention values %v, got %d", logRetentionDays, c.LogRetentionDays)
+	if !slices.Contains(logRetentionDays(), c.LogRetentionDays) {
+		env.Fail(CtxLogRetentionDays, "want one of the CloudWatch Logs retention values %v, got %d", logRetentionDays(), c.LogRetentionDays)
 	}
 }
 
-// logRetentionDays are the values CloudWatch Logs accepts.
-var logRetentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+// logRetentionDays returns the values CloudWatch Logs accepts.
+func logRetentionDays() []int {
+	return []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+}
 
 func samePermutation(a, b []string) bool {
 	if len(a) != len(b) {

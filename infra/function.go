@@ -23,8 +23,10 @@ type Code struct {
 	Dir string // the dist directory
 }
 
-// Functions are the engine's functions, each built to dist/<fn>/bootstrap by `make build`.
-var Functions = []string{"replicator", "batch", "prober", "failover", "reconciler"}
+// Functions returns the engine's functions, each built to dist/<fn>/bootstrap by `make build`.
+func Functions() []string {
+	return []string{"replicator", "batch", "prober", "failover", "reconciler"}
+}
 
 // Check reports every function of fns whose bootstrap is missing, at once.
 func (c Code) Check(fns ...string) error {

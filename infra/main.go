@@ -28,7 +28,7 @@ func main() {
 // Build reads the configuration from the app's context and adds the engine's stacks; an
 // invalid configuration or a missing function binary stops it before any stack is created.
 func Build(app awscdk.App, code Code) (*Engine, error) {
-	for flag, on := range featureFlags {
+	for flag, on := range featureFlags() {
 		app.Node().SetContext(jsii.String(flag), on)
 	}
 	cfg, err := LoadConfig(appContext(app))
@@ -49,13 +49,15 @@ func Build(app awscdk.App, code Code) (*Engine, error) {
 	return NewEngine(app, cfg, code)
 }
 
-// featureFlags are the CDK feature flags the constructs rely on, set here so that tests and
+// featureFlags returns the CDK feature flags the constructs rely on, set here so that tests and
 // `cdk synth` build the same templates whatever cdk.json holds.
-var featureFlags = map[string]any{
-	// Access logs are delivered under a bucket policy, not the LogDeliveryWrite ACL.
-	"@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": true,
-	// Cross-Region references (private access only) protect their producers.
-	"@aws-cdk/core:defaultCrossStackReferences": "strong",
+func featureFlags() map[string]any {
+	return map[string]any{
+		// Access logs are delivered under a bucket policy, not the LogDeliveryWrite ACL.
+		"@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": true,
+		// Cross-Region references (private access only) protect their producers.
+		"@aws-cdk/core:defaultCrossStackReferences": "strong",
+	}
 }
 
 // appContext reads CDK context from the app.
