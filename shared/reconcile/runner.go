@@ -61,8 +61,10 @@ type Options struct {
 	// EstimatedKeys is the expected keys in the scope, for the ETA (default: the count of the
 	// previous complete pass, from the checkpoint).
 	EstimatedKeys int64
-	// Progress is called after each batch and at the end.
-	Progress func(Progress)
+	// Progress is called every ProgressEvery (default 1s) while a batch runs, after each batch
+	// and at the end.
+	Progress      func(Progress)
+	ProgressEvery time.Duration
 	// OnRepair is called for every repair planned, with its outcome (zero in a dry run).
 	OnRepair func(Repair, replication.Outcome)
 	// Now is the clock (default time.Now).
@@ -147,6 +149,9 @@ func New(store Store, repairer Repairer, members []config.Member, opts Options, 
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.ProgressEvery <= 0 {
+		opts.ProgressEvery = time.Second
 	}
 	limiter := func(perSecond float64) *rate.Limiter {
 		if perSecond <= 0 {
@@ -333,11 +338,31 @@ func (r *run) process(ctx context.Context, batch []KeyView) error {
 			}
 		}()
 	}
+	stop := make(chan struct{})
+	ticked := make(chan struct{})
+	go func() {
+		defer close(ticked)
+		if r.opts.Progress == nil {
+			return
+		}
+		t := time.NewTicker(r.opts.ProgressEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				r.progress(false)
+			}
+		}
+	}()
 	for i := range batch {
 		jobs <- i
 	}
 	close(jobs)
 	wg.Wait()
+	close(stop)
+	<-ticked
 	return ctx.Err()
 }
 

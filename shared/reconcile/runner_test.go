@@ -7,6 +7,7 @@ import (
 	"maps"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -369,5 +370,45 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	}
 	if _, err := New(nil, e, testMembers, Options{}); err == nil {
 		t.Error("accepted a nil store")
+	}
+}
+
+// blockUntil is a Repairer that waits for a signal before each repair.
+type blockUntil struct {
+	next Repairer
+	ch   <-chan struct{}
+}
+
+func (b *blockUntil) Repair(ctx context.Context, r replication.Repair) (replication.Outcome, error) {
+	select {
+	case <-b.ch:
+	case <-time.After(10 * time.Second):
+		return replication.Outcome{}, errors.New("no progress report while the batch ran")
+	}
+	return b.next.Repair(ctx, r)
+}
+
+func TestProgressIsReportedWhileABatchRuns(t *testing.T) {
+	b := newBuckets()
+	b.put(eu, "k", "x")
+	engine, _ := replication.New(b, testMembers, replication.Options{})
+	progressed := make(chan struct{})
+	var once sync.Once
+	var reports []Progress
+	var mu sync.Mutex
+	r := newRunner(t, b, &blockUntil{next: engine, ch: progressed}, Options{ProgressEvery: time.Millisecond, Progress: func(p Progress) {
+		mu.Lock()
+		reports = append(reports, p)
+		mu.Unlock()
+		once.Do(func() { close(progressed) })
+	}})
+	s, err := r.Run(context.Background())
+	if err != nil || s.Run.RepairsDone != 2 {
+		t.Fatalf("run: %+v, %v (%v)", s.Run, err, s.Failures)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(reports) < 2 || reports[0].Done || !reports[len(reports)-1].Done || reports[len(reports)-1].RepairsDone != 2 {
+		t.Errorf("reports %+v, want one during the batch and a final one", reports)
 	}
 }
