@@ -384,6 +384,7 @@ func TestFailover(t *testing.T) {
 				"MRAP_AUDIT_TOPIC_ARN":   assertions.Match_AnyValue(),
 				"MRAP_METRIC_NAMESPACE":  "MRAPEngine",
 				"MRAP_STATE_BUCKET":      "mrap-engine-state-123456789012-eu-west-1",
+				"MRAP_STATE_KEY":         ".mrap-state/failover.json",
 			}},
 		})
 	})
@@ -405,7 +406,7 @@ func TestFailover(t *testing.T) {
 		t.Errorf("DescribeAlarms on %v (%v), want %v", got, alarms["Action"], wantAlarms)
 	}
 	state := statementBySid(t, tj, "FailoverRole", "ReadWriteState")
-	if got := strs(state["Resource"]); !slices.Equal(got, []string{"arn:aws:s3:::mrap-engine-state-123456789012-eu-west-1/.mrap-state/*"}) {
+	if got := strs(state["Resource"]); !slices.Equal(got, []string{"arn:aws:s3:::mrap-engine-state-123456789012-eu-west-1/.mrap-state/failover.json"}) {
 		t.Errorf("state object resource = %v", got)
 	}
 	publish := statementBySid(t, tj, "FailoverRole", "PublishAudit")

@@ -65,6 +65,7 @@ func NewFailover(scope constructs.Construct, id string, p FailoverProps) *Failov
 			"MRAP_AUDIT_TOPIC_ARN":   *p.AuditTopic.TopicArn(),
 			"MRAP_METRIC_NAMESPACE":  MetricNamespace,
 			"MRAP_STATE_BUCKET":      n.StateBucket(home),
+			"MRAP_STATE_KEY":         FailoverStateKey,
 		},
 		Timeout:          time.Minute,
 		MemoryMB:         256,
@@ -73,8 +74,7 @@ func NewFailover(scope constructs.Construct, id string, p FailoverProps) *Failov
 	})
 	grantFailover(fn.Role, cfg, p.MRAPArn)
 	state := "arn:aws:s3:::" + n.StateBucket(home)
-	fn.Role.AddToPolicy(statement("ReadWriteState", []string{"s3:GetObject", "s3:PutObject"}, []string{state + "/" + StateKeyPrefix + "*"}))
-	suppress(fn.Role, "AwsSolutions-IAM5", "The failover state object lives under the state prefix of the engine's own state bucket; the wildcard covers that prefix only.", "Resource::"+state+"/"+StateKeyPrefix+"*")
+	fn.Role.AddToPolicy(statement("ReadWriteState", []string{"s3:GetObject", "s3:PutObject"}, []string{state + "/" + FailoverStateKey}))
 	// GetObject of the state object before its first save answers 404 (not 403) only with ListBucket.
 	fn.Role.AddToPolicy(statement("FindState", []string{"s3:ListBucket"}, []string{state}))
 	fn.Role.AddToPolicy(statement("PublishAudit", []string{"sns:Publish"}, []string{*p.AuditTopic.TopicArn()}))

@@ -77,9 +77,11 @@ func (n Names) StateBucket(home string) string {
 	return fmt.Sprintf("%s-state-%s-%s", n.BucketPrefix, n.Account, home)
 }
 
-// StateKeyPrefix is the key prefix of the failover state object (MRAP_STATE_KEY default
-// .mrap-state/failover.json).
+// StateKeyPrefix starts the keys of the engine's state objects in the state bucket.
 const StateKeyPrefix = ".mrap-state/"
+
+// FailoverStateKey is the failover function's state object (MRAP_STATE_KEY).
+const FailoverStateKey = StateKeyPrefix + "failover.json"
 
 // DefaultBusArn is the ARN of the default event bus of region.
 func (n Names) DefaultBusArn(region string) string {
