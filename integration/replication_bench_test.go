@@ -43,6 +43,7 @@ type requestCounter struct {
 	next http.RoundTripper
 	mu   sync.Mutex
 	ops  map[string]int
+	time map[string]time.Duration // time to response headers, by operation
 	n    atomic.Int64
 }
 
@@ -50,7 +51,7 @@ func newRequestCounter() *requestCounter {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = 256
 	t.MaxIdleConnsPerHost = 64
-	return &requestCounter{next: t, ops: map[string]int{}}
+	return &requestCounter{next: t, ops: map[string]int{}, time: map[string]time.Duration{}}
 }
 
 func (c *requestCounter) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -59,19 +60,27 @@ func (c *requestCounter) RoundTrip(r *http.Request) (*http.Response, error) {
 		op = r.Method
 	}
 	c.n.Add(1)
+	start := time.Now()
+	resp, err := c.next.RoundTrip(r)
+	d := time.Since(start)
 	c.mu.Lock()
 	c.ops[op]++
+	c.time[op] += d
 	c.mu.Unlock()
-	return c.next.RoundTrip(r)
+	return resp, err
 }
 
-// reset returns the counts so far and starts again from zero.
-func (c *requestCounter) reset() (int64, map[string]int) {
+// reset returns the counts so far, the mean time to response headers by operation, and
+// starts again from zero.
+func (c *requestCounter) reset() (int64, map[string]int, map[string]time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ops := c.ops
-	c.ops = map[string]int{}
-	return c.n.Swap(0), ops
+	ops, mean := c.ops, map[string]time.Duration{}
+	for op, d := range c.time {
+		mean[op] = (d / time.Duration(ops[op])).Round(10 * time.Microsecond)
+	}
+	c.ops, c.time = map[string]int{}, map[string]time.Duration{}
+	return c.n.Swap(0), ops, mean
 }
 
 // benchRegions is two local Regions and the engine between them as the replicator wires it
@@ -313,7 +322,8 @@ func BenchmarkReplication(b *testing.B) {
 				engineTime += time.Since(start)
 
 				b.StopTimer()
-				n, byOp := r.counter.reset()
+				n, byOp, mean := r.counter.reset()
+				b.Logf("engine: mean time to response headers by operation: %v", mean)
 				engineReqs += n
 				for k, v := range byOp {
 					ops[k] += v
@@ -327,10 +337,10 @@ func BenchmarkReplication(b *testing.B) {
 				if got := countObjects(b, r.b, "rclone-"+prefix); got != tc.objects {
 					b.Fatalf("rclone copied %d objects, want %d", got, tc.objects)
 				}
-				var viaProxy proxyCounts
-				r.rcloneCopy(b, countingProxy(b, r.a, &viaProxy), countingProxy(b, r.b, &viaProxy), prefix, "rclone-counted-"+prefix)
-				rcloneReqs += int64(viaProxy.total())
-				b.Logf("rclone requests for %d objects: %v", tc.objects, viaProxy.ops)
+				var srcCounts, dstCounts proxyCounts
+				r.rcloneCopy(b, countingProxy(b, r.a, &srcCounts), countingProxy(b, r.b, &dstCounts), prefix, "rclone-counted-"+prefix)
+				rcloneReqs += int64(srcCounts.total() + dstCounts.total())
+				b.Logf("rclone requests for %d objects: source %v, destination %v", tc.objects, srcCounts.ops, dstCounts.ops)
 				b.StartTimer()
 			}
 			b.StopTimer()
