@@ -350,11 +350,10 @@ func (s *Server) waitReady(ctx context.Context) error {
 		select {
 		case <-s.exited:
 			msg := s.log.String()
-			err := fmt.Errorf("localregion %s: versitygw exited early (%v); log tail:\n%s", s.Region, s.waitErr, msg)
 			if strings.Contains(msg, "address already in use") {
-				return fmt.Errorf("%w: %w", errAddrInUse, err)
+				return fmt.Errorf("localregion %s: port %d: %w: versitygw exited early (%v); log tail:\n%s", s.Region, s.Port, errAddrInUse, s.waitErr, msg)
 			}
-			return err
+			return fmt.Errorf("localregion %s: versitygw exited early (%v); log tail:\n%s", s.Region, s.waitErr, msg)
 		case <-ctx.Done():
 			return fmt.Errorf("localregion %s: versitygw did not answer on %s: %w; log tail:\n%s", s.Region, s.Endpoint, ctx.Err(), s.log.String())
 		case <-tick.C:
