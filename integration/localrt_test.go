@@ -230,3 +230,63 @@ func TestHeldChangeIsAppliedWhenCooldownEnds(t *testing.T) {
 		t.Errorf("routes changed %s after the last change, inside the %s cooldown", since, opts.Policy.Cooldown)
 	}
 }
+
+// TestConcurrentWritesConverge writes one key in two Regions at once, straight to their
+// endpoints (active-active clients near each Region): the bridge and the replication
+// engine bring every Region to the same winner.
+func TestConcurrentWritesConverge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts versitygw")
+	}
+	ctx := context.Background()
+	rt, err := localrt.Start(ctx, fastOptions(t.TempDir(), io.Discard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	ep := rt.Endpoints()
+	clients := map[string]*s3.Client{}
+	for _, r := range ep.Regions {
+		clients[r.Region] = s3.New(s3.Options{Region: r.Region, BaseEndpoint: aws.String(r.Endpoint), UsePathStyle: true,
+			Credentials: credentials.NewStaticCredentialsProvider(ep.AccessKeyID, ep.SecretAccessKey, "")})
+	}
+	key := "conflict/é a+b.txt"
+	done := make(chan error, 2)
+	for _, r := range ep.Regions[:2] {
+		go func() {
+			_, err := clients[r.Region].PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(r.Bucket), Key: aws.String(key),
+				Body: strings.NewReader("written in " + r.Region)})
+			done <- err
+		}()
+	}
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		contents := map[string]string{}
+		for _, r := range ep.Regions {
+			out, err := clients[r.Region].GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(r.Bucket), Key: aws.String(key)})
+			if err != nil {
+				continue
+			}
+			b, _ := io.ReadAll(out.Body)
+			out.Body.Close()
+			contents[r.Region] = string(b)
+		}
+		same := len(contents) == 3
+		for _, c := range contents {
+			same = same && c == contents[ep.Regions[0].Region]
+		}
+		if same {
+			t.Logf("every Region holds %q", contents[ep.Regions[0].Region])
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Regions did not converge in 15s: %v", contents)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
