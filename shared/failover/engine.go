@@ -28,6 +28,8 @@ const (
 	MetricRoutingChanges = "RoutingChanges"
 	MetricActiveRegions  = "ActiveRegions"
 	MetricTotalOutage    = "TotalOutage"
+	// MetricTrafficDial is the dial in force per Region after each decision (dimension Region).
+	MetricTrafficDial = "TrafficDial"
 )
 
 // EventBridge source and detail-type of scheduled re-evaluations.
@@ -297,6 +299,13 @@ func (e *Engine) audit(ctx context.Context, out Outcome, in routing.Input, d rou
 		e.opts.Logger.Info("failover decision", attrs...)
 	}
 	e.emit(label, d)
+	inForce := in.Routes
+	if out.Submitted {
+		inForce = d.Routes
+	}
+	for _, r := range slices.Sorted(maps.Keys(inForce)) {
+		e.opts.Metrics.Emit(map[string]string{"Region": r}, telemetry.Metric{Name: MetricTrafficDial, Unit: telemetry.None, Value: float64(inForce[r])})
+	}
 	if e.opts.Notifier == nil || !(d.Changed || d.Refused) {
 		return
 	}

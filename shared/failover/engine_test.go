@@ -193,8 +193,20 @@ func TestAlarmEventFailsOverAndAudits(t *testing.T) {
 		t.Errorf("log line = %v", line)
 	}
 	m := emf(t, &r.metrics)
-	if len(m) != 1 || m[0][MetricDecisions] != 1.0 || m[0][MetricRoutingChanges] != 1.0 || m[0][MetricActiveRegions] != 2.0 || m[0][MetricTotalOutage] != 0.0 {
+	if len(m) != 4 || m[0][MetricDecisions] != 1.0 || m[0][MetricRoutingChanges] != 1.0 || m[0][MetricActiveRegions] != 2.0 || m[0][MetricTotalOutage] != 0.0 {
 		t.Errorf("metrics = %v", m)
+	}
+	// The dial in force after the submit, one line per Region (the dashboard graphs it).
+	wantDial := map[string]float64{"eu-west-1": 0, "us-east-1": 100, "us-west-2": 100}
+	for _, line := range m[1:] {
+		region, _ := line["Region"].(string)
+		if want, ok := wantDial[region]; !ok || line[MetricTrafficDial] != want {
+			t.Errorf("dial line %v, want %s=%v", line, region, want)
+		}
+		delete(wantDial, region)
+	}
+	if len(wantDial) != 0 {
+		t.Errorf("no dial for %v", wantDial)
 	}
 }
 
