@@ -1,0 +1,294 @@
+package integration
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mrap-engine/mrap/shared/reconcile"
+	"github.com/mrap-engine/mrap/shared/replication"
+	"github.com/mrap-engine/mrap/shared/s3store"
+)
+
+var (
+	chaosSeedFlag = flag.Uint64("chaos.seed", 0, "replay one chaos run by its seed (also MRAP_CHAOS_SEED)")
+	chaosLongFlag = flag.Bool("chaos.long", false, "run the long chaos mode: thousands of operations (also MRAP_CHAOS_LONG=1)")
+)
+
+// chaosLong reports whether the long mode of the chaos and failover-safety tests is on.
+func chaosLong() bool {
+	return *chaosLongFlag || os.Getenv("MRAP_CHAOS_LONG") == "1"
+}
+
+// chaosSeed returns the seed to run: the flag, the environment, or a fresh one.
+func chaosSeed(t testing.TB) uint64 {
+	if *chaosSeedFlag != 0 {
+		return *chaosSeedFlag
+	}
+	if v := os.Getenv("MRAP_CHAOS_SEED"); v != "" {
+		s, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			t.Fatalf("MRAP_CHAOS_SEED=%q: %v", v, err)
+		}
+		return s
+	}
+	return uint64(time.Now().UnixNano())
+}
+
+// chaosPlan sizes one run.
+type chaosPlan struct {
+	WorkersPerRegion, OpsPerWorker, Keys int
+	MaxPause                             time.Duration // between two operations of a worker
+	DeliverersPerRegion                  int
+	Queue                                queueFaults
+	Transport                            transportFaults
+	DeleteShare                          float64
+}
+
+func shortChaosPlan() chaosPlan {
+	return chaosPlan{
+		WorkersPerRegion: 3, OpsPerWorker: 34, Keys: 24, MaxPause: 300 * time.Millisecond, DeliverersPerRegion: 4,
+		Queue:       queueFaults{Drop: 0.08, Duplicate: 0.15, MaxDelay: 1500 * time.Millisecond, MaxReceives: 4, RetryBackoff: 300 * time.Millisecond},
+		Transport:   transportFaults{SlowDown: 0.04, Timeout: 0.02},
+		DeleteShare: 0.3,
+	}
+}
+
+func longChaosPlan() chaosPlan {
+	p := shortChaosPlan()
+	p.WorkersPerRegion, p.OpsPerWorker, p.Keys, p.MaxPause = 4, 300, 150, 120*time.Millisecond
+	return p
+}
+
+// TestChaosConvergence writes, overwrites and deletes overlapping keys concurrently in three
+// local Regions while the events reach each Region's replication engine through a queue that
+// drops, duplicates, delays and reorders them, the engine's S3 requests meet injected 503s
+// and timeouts, and one Region is unreachable from the engine in the middle of the run.
+// After quiescence and one reconcile pass, every Region must serve the same current state of
+// every key (bytes, user metadata, content type, tags, delete markers), and it must be the
+// acknowledged write the conflict rule names. Replay a run with -chaos.seed=N (or
+// MRAP_CHAOS_SEED=N); -chaos.long (or MRAP_CHAOS_LONG=1) runs thousands of operations.
+func TestChaosConvergence(t *testing.T) {
+	skipShort(t)
+	seed := chaosSeed(t)
+	plan, mode := shortChaosPlan(), "short"
+	if chaosLong() {
+		plan, mode = longChaosPlan(), "long"
+	}
+	replay := fmt.Sprintf("replay: go test ./integration -run TestChaosConvergence -v -chaos.seed=%d", seed)
+	if mode == "long" {
+		replay += " -chaos.long"
+	}
+	t.Logf("chaos %s mode, seed %d (%s)", mode, seed, replay)
+	defer func() {
+		if t.Failed() {
+			t.Logf("FAILED with seed %d; %s", seed, replay)
+		}
+	}()
+
+	w := startChaosWorld(t, seed, plan.Queue, plan.Transport)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	keys := chaosKeys(plan.Keys)
+
+	// Replicator workers of every Region.
+	var deliverers sync.WaitGroup
+	for _, r := range chaosRegions {
+		for range plan.DeliverersPerRegion {
+			deliverers.Add(1)
+			go func() { defer deliverers.Done(); w.deliver(ctx, r) }()
+		}
+	}
+
+	// Writers; the Region chosen by the seed is unreachable from the engine for the middle
+	// third of the operations (its own users keep writing to it: a partition).
+	rng := rand.New(rand.NewPCG(seed, 0xc4a05))
+	downRegion := chaosRegions[rng.IntN(len(chaosRegions))]
+	total := int64(len(chaosRegions) * plan.WorkersPerRegion * plan.OpsPerWorker)
+	var done atomic.Int64
+	var downAt, upAt time.Time
+	var downOnce, upOnce sync.Once
+	var puts, dels atomic.Int64
+	start := time.Now()
+	var writers sync.WaitGroup
+	for ri, r := range chaosRegions {
+		for wi := range plan.WorkersPerRegion {
+			wrng := rand.New(rand.NewPCG(seed, uint64(ri*100+wi+1)))
+			writers.Add(1)
+			go func() {
+				defer writers.Done()
+				for op := range plan.OpsPerWorker {
+					time.Sleep(time.Duration(wrng.Int64N(int64(plan.MaxPause) + 1)))
+					key := keys[wrng.IntN(len(keys))]
+					name := fmt.Sprintf("%s/w%d/op%d", r, wi, op)
+					if wrng.Float64() < plan.DeleteShare {
+						w.del(ctx, r, key, name)
+						dels.Add(1)
+					} else {
+						w.put(ctx, wrng, r, key, name)
+						puts.Add(1)
+					}
+					switch n := done.Add(1); {
+					case n == total/3:
+						downOnce.Do(func() { downAt = time.Now(); w.proxies[downRegion].Set("down", 0) })
+					case n == 2*total/3:
+						upOnce.Do(func() { upAt = time.Now(); w.proxies[downRegion].Set("up", 0) })
+					}
+				}
+			}()
+		}
+	}
+	writers.Wait()
+	writeTime := time.Since(start)
+
+	// Quiescence: faults off, every Region reachable, every queue drained.
+	w.transport.enabled.Store(false)
+	for _, p := range w.proxies {
+		p.Set("up", 0)
+	}
+	quiet := time.Now()
+	for !allIdle(w) {
+		if time.Since(quiet) > 3*time.Minute {
+			t.Fatal("queues not drained after 3 minutes")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, q := range w.queues {
+		q.close()
+	}
+	deliverers.Wait()
+	drainTime := time.Since(quiet)
+
+	// One reconcile pass, with clean clients straight to the Regions.
+	clients := map[string]s3store.S3API{}
+	for r, c := range w.direct {
+		clients[r] = c
+	}
+	store, err := s3store.New(clients, s3store.Options{PartSize: 5 * s3store.MiB})
+	must(t, err, "reconcile store")
+	engine, err := replication.New(store, w.members, replication.Options{})
+	must(t, err, "reconcile engine")
+	runner, err := reconcile.New(store, engine, w.members, reconcile.Options{Workers: 4, PageSize: 500})
+	must(t, err, "reconcile runner")
+	sum, err := runner.Run(ctx)
+	must(t, err, "reconcile pass")
+
+	// Report.
+	var qs queueStats
+	var dead []string
+	for _, r := range chaosRegions {
+		s, d := w.queues[r].snapshot()
+		qs.add(s)
+		dead = append(dead, d...)
+	}
+	reqs, injected := w.transport.faultCounts()
+	t.Logf("operations: %d puts, %d deletes in %s over %d keys (%d writers per Region); %d writes of unknown outcome; %d deletes of a deleted key (no-ops)",
+		puts.Load(), dels.Load(), writeTime.Round(time.Millisecond), len(keys), plan.WorkersPerRegion, len(w.failed), w.noopDeletes.Load())
+	t.Logf("events: %d published (%d engine echoes), %d dropped, %d duplicated, %d deliveries (%d redeliveries), %d dead-lettered; queues drained %s after the writes",
+		qs.Published, w.echoes.Load(), qs.Dropped, qs.Duplicated, qs.Delivered, qs.Redelivered, qs.DeadLettered, drainTime.Round(time.Millisecond))
+	t.Logf("faults: %d engine S3 requests, injected %v; %s unreachable from the engine for %s; %d applies failed (%d permanent)",
+		reqs, injected, downRegion, upAt.Sub(downAt).Round(time.Millisecond), w.applyErrors.Load(), w.permanentErrors.Load())
+	for k, why := range w.failed {
+		t.Logf("unknown outcome %q: %s", k, why)
+	}
+	if len(dead) > 0 {
+		t.Logf("first dead letters: %s", strings.Join(dead[:min(3, len(dead))], " | "))
+	}
+	t.Logf("reconcile: %d keys scanned, %d divergent, %d repairs planned, %d done, %d failed %v",
+		sum.Run.KeysScanned, sum.Run.DivergentKeys, sum.Run.RepairsPlanned, sum.Run.RepairsDone, sum.Run.RepairsFailed, sum.Run.ByKind)
+	if w.permanentErrors.Load() > 0 {
+		t.Errorf("%d applies failed permanently: a transient fault was taken for a permanent one", w.permanentErrors.Load())
+	}
+	if sum.Run.RepairsFailed > 0 {
+		t.Errorf("reconcile: %d repairs failed: %v", sum.Run.RepairsFailed, sum.Failures)
+	}
+
+	divergent, wrong := checkConvergence(t, ctx, w)
+	t.Logf("divergent keys: %d; keys whose state is not the conflict rule's winner: %d (both must be 0)", divergent, wrong)
+	if qs.Dropped == 0 || qs.Duplicated == 0 || injected["503-after"]+injected["503-before"] == 0 {
+		t.Errorf("the run injected too little chaos to prove anything: %+v %v", qs, injected)
+	}
+}
+
+func allIdle(w *chaosWorld) bool {
+	for _, q := range w.queues {
+		if !q.idle() {
+			return false
+		}
+	}
+	return true
+}
+
+// checkConvergence compares every Region's state of every key with the others and with the
+// winner of the acknowledged writes; it reports each difference and returns the counts.
+func checkConvergence(t *testing.T, ctx context.Context, w *chaosWorld) (divergent, wrong int) {
+	t.Helper()
+	snaps := map[string]map[string]keyState{}
+	all := map[string]bool{}
+	for _, r := range chaosRegions {
+		s, err := w.snapshot(ctx, r)
+		must(t, err, "snapshot %s", r)
+		snaps[r] = s
+		for k := range s {
+			all[k] = true
+		}
+	}
+	for k := range w.writes {
+		all[k] = true
+	}
+	reported := 0
+	report := func(format string, args ...any) {
+		if reported < 15 {
+			t.Errorf(format, args...)
+		}
+		reported++
+	}
+	for _, key := range slices.Sorted(maps.Keys(all)) {
+		states := map[string]keyState{}
+		for _, r := range chaosRegions {
+			s, ok := snaps[r][key]
+			if !ok {
+				s = keyState{Deleted: true} // absent serves like deleted
+			}
+			states[r] = s
+		}
+		first := states[chaosRegions[0]]
+		same := true
+		for _, r := range chaosRegions[1:] {
+			same = same && states[r] == first
+		}
+		writes := w.writes[key]
+		var view []string
+		for _, r := range chaosRegions {
+			view = append(view, fmt.Sprintf("\n      %-15s %s", r, states[r]))
+		}
+		if !same {
+			divergent++
+			report("divergent key %q:%s\n    acknowledged writes:%s", key, strings.Join(view, ""), history(writes))
+			continue
+		}
+		if _, unknown := w.failed[key]; unknown {
+			continue // a write of unknown outcome may or may not be the winner
+		}
+		if len(writes) == 0 {
+			wrong++
+			report("key %q was never written by a user but Regions serve %s", key, first)
+			continue
+		}
+		if want := expected(writes).state(); first != want {
+			wrong++
+			report("key %q converged on %s\n    but the conflict rule names %s\n    acknowledged writes:%s", key, first, want, history(writes))
+		}
+	}
+	return divergent, wrong
+}

@@ -1,0 +1,474 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/mrap-engine/mrap/events"
+	"github.com/mrap-engine/mrap/shared/config"
+	"github.com/mrap-engine/mrap/shared/faults"
+	"github.com/mrap-engine/mrap/shared/localregion"
+	"github.com/mrap-engine/mrap/shared/replication"
+	"github.com/mrap-engine/mrap/shared/s3store"
+)
+
+// chaosRegions are the three local Regions of the chaos test.
+var chaosRegions = []string{"us-east-1", "eu-west-1", "ap-southeast-2"}
+
+// chaosWorld is three versitygw Regions, a fault proxy in front of each (the engine's view of
+// the Region), one replication engine per Region whose S3 clients go through a chaos
+// transport, one chaos queue per Region, and the record of every acknowledged user write.
+type chaosWorld struct {
+	t         testing.TB
+	seed      uint64
+	servers   map[string]*localregion.Server
+	proxies   map[string]*faults.Proxy
+	proxyURL  map[string]string
+	members   []config.Member
+	transport *chaosTransport
+	engines   map[string]*replication.Engine
+	queues    map[string]*chaosQueue
+	direct    map[string]*s3.Client // user and test clients: straight to versitygw, no faults
+
+	locks     sync.Map // region+"\x00"+key -> *sync.Mutex: S3 orders the writes of one key in one bucket
+	sequencer atomic.Int64
+
+	mu     sync.Mutex
+	writes map[string][]ackWrite // by key
+	failed map[string]string     // keys with a write whose outcome is unknown (user client error)
+
+	applyErrors, permanentErrors atomic.Int64
+	echoes, noopDeletes          atomic.Int64
+}
+
+// ackWrite is one acknowledged user write: a put or a delete (marker), with what the user
+// wrote and what S3 answered.
+type ackWrite struct {
+	Region, Key, VersionID string
+	LastModified           time.Time
+	Sequencer              string
+	Deleted                bool
+	Hash, ContentType      string
+	Meta, Tags             map[string]string
+	Op                     string // "region/worker/op" for failure reports
+}
+
+func (w ackWrite) origin() replication.Origin {
+	o, _, _ := replication.OriginOf(w.Region, w.VersionID, w.LastModified, w.Sequencer, nil)
+	return o
+}
+
+func startChaosWorld(t testing.TB, seed uint64, qf queueFaults, tf transportFaults) *chaosWorld {
+	t.Helper()
+	w := &chaosWorld{t: t, seed: seed, servers: map[string]*localregion.Server{}, proxies: map[string]*faults.Proxy{}, proxyURL: map[string]string{},
+		engines: map[string]*replication.Engine{}, queues: map[string]*chaosQueue{}, direct: map[string]*s3.Client{},
+		writes: map[string][]ackWrite{}, failed: map[string]string{}}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	for _, r := range chaosRegions {
+		dir := t.TempDir()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			srv, err := localregion.Start(context.Background(), localregion.Options{Region: r, DataDir: dir})
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			w.servers[r] = srv
+		}()
+	}
+	wg.Wait()
+	t.Cleanup(func() {
+		var wg sync.WaitGroup
+		for _, s := range w.servers {
+			wg.Add(1)
+			go func() { defer wg.Done(); _ = s.Stop() }()
+		}
+		wg.Wait()
+	})
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	w.transport = newChaosTransport(seed+1, tf)
+	engineClients := map[string]s3store.S3API{}
+	for i, r := range chaosRegions {
+		srv := w.servers[r]
+		w.members = append(w.members, config.Member{Region: r, Bucket: srv.Bucket})
+		w.direct[r] = srv.Client()
+		p, err := faults.New(srv.Endpoint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs := &http.Server{Handler: p, ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = hs.Serve(l) }()
+		t.Cleanup(func() { _ = hs.Close() })
+		w.proxies[r], w.proxyURL[r] = p, "http://"+l.Addr().String()
+		engineClients[r] = s3.New(s3.Options{
+			Region: r, BaseEndpoint: aws.String(w.proxyURL[r]), UsePathStyle: true,
+			Credentials: credentials.NewStaticCredentialsProvider(srv.AccessKey, srv.SecretKey, ""),
+			HTTPClient:  &http.Client{Transport: w.transport, Timeout: 15 * time.Second},
+			Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxAttempts = 3
+				o.MaxBackoff = 100 * time.Millisecond
+				o.RateLimiter = ratelimit.None
+			}),
+		})
+		w.queues[r] = newChaosQueue(seed+10+uint64(i), qf)
+	}
+	// One engine per Region, as the replicator function runs in each Region.
+	for _, r := range chaosRegions {
+		store, err := s3store.New(engineClients, s3store.Options{PartSize: 5 * s3store.MiB})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w.engines[r], err = replication.New(store, w.members, replication.Options{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return w
+}
+
+func (w *chaosWorld) bucket(region string) string { return w.servers[region].Bucket }
+
+func (w *chaosWorld) lock(region, key string) func() {
+	m, _ := w.locks.LoadOrStore(region+"\x00"+key, &sync.Mutex{})
+	m.(*sync.Mutex).Lock()
+	return m.(*sync.Mutex).Unlock
+}
+
+// nextSequencer returns a sequencer greater than every earlier one, in S3's hex shape.
+func (w *chaosWorld) nextSequencer() string {
+	return fmt.Sprintf("%018X", 0x0062E99A88DC407000+w.sequencer.Add(1))
+}
+
+// chaosKeys is the key pool writers share: overlapping keys in every Region, a few with the
+// characters event key encoding gets wrong.
+func chaosKeys(n int) []string {
+	tricky := []string{"tricky/a b+c.txt", "tricky/100% sure:yes", "tricky/café 日本.bin"}
+	var out []string
+	for i := range n - len(tricky) {
+		out = append(out, fmt.Sprintf("k/%04d", i))
+	}
+	return append(out, tricky...)
+}
+
+// put writes a new version of key in region, directly, records it and publishes its event.
+func (w *chaosWorld) put(ctx context.Context, rng *rand.Rand, region, key, op string) {
+	body := []byte(fmt.Sprintf("%s seed=%d %s", op, w.seed, strings.Repeat("x", rng.IntN(2048))))
+	meta := map[string]string{"writer": region, "op": op}
+	if rng.IntN(2) == 0 {
+		meta["note"] = fmt.Sprintf("n%d", rng.IntN(1000))
+	}
+	tags := map[string]string{"op": strings.ReplaceAll(op, "/", "-"), "region": region}
+	ctype := []string{"text/plain", "application/octet-stream", "application/json"}[rng.IntN(3)]
+	tagging := url.Values{}
+	for k, v := range tags {
+		tagging.Set(k, v)
+	}
+	unlock := w.lock(region, key)
+	out, err := w.direct[region].PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(w.bucket(region)), Key: aws.String(key), Body: bytes.NewReader(body),
+		Metadata: meta, ContentType: aws.String(ctype), Tagging: aws.String(tagging.Encode()),
+	})
+	var head *s3.HeadObjectOutput
+	if err == nil {
+		head, err = w.direct[region].HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(w.bucket(region)), Key: aws.String(key), VersionId: out.VersionId})
+	}
+	seq := w.nextSequencer()
+	unlock()
+	if err != nil {
+		w.unknown(key, fmt.Sprintf("put %s in %s: %v", op, region, err))
+		return
+	}
+	sum := sha256.Sum256(body)
+	aw := ackWrite{Region: region, Key: key, VersionID: aws.ToString(out.VersionId), LastModified: aws.ToTime(head.LastModified), Sequencer: seq,
+		Hash: hex.EncodeToString(sum[:]), ContentType: ctype, Meta: meta, Tags: tags, Op: op}
+	w.record(aw)
+	w.queues[region].publish(chaosEnvelope(aw, int64(len(body)), aws.ToString(out.ETag)))
+}
+
+// del deletes key in region without a version id (a delete marker), records and publishes it.
+func (w *chaosWorld) del(ctx context.Context, region, key, op string) {
+	unlock := w.lock(region, key)
+	out, err := w.direct[region].DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(w.bucket(region)), Key: aws.String(key)})
+	var lm time.Time
+	noop := false
+	if err == nil && aws.ToString(out.VersionId) == "" {
+		// versitygw v1.8.0 writes no delete marker over a key that is absent or already
+		// deleted (S3 would add another marker): nothing happened, no event.
+		noop, err = w.servesNothing(ctx, region, key)
+	} else if err == nil {
+		lm, err = w.markerTime(ctx, region, key, aws.ToString(out.VersionId))
+	}
+	seq := w.nextSequencer()
+	unlock()
+	if noop {
+		w.noopDeletes.Add(1)
+		return
+	}
+	if err != nil {
+		w.unknown(key, fmt.Sprintf("delete %s in %s: %v", op, region, err))
+		return
+	}
+	aw := ackWrite{Region: region, Key: key, VersionID: aws.ToString(out.VersionId), LastModified: lm, Sequencer: seq, Deleted: true, Op: op}
+	w.record(aw)
+	w.queues[region].publish(chaosEnvelope(aw, 0, ""))
+}
+
+// servesNothing reports whether key is absent or deleted in region.
+func (w *chaosWorld) servesNothing(ctx context.Context, region, key string) (bool, error) {
+	list, err := w.direct[region].ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String(w.bucket(region)), Prefix: aws.String(key)})
+	if err != nil {
+		return false, err
+	}
+	for _, v := range list.Versions {
+		if aws.ToString(v.Key) == key && aws.ToBool(v.IsLatest) {
+			return false, fmt.Errorf("delete of %q returned no version id but version %s is current", key, aws.ToString(v.VersionId))
+		}
+	}
+	return true, nil
+}
+
+// markerTime reads back the Last-Modified of one delete marker (DeleteObject does not return it).
+func (w *chaosWorld) markerTime(ctx context.Context, region, key, versionID string) (time.Time, error) {
+	list, err := w.direct[region].ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String(w.bucket(region)), Prefix: aws.String(key)})
+	if err != nil {
+		return time.Time{}, err
+	}
+	for _, m := range list.DeleteMarkers {
+		if aws.ToString(m.Key) == key && aws.ToString(m.VersionId) == versionID {
+			return aws.ToTime(m.LastModified), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("delete marker %s of %q not listed", versionID, key)
+}
+
+func (w *chaosWorld) record(aw ackWrite) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.writes[aw.Key] = append(w.writes[aw.Key], aw)
+}
+
+func (w *chaosWorld) unknown(key, why string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.failed[key] = why
+}
+
+// chaosEnvelope is the EventBridge event S3 emits for an acknowledged write: key
+// form-URL-encoded, version id, sequencer, size and ETag for objects.
+func chaosEnvelope(aw ackWrite, size int64, etag string) []byte {
+	ev := events.S3ObjectEvent{
+		Version: "0", ID: "chaos-" + aw.Region + "-" + aw.VersionID, DetailType: events.DetailTypeObjectCreated, Source: events.S3EventSource,
+		AccountID: "111122223333", Time: aw.LastModified.UTC().Truncate(time.Second), Region: aw.Region, Resources: []string{"arn:aws:s3:::mrap-" + aw.Region},
+		Detail: events.S3ObjectDetail{
+			Version: "0", Bucket: events.S3DetailBucket{Name: "mrap-" + aw.Region},
+			Object:    events.S3DetailObject{Key: strings.ReplaceAll(url.QueryEscape(aw.Key), "%2F", "/"), Size: size, ETag: strings.Trim(etag, `"`), VersionID: aw.VersionID, Sequencer: aw.Sequencer},
+			RequestID: "CHAOS", Requester: "111122223333", SourceIPAddress: "127.0.0.1", Reason: events.ReasonPutObject,
+		},
+	}
+	if aw.Deleted {
+		ev.DetailType, ev.Detail.Reason, ev.Detail.DeletionType = events.DetailTypeObjectDeleted, events.ReasonDeleteObject, events.DeletionTypeMarker
+	}
+	b, _ := json.Marshal(ev)
+	return b
+}
+
+// deliver runs one replicator worker of region: it receives events, parses them like the
+// function does and applies them with the Region's engine. Writes the engine makes produce
+// events in their Region too, as on AWS (they are published there: the engine must skip its
+// own replicas).
+func (w *chaosWorld) deliver(ctx context.Context, region string) {
+	q := w.queues[region]
+	for {
+		it := q.receive(ctx)
+		if it == nil {
+			return
+		}
+		changes, err := events.ParseObjectChanges(it.body)
+		if err != nil || len(changes) != 1 {
+			w.t.Errorf("chaos event does not parse: %v (%d changes): %s", err, len(changes), it.body)
+			q.done(it, fmt.Errorf("parse: %v", err), true)
+			continue
+		}
+		res, err := w.engines[region].Apply(ctx, changes[0])
+		if err != nil {
+			w.applyErrors.Add(1)
+			if replication.IsPermanent(err) {
+				w.permanentErrors.Add(1)
+			}
+		}
+		q.done(it, err, replication.IsPermanent(err))
+		for _, o := range res.Destinations {
+			if o.Status == replication.Replicated {
+				w.echo(ctx, o.Region, res.Key, o.Action)
+			}
+		}
+	}
+}
+
+// echo publishes the event S3 would emit for a write the engine made in region.
+func (w *chaosWorld) echo(ctx context.Context, region, key string, action replication.Action) {
+	list, err := w.direct[region].ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String(w.bucket(region)), Prefix: aws.String(key), MaxKeys: aws.Int32(50)})
+	if err != nil {
+		return
+	}
+	for _, v := range list.Versions {
+		if aws.ToString(v.Key) == key && aws.ToBool(v.IsLatest) && action == replication.ActionCopy {
+			w.echoes.Add(1)
+			w.queues[region].publish(chaosEnvelope(ackWrite{Region: region, Key: key, VersionID: aws.ToString(v.VersionId), LastModified: aws.ToTime(v.LastModified)}, aws.ToInt64(v.Size), aws.ToString(v.ETag)))
+		}
+	}
+	for _, m := range list.DeleteMarkers {
+		if aws.ToString(m.Key) == key && aws.ToBool(m.IsLatest) && action == replication.ActionDeleteMarker {
+			w.echoes.Add(1)
+			w.queues[region].publish(chaosEnvelope(ackWrite{Region: region, Key: key, VersionID: aws.ToString(m.VersionId), LastModified: aws.ToTime(m.LastModified), Deleted: true}, 0, ""))
+		}
+	}
+}
+
+// keyState is what one Region serves for a key: nothing (absent or a delete marker), or an
+// object with its bytes, user metadata, content type, tags and origin.
+type keyState struct {
+	Deleted      bool
+	Hash         string
+	ContentType  string
+	Meta, Tags   string
+	OriginRegion string
+	OriginVID    string
+}
+
+func (s keyState) String() string {
+	if s.Deleted {
+		return "deleted"
+	}
+	return fmt.Sprintf("object origin=%s/%s sha256=%.12s type=%s meta=%s tags=%s", s.OriginRegion, s.OriginVID, s.Hash, s.ContentType, s.Meta, s.Tags)
+}
+
+func (w ackWrite) state() keyState {
+	if w.Deleted {
+		return keyState{Deleted: true}
+	}
+	return keyState{Hash: w.Hash, ContentType: w.ContentType, Meta: renderMap(w.Meta), Tags: renderMap(w.Tags), OriginRegion: w.Region, OriginVID: w.VersionID}
+}
+
+func renderMap(m map[string]string) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, strings.ToLower(k)+"="+m[k])
+	}
+	return "{" + strings.Join(parts, ",") + "}"
+}
+
+// snapshot reads every key's current state in region, straight from versitygw.
+func (w *chaosWorld) snapshot(ctx context.Context, region string) (map[string]keyState, error) {
+	c, bucket := w.direct[region], w.bucket(region)
+	out := map[string]keyState{}
+	in := &s3.ListObjectVersionsInput{Bucket: aws.String(bucket)}
+	for {
+		list, err := c.ListObjectVersions(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", region, err)
+		}
+		for _, m := range list.DeleteMarkers {
+			if aws.ToBool(m.IsLatest) {
+				out[aws.ToString(m.Key)] = keyState{Deleted: true}
+			}
+		}
+		for _, v := range list.Versions {
+			if !aws.ToBool(v.IsLatest) {
+				continue
+			}
+			key := aws.ToString(v.Key)
+			get, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+			if err != nil {
+				return nil, fmt.Errorf("get %s %q: %w", region, key, err)
+			}
+			body, err := io.ReadAll(get.Body)
+			get.Body.Close()
+			if err != nil {
+				return nil, err
+			}
+			tags, err := c.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String(bucket), Key: aws.String(key), VersionId: get.VersionId})
+			if err != nil {
+				return nil, fmt.Errorf("tags %s %q: %w", region, key, err)
+			}
+			tm := map[string]string{}
+			for _, tg := range tags.TagSet {
+				tm[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
+			}
+			user := map[string]string{}
+			for k, val := range get.Metadata {
+				if !strings.HasPrefix(strings.ToLower(k), "mrap-origin-") {
+					user[k] = val
+				}
+			}
+			o := replication.DestinationOrigin(region, replication.Version{Exists: true, VersionID: aws.ToString(get.VersionId), LastModified: aws.ToTime(get.LastModified), Metadata: get.Metadata})
+			sum := sha256.Sum256(body)
+			out[key] = keyState{Hash: hex.EncodeToString(sum[:]), ContentType: aws.ToString(get.ContentType), Meta: renderMap(user), Tags: renderMap(tm),
+				OriginRegion: o.Region, OriginVID: o.VersionID}
+		}
+		if !aws.ToBool(list.IsTruncated) {
+			return out, nil
+		}
+		in.KeyMarker, in.VersionIdMarker = list.NextKeyMarker, list.NextVersionIdMarker
+	}
+}
+
+// expected returns the write the conflict rule names for key among the acknowledged writes.
+func expected(writes []ackWrite) ackWrite {
+	best := writes[0]
+	for _, w := range writes[1:] {
+		if replication.Wins(w.origin(), best.origin()) {
+			best = w
+		}
+	}
+	return best
+}
+
+// history renders the acknowledged writes of a key, oldest origin first, for failure reports.
+func history(writes []ackWrite) string {
+	ws := slices.Clone(writes)
+	sort.Slice(ws, func(i, j int) bool { return replication.Compare(ws[i].origin(), ws[j].origin()) < 0 })
+	var b strings.Builder
+	for _, w := range ws {
+		kind := "put"
+		if w.Deleted {
+			kind = "delete"
+		}
+		fmt.Fprintf(&b, "\n      %-6s %-15s %s lm=%s seq=%s (%s)", kind, w.Region, w.VersionID, w.LastModified.UTC().Format("15:04:05.000"), w.Sequencer, w.Op)
+	}
+	return b.String()
+}
