@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -12,6 +13,11 @@ import (
 )
 
 var seedFlag = flag.Uint64("routing.seed", 0, "replay one property-test sequence by its seed")
+
+var longFlag = flag.Bool("routing.long", false, "long mode: ten times the worlds (over 1,000,000 decisions); also MRAP_CHAOS_LONG=1")
+
+// longMode reports whether the property tests run their long mode (make chaos).
+func longMode() bool { return *longFlag || os.Getenv("MRAP_CHAOS_LONG") == "1" }
 
 var allRegions = []string{"us-east-1", "us-west-2", "eu-west-1", "ap-southeast-2", "ap-northeast-1"}
 
@@ -195,11 +201,15 @@ func seeds(t *testing.T, n int) []uint64 {
 }
 
 // TestPropertySafetyOverRandomAlarmSequences runs 2,000 random worlds of 60 steps each
-// (120,000 decisions): never all passive, no automatic change inside the cooldown, never
-// routing to ALARM while a Region is OK, total outage exactly when every Region is
-// unhealthy, and the same input always gives the same answer.
+// (120,000 decisions; 20,000 worlds and 1,200,000 decisions in the long mode): never all
+// passive, no automatic change inside the cooldown, never routing to ALARM while a Region is
+// OK, total outage exactly when every Region is unhealthy, and the same input always gives
+// the same answer.
 func TestPropertySafetyOverRandomAlarmSequences(t *testing.T) {
-	const worlds, steps = 2000, 60
+	worlds, steps, want := 2000, 60, 100_000
+	if longMode() {
+		worlds, want = 20_000, 1_000_000
+	}
 	total := 0
 	for _, seed := range seeds(t, worlds) {
 		w := newWorld(seed)
@@ -217,16 +227,22 @@ func TestPropertySafetyOverRandomAlarmSequences(t *testing.T) {
 			}
 		}
 	}
-	if *seedFlag == 0 && total < 100_000 {
-		t.Fatalf("ran %d steps, want at least 100,000", total)
+	if *seedFlag == 0 && total < want {
+		t.Fatalf("ran %d steps, want at least %d", total, want)
 	}
 	t.Logf("%d decisions checked", total)
 }
 
 // TestPropertyConvergesUnderSteadyHealth holds health steady after a random history and
 // checks the routes settle on what the mode says (with failback) or stop changing (without).
+// 1,000 worlds; 10,000 in the long mode.
 func TestPropertyConvergesUnderSteadyHealth(t *testing.T) {
-	for _, seed := range seeds(t, 1000) {
+	worlds, decisions := 1000, 0
+	if longMode() {
+		worlds = 10_000
+	}
+	defer func() { t.Logf("%d worlds, %d decisions checked", worlds, decisions) }()
+	for _, seed := range seeds(t, worlds) {
 		w := newWorld(seed)
 		for i := 0; i < 20; i++ {
 			w.step(true)
@@ -236,6 +252,7 @@ func TestPropertyConvergesUnderSteadyHealth(t *testing.T) {
 		settle := w.now.Add(w.policy.Cooldown + w.policy.FailbackWindow + time.Hour)
 		for w.now.Before(settle) {
 			in, d := w.step(false)
+			decisions++
 			if err := checkStep(in, d); err != nil {
 				t.Fatalf("seed %d settling: %v\n%s", seed, err, strings.Join(w.trace, "\n"))
 			}
