@@ -85,3 +85,34 @@ func (rt *Runtime) probeOnce(ctx context.Context, r *region) probeResult {
 	r.probeMu.Unlock()
 	return out
 }
+
+// startRedriver replays dead-lettered replication events every interval while every Region
+// is healthy, so a failure too short to raise an alarm is not left behind.
+func (rt *Runtime) startRedriver(ctx context.Context, interval time.Duration) {
+	rt.wg.Add(1)
+	go func() {
+		defer rt.wg.Done()
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			health, _ := rt.failover.Read(ctx, rt.opts.Regions)
+			healthy := true
+			for _, h := range health {
+				healthy = healthy && h.State == "OK"
+			}
+			if !healthy {
+				continue
+			}
+			if n, err := rt.bridge.Redrive(); err != nil {
+				rt.log.Warn("redrive dead letters", "err", err)
+			} else if n > 0 {
+				rt.log.Info("redriving replication dead letters", "events", n)
+			}
+		}
+	}()
+}

@@ -364,6 +364,7 @@ func Start(ctx context.Context, opts Options) (_ *Runtime, err error) {
 	probeCtx, cancel := context.WithCancel(context.Background())
 	rt.stopProbes, rt.probeCtx = cancel, probeCtx
 	rt.startProber(probeCtx)
+	rt.startRedriver(probeCtx, 30*time.Second)
 
 	if err := rt.writeEndpoints(); err != nil {
 		return nil, err

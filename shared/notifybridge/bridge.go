@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"net/http"
@@ -56,7 +57,7 @@ type Options struct {
 	// QueueSize bounds the events waiting for delivery (default 10000); when full, new events
 	// go straight to the dead-letter file.
 	QueueSize int
-	// Workers deliver in parallel (default 4).
+	// Workers deliver in parallel, each the events of its share of the keys (default 8).
 	Workers int
 	// Attempts per event before it goes to the dead-letter file (default 5).
 	Attempts int
@@ -93,7 +94,7 @@ type Bridge struct {
 	members map[string]Member
 	deliver Deliver
 	opts    Options
-	queue   chan job
+	queues  []chan job // one per worker: events of one key go to one worker, in order
 	seqBase string
 
 	received, delivered, deadLettered, ignored atomic.Int64
@@ -117,7 +118,7 @@ func New(members []Member, deliver Deliver, opts Options, optFns ...func(*Option
 		opts.QueueSize = 10000
 	}
 	if opts.Workers <= 0 {
-		opts.Workers = 4
+		opts.Workers = 8
 	}
 	if opts.Attempts <= 0 {
 		opts.Attempts = 5
@@ -130,12 +131,15 @@ func New(members []Member, deliver Deliver, opts Options, optFns ...func(*Option
 	}
 	b := &Bridge{
 		members: map[string]Member{}, deliver: deliver, opts: opts,
-		queue: make(chan job, opts.QueueSize), latency: map[string]time.Duration{},
+		latency: map[string]time.Duration{},
 		// Sequencers restart with versitygw; a start-time prefix keeps them growing across restarts.
 		seqBase: fmt.Sprintf("%016X", time.Now().UnixNano()),
 	}
 	for _, m := range members {
 		b.members[m.Region] = m
+	}
+	for range opts.Workers {
+		b.queues = append(b.queues, make(chan job, max(1, opts.QueueSize/opts.Workers)))
 	}
 	return b
 }
@@ -144,7 +148,7 @@ func New(members []Member, deliver Deliver, opts Options, optFns ...func(*Option
 func (b *Bridge) Start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	b.cancel = cancel
-	for range b.opts.Workers {
+	for _, q := range b.queues {
 		b.wg.Add(1)
 		go func() {
 			defer b.wg.Done()
@@ -152,7 +156,7 @@ func (b *Bridge) Start() {
 				select {
 				case <-ctx.Done():
 					return
-				case j := <-b.queue:
+				case j := <-q:
 					b.inFlight.Add(1)
 					b.run(ctx, j)
 					b.inFlight.Add(-1)
@@ -170,13 +174,16 @@ func (b *Bridge) Stop() {
 		b.cancel()
 	}
 	b.wg.Wait()
-	for {
-		select {
-		case j := <-b.queue:
-			b.counter(j.region).Add(-1)
-			b.deadLetter(j, errors.New("runtime stopped before delivery"))
-		default:
-			return
+	for _, q := range b.queues {
+	drain:
+		for {
+			select {
+			case j := <-q:
+				b.counter(j.region).Add(-1)
+				b.deadLetter(j, errors.New("runtime stopped before delivery"))
+			default:
+				break drain
+			}
 		}
 	}
 }
@@ -192,7 +199,7 @@ func (b *Bridge) Stats() Stats {
 	return Stats{
 		Received: b.received.Load(), Delivered: b.delivered.Load(),
 		DeadLettered: b.deadLettered.Load(), Ignored: b.ignored.Load(),
-		Backlog: len(b.queue) + int(b.inFlight.Load()), LastLatency: lat, RegionBacklog: b.regionBacklog(),
+		Backlog: b.queued() + int(b.inFlight.Load()), LastLatency: lat, RegionBacklog: b.regionBacklog(),
 	}
 }
 
@@ -299,11 +306,36 @@ func (b *Bridge) regionBacklog() map[string]int {
 	return out
 }
 
+func (b *Bridge) queued() int {
+	n := 0
+	for _, q := range b.queues {
+		n += len(q)
+	}
+	return n
+}
+
+// shard picks the worker of an envelope by its object key, so the events of one key (from
+// every Region) are delivered one after the other: concurrent copies of one key into the
+// same destination could otherwise land in the wrong order.
+func (b *Bridge) shard(envelope []byte) chan job {
+	var ev struct {
+		Detail struct {
+			Object struct {
+				Key string `json:"key"`
+			} `json:"object"`
+		} `json:"detail"`
+	}
+	_ = json.Unmarshal(envelope, &ev)
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(ev.Detail.Object.Key))
+	return b.queues[h.Sum32()%uint32(len(b.queues))]
+}
+
 func (b *Bridge) enqueue(j job) {
 	c := b.counter(j.region)
 	c.Add(1)
 	select {
-	case b.queue <- j:
+	case b.shard(j.envelope) <- j:
 	default:
 		c.Add(-1)
 		b.deadLetter(j, errors.New("replication queue full"))
