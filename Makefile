@@ -12,7 +12,7 @@ STATICCHECK_VERSION := v0.8.2
 
 FUNCTIONS := $(notdir $(wildcard functions/*))
 
-.PHONY: all build tools test unit integration lint bench fuzz synth run clean
+.PHONY: all build tools test unit integration lint bench fuzz synth run clean chaos
 
 all: lint test
 
@@ -48,6 +48,12 @@ unit:
 ## integration: the end-to-end tests against real local peers
 integration: tools
 	$(GO) test -count=1 -timeout 30m ./integration/...
+
+## chaos: the long proof runs: chaos convergence (thousands of operations; MRAP_CHAOS_SEED=N replays a
+##        printed seed), the drill against every failure kind, 1,200,000 routing-policy decisions
+chaos: tools
+	MRAP_CHAOS_LONG=1 $(GO) test -count=1 -timeout 30m -v -run 'TestChaosConvergence|TestDrillEveryFailureKind' ./integration/
+	MRAP_CHAOS_LONG=1 $(GO) test -count=1 -timeout 30m -v -run 'Property' ./shared/routing/
 
 ## lint: gofmt, go vet, staticcheck
 lint: $(BIN)/staticcheck
