@@ -80,6 +80,7 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := newFlags("status", "status [flags]", stderr)
 	data := fs.String("data", ".local", "data folder of the local runtime")
 	jsonOut := fs.Bool("json", false, "print JSON")
+	watch := fs.Duration("watch", 0, "local: redraw every interval (such as 1s) until Ctrl-C")
 	af := addAWSFlags(fs)
 	if _, err := parse(fs, args); err != nil {
 		return err
@@ -91,15 +92,31 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	st, err := l.status(ctx)
-	if err != nil {
-		return err
+	for {
+		st, err := l.status(ctx)
+		if err != nil {
+			return err
+		}
+		if *jsonOut {
+			if err := writeJSON(stdout, st); err != nil {
+				return err
+			}
+		} else {
+			if *watch > 0 {
+				fmt.Fprint(stdout, "\033[H\033[2J") // clear the terminal
+				fmt.Fprintf(stdout, "%s  (every %s, Ctrl-C to stop)\n", time.Now().Format(time.TimeOnly), *watch)
+			}
+			printLocalStatus(stdout, st)
+		}
+		if *watch <= 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(*watch):
+		}
 	}
-	if *jsonOut {
-		return writeJSON(stdout, st)
-	}
-	printLocalStatus(stdout, st)
-	return nil
 }
 
 func writeJSON(w io.Writer, v any) error {
