@@ -31,11 +31,19 @@ type transportFaults struct {
 	Timeout  float64 // a timeout error, half before and half after
 }
 
-func newChaosTransport(seed uint64, cfg transportFaults) *chaosTransport {
-	next := http.DefaultTransport.(*http.Transport).Clone()
-	next.MaxIdleConnsPerHost = 64
+// newChaosTransport wraps next (nil: a plain transport).
+func newChaosTransport(seed uint64, cfg transportFaults, next http.RoundTripper) *chaosTransport {
+	if next == nil {
+		next = plainTransport()
+	}
 	t := &chaosTransport{next: next, cfg: cfg, rng: rand.New(rand.NewPCG(seed, seed^0x7a3c))}
 	t.enabled.Store(true)
+	return t
+}
+
+func plainTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
 	return t
 }
 

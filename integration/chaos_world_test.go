@@ -82,7 +82,9 @@ func (w ackWrite) origin() replication.Origin {
 	return o
 }
 
-func startChaosWorld(t testing.TB, seed uint64, qf queueFaults, tf transportFaults) *chaosWorld {
+// startChaosWorld starts the Regions and wires the engines. s3MarkerTimes puts every client
+// behind a markerClock (delete markers timed like S3's, see markerClock).
+func startChaosWorld(t testing.TB, seed uint64, qf queueFaults, tf transportFaults, s3MarkerTimes bool) *chaosWorld {
 	t.Helper()
 	w := &chaosWorld{t: t, seed: seed, servers: map[string]*localregion.Server{}, proxies: map[string]*faults.Proxy{}, proxyURL: map[string]string{},
 		engines: map[string]*replication.Engine{}, queues: map[string]*chaosQueue{}, direct: map[string]*s3.Client{},
@@ -117,12 +119,16 @@ func startChaosWorld(t testing.TB, seed uint64, qf queueFaults, tf transportFaul
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
 	}
-	w.transport = newChaosTransport(seed+1, tf)
+	var base http.RoundTripper = plainTransport()
+	if s3MarkerTimes {
+		base = newMarkerClock(base)
+	}
+	w.transport = newChaosTransport(seed+1, tf, base)
 	engineClients := map[string]s3store.S3API{}
 	for i, r := range chaosRegions {
 		srv := w.servers[r]
 		w.members = append(w.members, config.Member{Region: r, Bucket: srv.Bucket})
-		w.direct[r] = srv.Client()
+		w.direct[r] = srv.Client(func(o *s3.Options) { o.HTTPClient = &http.Client{Transport: base, Timeout: 30 * time.Second} })
 		p, err := faults.New(srv.Endpoint)
 		if err != nil {
 			t.Fatal(err)
@@ -393,16 +399,32 @@ func renderMap(m map[string]string) string {
 }
 
 // snapshot reads every key's current state in region, straight from versitygw.
-func (w *chaosWorld) snapshot(ctx context.Context, region string) (map[string]keyState, error) {
+// It also returns, by key, the origins of every delete marker of region that no user wrote:
+// the markers the engine wrote.
+func (w *chaosWorld) snapshot(ctx context.Context, region string) (map[string]keyState, map[string][]replication.Origin, error) {
 	c, bucket := w.direct[region], w.bucket(region)
 	out := map[string]keyState{}
+	userMarkers := map[string]bool{}
+	w.mu.Lock()
+	for _, ws := range w.writes {
+		for _, aw := range ws {
+			if aw.Deleted && aw.Region == region {
+				userMarkers[aw.VersionID] = true
+			}
+		}
+	}
+	w.mu.Unlock()
+	engineMarkers := map[string][]replication.Origin{}
 	in := &s3.ListObjectVersionsInput{Bucket: aws.String(bucket)}
 	for {
 		list, err := c.ListObjectVersions(ctx, in)
 		if err != nil {
-			return nil, fmt.Errorf("list %s: %w", region, err)
+			return nil, nil, fmt.Errorf("list %s: %w", region, err)
 		}
 		for _, m := range list.DeleteMarkers {
+			if key, id := aws.ToString(m.Key), aws.ToString(m.VersionId); !userMarkers[id] {
+				engineMarkers[key] = append(engineMarkers[key], replication.DestinationOrigin(region, replication.Version{Exists: true, DeleteMarker: true, VersionID: id, LastModified: aws.ToTime(m.LastModified)}))
+			}
 			if aws.ToBool(m.IsLatest) {
 				out[aws.ToString(m.Key)] = keyState{Deleted: true}
 			}
@@ -414,16 +436,16 @@ func (w *chaosWorld) snapshot(ctx context.Context, region string) (map[string]ke
 			key := aws.ToString(v.Key)
 			get, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 			if err != nil {
-				return nil, fmt.Errorf("get %s %q: %w", region, key, err)
+				return nil, nil, fmt.Errorf("get %s %q: %w", region, key, err)
 			}
 			body, err := io.ReadAll(get.Body)
 			get.Body.Close()
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			tags, err := c.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String(bucket), Key: aws.String(key), VersionId: get.VersionId})
 			if err != nil {
-				return nil, fmt.Errorf("tags %s %q: %w", region, key, err)
+				return nil, nil, fmt.Errorf("tags %s %q: %w", region, key, err)
 			}
 			tm := map[string]string{}
 			for _, tg := range tags.TagSet {
@@ -441,7 +463,7 @@ func (w *chaosWorld) snapshot(ctx context.Context, region string) (map[string]ke
 				OriginRegion: o.Region, OriginVID: o.VersionID}
 		}
 		if !aws.ToBool(list.IsTruncated) {
-			return out, nil
+			return out, engineMarkers, nil
 		}
 		in.KeyMarker, in.VersionIdMarker = list.NextKeyMarker, list.NextVersionIdMarker
 	}
