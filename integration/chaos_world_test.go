@@ -60,6 +60,8 @@ type chaosWorld struct {
 	mu     sync.Mutex
 	writes map[string][]ackWrite // by key
 	failed map[string]string     // keys with a write whose outcome is unknown (user client error)
+	// permanentMsgs holds the first errors the engine marked permanent.
+	permanentMsgs []string
 
 	applyErrors, permanentErrors atomic.Int64
 	echoes, noopDeletes          atomic.Int64
@@ -334,6 +336,11 @@ func (w *chaosWorld) deliver(ctx context.Context, region string) {
 			w.applyErrors.Add(1)
 			if replication.IsPermanent(err) {
 				w.permanentErrors.Add(1)
+				w.mu.Lock()
+				if len(w.permanentMsgs) < 5 {
+					w.permanentMsgs = append(w.permanentMsgs, err.Error())
+				}
+				w.mu.Unlock()
 			}
 		}
 		q.done(it, err, replication.IsPermanent(err))
@@ -493,4 +500,68 @@ func history(writes []ackWrite) string {
 		fmt.Fprintf(&b, "\n      %-6s %-15s %s lm=%s seq=%s (%s)", kind, w.Region, w.VersionID, w.LastModified.UTC().Format("15:04:05.000"), w.Sequencer, w.Op)
 	}
 	return b.String()
+}
+
+// versionRow is one version or delete marker of a key in one Region.
+type versionRow struct {
+	VersionID    string
+	DeleteMarker bool
+	Latest       bool
+	Origin       replication.Origin // from the marks (replicas), or the version itself
+	User         bool               // an acknowledged user write
+}
+
+// versions returns every version of key in region, newest first (versitygw's version ids
+// are ULIDs: they sort by creation), with the origin each one carries.
+func (w *chaosWorld) versions(ctx context.Context, region, key string) ([]versionRow, error) {
+	c, bucket := w.direct[region], w.bucket(region)
+	user := map[string]bool{}
+	w.mu.Lock()
+	for _, aw := range w.writes[key] {
+		if aw.Region == region {
+			user[aw.VersionID] = true
+		}
+	}
+	w.mu.Unlock()
+	list, err := c.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String(bucket), Prefix: aws.String(key)})
+	if err != nil {
+		return nil, err
+	}
+	var out []versionRow
+	for _, m := range list.DeleteMarkers {
+		if aws.ToString(m.Key) == key {
+			id := aws.ToString(m.VersionId)
+			out = append(out, versionRow{VersionID: id, DeleteMarker: true, Latest: aws.ToBool(m.IsLatest), User: user[id],
+				Origin: replication.DestinationOrigin(region, replication.Version{Exists: true, DeleteMarker: true, VersionID: id, LastModified: aws.ToTime(m.LastModified)})})
+		}
+	}
+	for _, v := range list.Versions {
+		if aws.ToString(v.Key) != key {
+			continue
+		}
+		id := aws.ToString(v.VersionId)
+		h, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), VersionId: aws.String(id)})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, versionRow{VersionID: id, Latest: aws.ToBool(v.IsLatest), User: user[id],
+			Origin: replication.DestinationOrigin(region, replication.Version{Exists: true, VersionID: id, LastModified: aws.ToTime(h.LastModified), Metadata: h.Metadata})})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].VersionID > out[j].VersionID })
+	return out, nil
+}
+
+// overwrittenByEngine reports the engine write made right on top of the winning write win in
+// its own Region, if any: the engine replaced a write that should have won.
+func (w *chaosWorld) overwrittenByEngine(ctx context.Context, win ackWrite) (versionRow, bool, error) {
+	rows, err := w.versions(ctx, win.Region, win.Key)
+	if err != nil {
+		return versionRow{}, false, err
+	}
+	for i, r := range rows {
+		if r.VersionID == win.VersionID && i > 0 && !rows[i-1].User {
+			return rows[i-1], true, nil
+		}
+	}
+	return versionRow{}, false, nil
 }
