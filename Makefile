@@ -50,9 +50,11 @@ integration: tools
 	$(GO) test -count=1 -timeout 30m ./integration/...
 
 ## chaos: the long proof runs: chaos convergence (thousands of operations; MRAP_CHAOS_SEED=N replays a
-##        printed seed), the drill against every failure kind, 1,200,000 routing-policy decisions
+##        printed seed; again with delete markers timed like S3), the drill against every failure
+##        kind, 1,200,000 routing-policy decisions
 chaos: tools
 	MRAP_CHAOS_LONG=1 $(GO) test -count=1 -timeout 30m -v -run 'TestChaosConvergence|TestDrillEveryFailureKind' ./integration/
+	MRAP_CHAOS_LONG=1 MRAP_CHAOS_S3_MARKER_TIMES=1 $(GO) test -count=1 -timeout 30m -v -run 'TestChaosConvergence' ./integration/
 	MRAP_CHAOS_LONG=1 $(GO) test -count=1 -timeout 30m -v -run 'Property' ./shared/routing/
 
 ## lint: gofmt, go vet, staticcheck
