@@ -89,13 +89,13 @@ func TestReconcileLocal(t *testing.T) {
 
 	stdout.Reset()
 	stderr.Reset()
-	if err := run(ctx, []string{"reconcile", "--data", data, "--report", report, "--page-size", "2"}, &stdout, &stderr); err != nil {
+	if err := run(ctx, []string{"reconcile", "--data", data, "--report", report, "--page-size", "2", "--estimated-keys", "5"}, &stdout, &stderr); err != nil {
 		t.Fatalf("reconcile: %v\n%s%s", err, stdout.String(), stderr.String())
 	}
 	if !strings.Contains(stdout.String(), "5 keys scanned") || !strings.Contains(stdout.String(), "5 repairs planned, 5 repaired") {
 		t.Errorf("summary:\n%s", stdout.String())
 	}
-	if !strings.Contains(stderr.String(), "keys/s") {
+	if !strings.Contains(stderr.String(), "keys/s") || !strings.Contains(stderr.String(), "100%") {
 		t.Errorf("no progress bar on stderr: %q", stderr.String())
 	}
 	f, err := os.Open(report)
