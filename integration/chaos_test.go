@@ -99,18 +99,17 @@ func TestChaosConvergence(t *testing.T) {
 	if mode == "long" {
 		replay += " -chaos.long"
 	}
-	t.Logf("chaos %s mode, seed %d (%s)", mode, seed, replay)
+	markers := *chaosMarkers || os.Getenv("MRAP_CHAOS_S3_MARKER_TIMES") == "1"
+	if markers {
+		mode += ", delete markers timed like S3"
+		replay += " -chaos.s3-marker-times"
+	}
+	t.Logf("chaos run (%s mode), seed %d (%s)", mode, seed, replay)
 	defer func() {
 		if t.Failed() {
 			t.Logf("FAILED with seed %d; %s", seed, replay)
 		}
 	}()
-
-	markers := *chaosMarkers || os.Getenv("MRAP_CHAOS_S3_MARKER_TIMES") == "1"
-	if markers {
-		t.Log("delete markers timed like S3 (-chaos.s3-marker-times)")
-		replay += " -chaos.s3-marker-times"
-	}
 	w := startChaosWorld(t, seed, plan.Queue, plan.Transport, markers)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
