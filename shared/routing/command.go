@@ -11,6 +11,15 @@ func decideCommand(in Input, ov Overrides) Decision {
 	c := *in.Command
 	views := buildViews(in, ov)
 	refuse := func(format string, args ...any) Decision {
+		if len(activeOf(in.Routes)) == 0 {
+			// Refusing must not keep a table with no active Region: the command is set aside and the
+			// automatic decision applies.
+			auto := in
+			auto.Command = nil
+			d := Decide(auto)
+			d.Reason = commandLabel(c) + " set aside (" + fmt.Sprintf(format, args...) + "); no Region was active: " + d.Reason
+			return d
+		}
 		return Decision{
 			Routes:    cloneRoutes(in.Routes),
 			Refused:   true,

@@ -155,6 +155,12 @@ func TestDecide(t *testing.T) {
 			wantRefused: true, wantReason: "minimum of 2",
 		},
 		{
+			name:        "a command that must be refused on a table with no active Region is set aside for the automatic decision",
+			in:          Input{Routes: map[string]int{use1: 0, euw1: 0}, Health: map[string]RegionHealth{use1: h(OK, time.Hour), euw1: h(OK, time.Hour)}, Policy: with(aa(), func(p *Policy) { p.Priority = nil; p.MinActive = 2 }), Command: &Command{Action: Failover, Region: euw1}},
+			wantRoutes:  map[string]int{use1: 100, euw1: 100},
+			wantChanged: true, wantReason: "set aside (failover to one Region conflicts with the minimum of 2 active Regions); no Region was active",
+		},
+		{
 			name:        "draining the last healthy Region is refused",
 			in:          Input{Routes: map[string]int{use1: 100, euw1: 0}, Health: map[string]RegionHealth{use1: h(OK, time.Hour), euw1: h(Alarm, time.Minute)}, Policy: ap(), Command: &Command{Action: Drain, Region: use1}},
 			wantRoutes:  map[string]int{use1: 100, euw1: 0},
