@@ -28,6 +28,34 @@
 //     events never let an older version overwrite a newer one);
 //   - otherwise the source version is copied with the replica marks.
 //
+// Concurrent writes. Engines in different Regions apply changes of one key at the same time
+// (on AWS each Region's replicator runs on its own), so a destination read and the write
+// decided on it are not atomic: without care, a losing copy that lands last stays current.
+// With a ConditionalStore the write is conditioned on the state it was decided on
+// (optimistic concurrency): a current object with ETag E -> If-Match: E; no version or a
+// current delete marker -> If-None-Match: * (S3 counts a current delete marker as no
+// object); a delete marker over an object -> DeleteObject with If-Match: E. When the store
+// answers that the condition failed (ErrConditionFailed: 412 PreconditionFailed, 409
+// ConditionalRequestConflict), the engine reads the destination again, decides again with
+// the same DecideDestination and writes again, at most Options.WriteAttempts times (default
+// 5); then the destination fails with a retryable error and the record is delivered again.
+// The common case costs nothing extra: one read, one conditional write.
+//
+// Where a store cannot guard a write, the engine writes and then verifies: it reads the
+// destination again and, when a concurrent write that loses to the one replicated is current,
+// writes again; when its own replica is current but a concurrent winner landed just below it,
+// it deletes its replica (by version id) so that the winner is current again. This applies
+// when ConditionalStore.Atomic says so (s3store: delete markers outside AWS, since versitygw
+// v1.8.0 checks If-Match on DeleteObject outside its per-key lock; every write with
+// s3store.Options.UnguardedWrites) and when a store refuses a condition that holds (a second
+// read finds the state unchanged: versitygw v1.8.0 answers If-None-Match over a current
+// delete marker with 412). Verification is best effort: interleavings of three or more
+// writers inside one unguarded write are left to the reconciler. A Store that is not a
+// ConditionalStore writes unconditionally and is exposed to the race. If-Match compares
+// contents, not versions: a concurrent write of byte-identical content (same ETag) is not
+// seen; the Regions then hold the same bytes with different marks, which the reconciler
+// repairs.
+//
 // Marks (user metadata, docs/contracts.md): mrap-origin-region, mrap-origin-version-id,
 // mrap-origin-time (RFC 3339, nanoseconds, UTC) and mrap-origin-sequencer (when known). A
 // version without mrap-origin-region is an original; its origin is (its Region, its version

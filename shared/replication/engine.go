@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/mrap-engine/mrap/events"
@@ -15,6 +16,10 @@ type Options struct {
 	Policy
 	// DestinationConcurrency bounds the destinations worked on at once (default: all).
 	DestinationConcurrency int
+	// WriteAttempts bounds the writes at one destination while concurrent writes keep
+	// changing it (default 5); then the destination fails with a retryable error wrapping
+	// ErrConditionFailed, so the record is delivered again.
+	WriteAttempts int
 }
 
 // Engine applies object changes from one member bucket to every other member.
@@ -44,6 +49,9 @@ func New(store Store, members []config.Member, opts Options) (*Engine, error) {
 	}
 	if opts.DestinationConcurrency <= 0 {
 		opts.DestinationConcurrency = len(members)
+	}
+	if opts.WriteAttempts <= 0 {
+		opts.WriteAttempts = 5
 	}
 	return &Engine{store: store, members: append([]config.Member(nil), members...), opts: opts}, nil
 }
@@ -260,7 +268,10 @@ func (e *Engine) applyTo(ctx context.Context, src, dst config.Member, key string
 	return e.applyFrom(ctx, src, dst, key, srcVersion, d, &openedSource{})
 }
 
-// applyFrom is applyTo that copies from the opened source body when one is left.
+// applyFrom is applyTo that copies from the opened source body when one is left. The write
+// is conditioned on the destination state it was decided on (ConditionalStore); when that
+// state changed meanwhile, the destination is read again and the decision made again, at
+// most Options.WriteAttempts times.
 func (e *Engine) applyFrom(ctx context.Context, src, dst config.Member, key string, srcVersion Version, d Decision, opened *openedSource) Outcome {
 	out := Outcome{Region: dst.Region, Bucket: dst.Bucket, Action: d.Action}
 	fail := func(op string, err error) Outcome {
@@ -275,41 +286,126 @@ func (e *Engine) applyFrom(ctx context.Context, src, dst config.Member, key stri
 	if err != nil {
 		return fail("read destination", err)
 	}
-	dd := DecideDestination(d, dst.Region, cur)
-	out.Action = dd.Action
-	switch dd.Action {
-	case ActionSkip:
-		out.Status, out.Reason = Skipped, dd.Reason
-		return out
-	case ActionCopy:
-		req := CopyRequest{
-			SourceRegion: src.Region, SourceBucket: src.Bucket, Key: key, Source: srcVersion,
-			DestRegion: dst.Region, DestBucket: dst.Bucket, Marks: d.Origin.Marks(),
-		}
-		var n int64
-		var err error
-		if body := opened.take(); body != nil {
-			n, err = e.store.(StreamingStore).CopyFrom(ctx, req, body)
-		} else {
-			n, err = e.store.Copy(ctx, req)
-		}
-		if errors.Is(err, ErrNotFound) && !IsPermanent(err) {
-			out.Status, out.Reason = Skipped, SkipSourceVersionGone
+	cs, conditional := e.store.(ConditionalStore)
+	refused := false // the store refused a condition that held: write without it, verify after
+	for attempt := 1; ; attempt++ {
+		dd := DecideDestination(d, dst.Region, cur)
+		out.Action = dd.Action
+		if dd.Action == ActionSkip {
+			out.Status, out.Reason = Skipped, dd.Reason
 			return out
 		}
-		if err != nil {
-			return fail("copy to", err)
+		if dd.Action != ActionCopy && dd.Action != ActionDeleteMarker {
+			return fail("apply", fmt.Errorf("unexpected action %q", dd.Action))
+		}
+		var cond Condition
+		if conditional && !refused {
+			cond = ConditionOf(cur)
+		}
+		op := "copy to"
+		if dd.Action == ActionDeleteMarker {
+			op = "put delete marker in"
+		}
+		n, err := e.write(ctx, src, dst, key, srcVersion, dd, cond, opened)
+		switch {
+		case errors.Is(err, ErrConditionFailed) && !IsPermanent(err):
+			if attempt >= e.opts.WriteAttempts {
+				return fail(op, fmt.Errorf("destination kept changing, %d attempts: %w", attempt, err))
+			}
+			again, err := e.store.Head(ctx, dst.Region, dst.Bucket, key)
+			if err != nil {
+				return fail("read destination", err)
+			}
+			refused = refused || sameState(again, cur)
+			cur = again
+			continue
+		case errors.Is(err, ErrNotFound) && dd.Action == ActionCopy && !IsPermanent(err):
+			out.Status, out.Reason = Skipped, SkipSourceVersionGone
+			return out
+		case err != nil:
+			return fail(op, err)
 		}
 		out.Status, out.Bytes = Replicated, n
-		return out
-	case ActionDeleteMarker:
-		if err := e.store.PutDeleteMarker(ctx, dst.Region, dst.Bucket, key); err != nil {
-			return fail("put delete marker in", err)
+		if !conditional || (!cond.IsZero() && cs.Atomic(dst.Region, dd.Action == ActionDeleteMarker, srcVersion.Size)) {
+			return out
 		}
-		out.Status = Replicated
-		return out
+		// The write was not guarded atomically: check what the destination holds now.
+		redo, after, err := e.verify(ctx, dst, key, dd, cur)
+		if err != nil {
+			return fail("verify", err)
+		}
+		if !redo {
+			return out
+		}
+		if attempt >= e.opts.WriteAttempts {
+			return fail(op, fmt.Errorf("destination kept changing, %d attempts: %w", attempt, ErrConditionFailed))
+		}
+		out.Bytes = 0
+		cur = after
 	}
-	return fail("apply", fmt.Errorf("unexpected action %q", dd.Action))
+}
+
+// write carries out one copy or delete marker under cond.
+func (e *Engine) write(ctx context.Context, src, dst config.Member, key string, srcVersion Version, d Decision, cond Condition, opened *openedSource) (int64, error) {
+	if d.Action == ActionDeleteMarker {
+		if cs, ok := e.store.(ConditionalStore); ok && !cond.IsZero() {
+			return 0, cs.PutDeleteMarkerIf(ctx, dst.Region, dst.Bucket, key, cond)
+		}
+		return 0, e.store.PutDeleteMarker(ctx, dst.Region, dst.Bucket, key)
+	}
+	req := CopyRequest{
+		SourceRegion: src.Region, SourceBucket: src.Bucket, Key: key, Source: srcVersion,
+		DestRegion: dst.Region, DestBucket: dst.Bucket, Marks: d.Origin.Marks(), Condition: cond,
+	}
+	if body := opened.take(); body != nil {
+		return e.store.(StreamingStore).CopyFrom(ctx, req, body)
+	}
+	return e.store.Copy(ctx, req)
+}
+
+// verify checks a write the store did not guard atomically, given the destination state it
+// was decided on (observed). It reports redo when a concurrent write that loses to d is now
+// current (the write must be made again over after). When the engine's own replica is
+// current but a concurrent winner landed just before it, the replica is deleted (permanently,
+// by version id) so that the winner is current again.
+func (e *Engine) verify(ctx context.Context, dst config.Member, key string, d Decision, observed Version) (redo bool, after Version, err error) {
+	after, err = e.store.Head(ctx, dst.Region, dst.Bucket, key)
+	if err != nil {
+		return false, after, err
+	}
+	if DecideDestination(d, dst.Region, after).Action != ActionSkip {
+		return true, after, nil
+	}
+	if d.Action != ActionCopy || !after.Exists || after.DeleteMarker || !DestinationOrigin(dst.Region, after).Same(d.Origin) {
+		return false, after, nil
+	}
+	versions, err := e.store.ListVersions(ctx, dst.Region, dst.Bucket, key)
+	if err != nil {
+		return false, after, err
+	}
+	i := slices.IndexFunc(versions, func(v Version) bool { return v.VersionID == after.VersionID })
+	if i < 0 || i+1 >= len(versions) || versions[i+1].VersionID == observed.VersionID {
+		return false, after, nil
+	}
+	below := versions[i+1]
+	if !below.DeleteMarker {
+		if below, err = e.store.HeadVersion(ctx, dst.Region, dst.Bucket, key, below.VersionID); errors.Is(err, ErrNotFound) {
+			return false, after, nil
+		} else if err != nil {
+			return false, after, err
+		}
+	}
+	if Wins(DestinationOrigin(dst.Region, below), d.Origin) {
+		if err := e.store.DeleteVersion(ctx, dst.Region, dst.Bucket, key, after.VersionID); err != nil && !errors.Is(err, ErrNotFound) {
+			return false, after, err
+		}
+	}
+	return false, after, nil
+}
+
+// sameState reports whether two reads of a destination saw the same current version.
+func sameState(a, b Version) bool {
+	return a.Exists == b.Exists && a.DeleteMarker == b.DeleteMarker && a.VersionID == b.VersionID && a.ETag == b.ETag
 }
 
 func (e *Engine) deleteReplicas(ctx context.Context, dst config.Member, key string, d Decision, out Outcome, fail func(string, error) Outcome) Outcome {

@@ -24,6 +24,9 @@ type memStore struct {
 	data    map[string]string               // version id -> body
 	fail    map[string]error                // "op region" -> error to return
 	calls   []string
+	// beforeWrite, when set, runs before every write (copy or delete marker) lands, outside
+	// the lock: race tests inject competing writes there.
+	beforeWrite func(region, key string)
 }
 
 func newMemStore(regions ...string) *memStore {
@@ -39,6 +42,9 @@ func (s *memStore) tick(d time.Duration) { s.mu.Lock(); s.now = s.now.Add(d); s.
 func (s *memStore) write(region, key string, v Version, body string) Version {
 	s.seq++
 	v.Exists, v.VersionID, v.LastModified = true, fmt.Sprintf("%s-v%d", region, s.seq), s.now
+	if !v.DeleteMarker {
+		v.ETag = fmt.Sprintf("%q", body)
+	}
 	s.objects[region][key] = append(s.objects[region][key], v)
 	s.data[v.VersionID] = body
 	return v
@@ -100,7 +106,14 @@ func (s *memStore) Copy(_ context.Context, req CopyRequest) (int64, error) {
 	if err := s.record("Copy", req.DestRegion); err != nil {
 		return 0, err
 	}
+	s.hook(req.DestRegion, req.Key)
 	return s.copy(req)
+}
+
+func (s *memStore) hook(region, key string) {
+	if s.beforeWrite != nil {
+		s.beforeWrite(region, key)
+	}
 }
 
 func (s *memStore) copy(req CopyRequest) (int64, error) {
@@ -128,6 +141,7 @@ func (s *memStore) PutDeleteMarker(_ context.Context, region, _, key string) err
 	if err := s.record("PutDeleteMarker", region); err != nil {
 		return err
 	}
+	s.hook(region, key)
 	s.del(region, key)
 	return nil
 }
@@ -138,8 +152,10 @@ func (s *memStore) ListVersions(_ context.Context, region, _, key string) ([]Ver
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []Version
-	for _, v := range s.objects[region][key] {
+	var out []Version // newest first, as S3 lists them
+	vs := s.objects[region][key]
+	for i := len(vs) - 1; i >= 0; i-- {
+		v := vs[i]
 		v.Metadata = nil
 		out = append(out, v)
 	}

@@ -9,6 +9,45 @@ import (
 // ErrNotFound is wrapped by Store errors when the key or version asked for does not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrConditionFailed is wrapped by Store errors when a conditional write found the destination
+// no longer in the state it was decided on (S3: 412 PreconditionFailed, 409
+// ConditionalRequestConflict, or 404 for If-Match on a key with no current object).
+var ErrConditionFailed = errors.New("destination changed since it was read")
+
+// Condition is the destination state a write was decided on: the write succeeds only while
+// the key is still in that state. The zero Condition writes unconditionally.
+type Condition struct {
+	// IfMatch: the current version is an object with this ETag (S3 If-Match).
+	IfMatch string
+	// IfAbsent: the key has no current object: no version at all, or a current delete marker
+	// (S3 If-None-Match: *; on S3 a current delete marker counts as no object).
+	IfAbsent bool
+}
+
+// IsZero reports whether c imposes nothing.
+func (c Condition) IsZero() bool { return c.IfMatch == "" && !c.IfAbsent }
+
+// String formats c for logs and errors.
+func (c Condition) String() string {
+	switch {
+	case c.IfMatch != "":
+		return "If-Match " + c.IfMatch
+	case c.IfAbsent:
+		return "If-None-Match *"
+	}
+	return "unconditional"
+}
+
+// ConditionOf returns the condition that holds while the destination's current version is
+// still cur: If-Match its ETag for an object, If-None-Match for no object or a delete marker.
+// An object without an ETag yields the zero Condition.
+func ConditionOf(cur Version) Condition {
+	if !cur.Exists || cur.DeleteMarker {
+		return Condition{IfAbsent: true}
+	}
+	return Condition{IfMatch: cur.ETag}
+}
+
 // Version is one version of a key as a Store reads it.
 type Version struct {
 	Exists       bool // false: the key has no current version at all
@@ -44,6 +83,9 @@ type CopyRequest struct {
 	DestRegion   string
 	DestBucket   string
 	Marks        map[string]string // replica marks to add to the source's user metadata
+	// Condition, honoured by a ConditionalStore, is the destination state the copy was
+	// decided on; a destination no longer in it fails the copy with ErrConditionFailed.
+	Condition Condition
 }
 
 // Store is what the engine needs of each Region's bucket. Methods take the Region so one Store
@@ -62,7 +104,7 @@ type Store interface {
 	// PutDeleteMarker deletes key without a version id, making a delete marker current.
 	PutDeleteMarker(ctx context.Context, region, bucket, key string) error
 	// ListVersions returns every version and delete marker of exactly key (not of keys that
-	// merely share the prefix); user metadata is not filled in.
+	// merely share the prefix), newest first; user metadata is not filled in.
 	ListVersions(ctx context.Context, region, bucket, key string) ([]Version, error)
 	// DeleteVersion permanently deletes one version of key.
 	DeleteVersion(ctx context.Context, region, bucket, key, versionID string) error
@@ -86,4 +128,19 @@ type StreamingStore interface {
 	Open(ctx context.Context, region, bucket, key string) (Version, Source, error)
 	// CopyFrom is Copy from a source already opened by Open; it consumes and closes src.
 	CopyFrom(ctx context.Context, req CopyRequest, src Source) (int64, error)
+}
+
+// ConditionalStore is a Store whose destination writes can be conditioned on the state they
+// were decided on (optimistic concurrency): Copy and CopyFrom honour CopyRequest.Condition,
+// PutDeleteMarkerIf its cond, and a destination that changed fails them with an error
+// wrapping ErrConditionFailed.
+type ConditionalStore interface {
+	Store
+	// PutDeleteMarkerIf is PutDeleteMarker that succeeds only while cond holds.
+	PutDeleteMarkerIf(ctx context.Context, region, bucket, key string, cond Condition) error
+	// Atomic reports whether the store in region checks a condition atomically with the write
+	// (no concurrent write can land between the check and the write): for a delete marker
+	// when deleteMarker is true, otherwise for a copy of size bytes. When it does not, the
+	// engine still sends the condition and also verifies the destination after the write.
+	Atomic(region string, deleteMarker bool, size int64) bool
 }

@@ -101,7 +101,12 @@ func (s *Store) copyObject(ctx context.Context, dst S3API, req replication.CopyR
 		StorageClass:         t.storageClass,
 		ServerSideEncryption: t.sse,
 		SSEKMSKeyId:          t.kmsKey,
+		IfMatch:              ifMatch(req.Condition),
+		IfNoneMatch:          ifNoneMatch(req.Condition),
 	})
+	if conditionFailed(err, req.Condition) {
+		return 0, conditionError("copy object", req.Condition, err)
+	}
 	if err != nil {
 		return 0, sourceOr("copy object", err)
 	}
@@ -208,11 +213,16 @@ func (s *Store) multipart(ctx context.Context, dst S3API, req replication.CopyRe
 		_, err = dst.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
 			Bucket: aws.String(req.DestBucket), Key: aws.String(req.Key), UploadId: aws.String(uploadID),
 			MultipartUpload: &types.CompletedMultipartUpload{Parts: done},
+			IfMatch:         ifMatch(req.Condition), IfNoneMatch: ifNoneMatch(req.Condition),
 		})
 		if err == nil {
 			return nil
 		}
-		err = classify("complete multipart upload", err)
+		if conditionFailed(err, req.Condition) {
+			err = conditionError("complete multipart upload", req.Condition, err)
+		} else {
+			err = classify("complete multipart upload", err)
+		}
 	}
 	_, aerr := dst.AbortMultipartUpload(context.WithoutCancel(ctx), &s3.AbortMultipartUploadInput{
 		Bucket: aws.String(req.DestBucket), Key: aws.String(req.Key), UploadId: aws.String(uploadID),
@@ -366,6 +376,8 @@ func (s *Store) streamFrom(ctx context.Context, src, dst S3API, req replication.
 		StorageClass:         t.storageClass,
 		ServerSideEncryption: t.sse,
 		SSEKMSKeyId:          t.kmsKey,
+		IfMatch:              ifMatch(req.Condition),
+		IfNoneMatch:          ifNoneMatch(req.Condition),
 	}
 	switch {
 	case sum.fullObject:
@@ -376,6 +388,9 @@ func (s *Store) streamFrom(ctx context.Context, src, dst S3API, req replication.
 		in.ChecksumAlgorithm = types.ChecksumAlgorithm(sum.algorithm)
 	}
 	if _, err := dst.PutObject(ctx, in, unsignedPayload); err != nil {
+		if conditionFailed(err, req.Condition) {
+			return 0, conditionError("put object", req.Condition, err)
+		}
 		return 0, classify("put object", err)
 	}
 	return size, nil

@@ -27,6 +27,19 @@
 //     ListObjectVersions + HEAD for an object (its marks decide duplicates and conflicts).
 //     Above the threshold: HEAD source, read destination, GET, CreateMultipartUpload, N x
 //     UploadPart, CompleteMultipartUpload.
+//
+// Conditional writes (replication.ConditionalStore): the engine conditions each write on the
+// destination state it read, and the store sends it as If-Match / If-None-Match: * on
+// PutObject, CopyObject and CompleteMultipartUpload, and If-Match on DeleteObject. 412
+// PreconditionFailed, 409 ConditionalRequestConflict and, for If-Match, 404 NoSuchKey come
+// back wrapping replication.ErrConditionFailed. No extra request in the common case. What
+// versitygw v1.8.0 does with them (read from its source, pinned by the versitygw tests):
+// PutObject and CompleteMultipartUpload check both headers under a per-key publish lock
+// (atomic); DeleteObject checks If-Match outside that lock (not atomic: the engine verifies);
+// CopyObject ignores the destination conditions (only x-amz-copy-source-if-*), but the
+// store never uses CopyObject between different endpoints; a current delete marker keeps the
+// hidden object's ETag on the key, so If-None-Match over it fails with 412 where AWS
+// succeeds (the engine then writes unconditionally and verifies).
 package s3store
 
 import (
@@ -66,6 +79,7 @@ type S3API interface {
 
 var _ S3API = (*s3.Client)(nil)
 var _ replication.StreamingStore = (*Store)(nil)
+var _ replication.ConditionalStore = (*Store)(nil)
 
 // Defaults of Options.
 const (
@@ -112,6 +126,10 @@ type Options struct {
 	// Without it such replicas get the destination's default checksum. Full-object
 	// checksums are always sent whole.
 	TrailingChecksums bool
+	// UnguardedWrites: the stores do not check write conditions (If-Match, If-None-Match)
+	// atomically, or ignore them. The engine still sends them and verifies every write by
+	// reading the destination again. Leave false for AWS and versitygw v1.8.0.
+	UnguardedWrites bool
 }
 
 // Store implements replication.Store over one S3 client per Region.
@@ -233,12 +251,34 @@ func (s *Store) HeadVersion(ctx context.Context, region, bucket, key, versionID 
 
 // PutDeleteMarker deletes key without a version id.
 func (s *Store) PutDeleteMarker(ctx context.Context, region, bucket, key string) error {
+	return s.PutDeleteMarkerIf(ctx, region, bucket, key, replication.Condition{})
+}
+
+// PutDeleteMarkerIf deletes key without a version id while cond holds: DeleteObject with
+// If-Match (S3 has no If-None-Match on deletes, so cond.IfAbsent is not sent).
+func (s *Store) PutDeleteMarkerIf(ctx context.Context, region, bucket, key string, cond replication.Condition) error {
 	c, err := s.client(region)
 	if err != nil {
 		return err
 	}
-	_, err = c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	cond.IfAbsent = false
+	_, err = c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), IfMatch: ifMatch(cond)})
+	if conditionFailed(err, cond) {
+		return conditionError("delete", cond, err)
+	}
 	return classify("delete", err)
+}
+
+// Atomic reports whether a write's condition is checked atomically with it. Copies: yes, unless
+// Options.UnguardedWrites (AWS checks If-Match and If-None-Match on PutObject, CopyObject and
+// CompleteMultipartUpload; versitygw v1.8.0 on PutObject and CompleteMultipartUpload, under its
+// per-key publish lock). Delete markers: on AWS only (versitygw v1.8.0 evaluates If-Match on
+// DeleteObject outside that lock).
+func (s *Store) Atomic(_ string, deleteMarker bool, _ int64) bool {
+	if deleteMarker {
+		return s.opts.SameService && !s.opts.UnguardedWrites
+	}
+	return !s.opts.UnguardedWrites
 }
 
 // DeleteVersion permanently deletes one version of key.
@@ -436,6 +476,42 @@ func isNotFound(err error) bool {
 		return true
 	}
 	return statusOf(err) == http.StatusNotFound && errorCode(err) != "NoSuchBucket"
+}
+
+func ifMatch(c replication.Condition) *string {
+	if c.IfMatch == "" {
+		return nil
+	}
+	return aws.String(c.IfMatch)
+}
+
+func ifNoneMatch(c replication.Condition) *string {
+	if !c.IfAbsent {
+		return nil
+	}
+	return aws.String("*")
+}
+
+// conditionFailed reports whether err is a conditional write's failed condition: 412
+// PreconditionFailed, 409 ConditionalRequestConflict (a concurrent write), or 404 NoSuchKey for
+// If-Match (the key has no current object any more; for CopyObject it may also be the
+// source, which the engine tells apart by reading the destination again).
+func conditionFailed(err error, c replication.Condition) bool {
+	if err == nil || c.IsZero() {
+		return false
+	}
+	switch errorCode(err) {
+	case "PreconditionFailed", "ConditionalRequestConflict":
+		return true
+	case "NoSuchKey":
+		return c.IfMatch != ""
+	}
+	status := statusOf(err)
+	return status == http.StatusPreconditionFailed || status == http.StatusConflict
+}
+
+func conditionError(op string, c replication.Condition, err error) error {
+	return fmt.Errorf("%s (%s): %w", op, c, errors.Join(replication.ErrConditionFailed, err))
 }
 
 // permanentCodes are S3 error codes that retrying the same record cannot fix.
