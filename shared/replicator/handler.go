@@ -1,10 +1,16 @@
-package main
+// Package replicator is the replicator function's handler: it translates Lambda invocations
+// (SQS batches with partial batch failures, direct EventBridge invocations, S3 and SNS
+// notifications) into replication engine calls, and results into responses, JSON logs and
+// EMF metrics (docs/contracts.md, "Metrics"). functions/replicator wires it for Lambda; the
+// local runtime (shared/localrt) feeds it the bridged bucket notifications.
+package replicator
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"runtime/debug"
 	"sort"
@@ -27,20 +33,52 @@ type Applier interface {
 // acknowledged, logged and counted, never retried.
 const skipNotObjectChange = "not-an-object-change"
 
+// Options configure a Handler. The zero value of every field has a usable default.
+type Options struct {
+	// Logger receives one line per destination and per failed change (default: discard).
+	Logger *slog.Logger
+	// Metrics receives the EMF lines (default: discarded).
+	Metrics *telemetry.Metrics
+	// Region is the function's own Region: the Region dimension of metrics about messages
+	// that name none (unparsable ones).
+	Region string
+	// Concurrency bounds the SQS records worked on at once (default 8).
+	Concurrency int
+	// Now is the clock of ReplicationLatency (default time.Now).
+	Now func() time.Time
+	// Observe, when set, is called after each change is applied, with its result and error
+	// (the local runtime records its replication latency there).
+	Observe func(ctx context.Context, change events.ObjectChange, res replication.Result, err error)
+}
+
 // Handler translates Lambda invocations into engine calls and results into responses, logs
 // and metrics.
 type Handler struct {
-	engine      Applier
-	log         *slog.Logger
-	metrics     *telemetry.Metrics
-	region      string // the function's own Region, for metrics of unparsable messages
-	now         func() time.Time
-	concurrency int // SQS records worked on at once
+	engine Applier
+	opts   Options
 }
 
-// NewHandler returns a Handler over engine.
-func NewHandler(engine Applier, log *slog.Logger, metrics *telemetry.Metrics, region string) *Handler {
-	return &Handler{engine: engine, log: log, metrics: metrics, region: region, now: time.Now, concurrency: 8}
+// New returns a Handler over engine. optFns adjust opts.
+func New(engine Applier, opts Options, optFns ...func(*Options)) (*Handler, error) {
+	for _, fn := range optFns {
+		fn(&opts)
+	}
+	if engine == nil {
+		return nil, errors.New("replicator: nil engine")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = telemetry.NewMetrics(io.Discard, telemetry.DefaultNamespace)
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 8
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Handler{engine: engine, opts: opts}, nil
 }
 
 // sqsProbe tells an SQS batch from the other invocation shapes.
@@ -64,7 +102,7 @@ func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (any, err
 		}
 		return h.HandleSQS(ctx, batch), nil
 	}
-	return nil, h.handleMessage(ctx, payload, "")
+	return nil, h.HandleMessage(ctx, payload, "")
 }
 
 // HandleSQS applies every record of a batch and reports the failed ones.
@@ -72,14 +110,14 @@ func (h *Handler) HandleSQS(ctx context.Context, batch lambdaevents.SQSEvent) la
 	resp := lambdaevents.SQSEventResponse{BatchItemFailures: []lambdaevents.SQSBatchItemFailure{}}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, max(h.concurrency, 1))
+	sem := make(chan struct{}, h.opts.Concurrency)
 	for _, rec := range batch.Records {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			if err := h.handleMessage(ctx, []byte(rec.Body), rec.MessageId); err != nil {
+			if err := h.HandleMessage(ctx, []byte(rec.Body), rec.MessageId); err != nil {
 				mu.Lock()
 				resp.BatchItemFailures = append(resp.BatchItemFailures, lambdaevents.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
 				mu.Unlock()
@@ -93,9 +131,12 @@ func (h *Handler) HandleSQS(ctx context.Context, batch lambdaevents.SQSEvent) la
 	return resp
 }
 
-// handleMessage parses one message and applies its changes; it never panics.
-func (h *Handler) handleMessage(ctx context.Context, body []byte, messageID string) (err error) {
-	log := h.log
+// HandleMessage parses one message (an EventBridge envelope, an S3 or SNS notification; the
+// body of one SQS record) and applies its changes; messageID, when known, goes into the logs.
+// A message that carries no object change is acknowledged (nil). The error joins the failed
+// changes; replication.IsPermanent tells the ones retrying cannot fix. It never panics.
+func (h *Handler) HandleMessage(ctx context.Context, body []byte, messageID string) (err error) {
+	log := h.opts.Logger
 	if messageID != "" {
 		log = log.With("messageId", messageID)
 	}
@@ -103,18 +144,18 @@ func (h *Handler) handleMessage(ctx context.Context, body []byte, messageID stri
 		if p := recover(); p != nil {
 			err = fmt.Errorf("panic while replicating: %v", p)
 			log.Error("replication panicked", "error", err, "stack", string(debug.Stack()))
-			h.metrics.Emit(map[string]string{"Region": h.region}, telemetry.Metric{Name: "Failed", Unit: telemetry.Count, Value: 1})
+			h.opts.Metrics.Emit(map[string]string{"Region": h.opts.Region}, telemetry.Metric{Name: "Failed", Unit: telemetry.Count, Value: 1})
 		}
 	}()
 	changes, err := events.ParseObjectChanges(body)
 	if errors.Is(err, events.ErrNotObjectChange) {
 		log.Info("message carries no object change; acknowledged", "reason", err.Error())
-		h.metrics.Emit(map[string]string{"Region": h.region, "Reason": skipNotObjectChange}, telemetry.Metric{Name: "Skipped", Unit: telemetry.Count, Value: 1})
+		h.opts.Metrics.Emit(map[string]string{"Region": h.opts.Region, "Reason": skipNotObjectChange}, telemetry.Metric{Name: "Skipped", Unit: telemetry.Count, Value: 1})
 		return nil
 	}
 	if err != nil {
 		log.Error("malformed message", "error", err.Error(), "permanent", true, "body", truncate(string(body), 2048))
-		h.metrics.Emit(map[string]string{"Region": h.region}, telemetry.Metric{Name: "Failed", Unit: telemetry.Count, Value: 1})
+		h.opts.Metrics.Emit(map[string]string{"Region": h.opts.Region}, telemetry.Metric{Name: "Failed", Unit: telemetry.Count, Value: 1})
 		return replication.Permanent(err)
 	}
 	var errs []error
@@ -128,6 +169,9 @@ func (h *Handler) handleMessage(ctx context.Context, body []byte, messageID stri
 
 func (h *Handler) apply(ctx context.Context, log *slog.Logger, c events.ObjectChange) error {
 	res, err := h.engine.Apply(ctx, c)
+	if h.opts.Observe != nil {
+		h.opts.Observe(ctx, c, res, err)
+	}
 	attrs := []any{
 		"region", c.Region, "bucket", c.Bucket, "key", res.Key, "versionId", c.VersionID, "kind", string(c.Kind),
 		"reason", c.Reason, "sequencer", c.Sequencer,
@@ -147,7 +191,7 @@ func (h *Handler) apply(ctx context.Context, log *slog.Logger, c events.ObjectCh
 	}
 	region := c.Region
 	if region == "" {
-		region = h.region
+		region = h.opts.Region
 	}
 	dims := map[string]string{"Region": region}
 	ms := []telemetry.Metric{
@@ -156,11 +200,11 @@ func (h *Handler) apply(ctx context.Context, log *slog.Logger, c events.ObjectCh
 		{Name: "BytesReplicated", Unit: telemetry.Bytes, Value: float64(res.Bytes())},
 	}
 	if res.Count(replication.Replicated) > 0 && !c.EventTime.IsZero() {
-		ms = append(ms, telemetry.Metric{Name: "ReplicationLatency", Unit: telemetry.Milliseconds, Value: float64(h.now().Sub(c.EventTime).Milliseconds())})
+		ms = append(ms, telemetry.Metric{Name: "ReplicationLatency", Unit: telemetry.Milliseconds, Value: float64(h.opts.Now().Sub(c.EventTime).Milliseconds())})
 	}
-	h.metrics.Emit(dims, ms...)
+	h.opts.Metrics.Emit(dims, ms...)
 	for reason, n := range skipped {
-		h.metrics.Emit(map[string]string{"Region": region, "Reason": reason}, telemetry.Metric{Name: "Skipped", Unit: telemetry.Count, Value: float64(n)})
+		h.opts.Metrics.Emit(map[string]string{"Region": region, "Reason": reason}, telemetry.Metric{Name: "Skipped", Unit: telemetry.Count, Value: float64(n)})
 	}
 	if err != nil {
 		log.Error("object change failed", append(attrs, "error", err.Error(), "permanent", replication.IsPermanent(err))...)

@@ -1,10 +1,11 @@
-package main
+package replicator
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"slices"
@@ -41,11 +42,14 @@ func replicated(c events.ObjectChange) (replication.Result, error) {
 	}}, nil
 }
 
-func newTestHandler(fn func(events.ObjectChange) (replication.Result, error)) (*Handler, *fakeEngine, *bytes.Buffer, *bytes.Buffer) {
+func newTestHandler(t *testing.T, fn func(events.ObjectChange) (replication.Result, error)) (*Handler, *fakeEngine, *bytes.Buffer, *bytes.Buffer) {
 	eng := &fakeEngine{fn: fn}
 	var metrics, logs bytes.Buffer
-	h := NewHandler(eng, slog.New(slog.NewJSONHandler(&logs, nil)), telemetry.NewMetrics(&metrics, ""), "ca-central-1")
-	h.now = func() time.Time { return time.Date(2021, 11, 12, 0, 0, 2, 0, time.UTC) }
+	h, err := New(eng, Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Metrics: telemetry.NewMetrics(&metrics, ""), Region: "ca-central-1",
+		Now: func() time.Time { return time.Date(2021, 11, 12, 0, 0, 2, 0, time.UTC) }})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return h, eng, &metrics, &logs
 }
 
@@ -76,7 +80,7 @@ func failedIDs(r lambdaevents.SQSEventResponse) []string {
 
 func TestSQSBatchReportsOnlyFailedRecords(t *testing.T) {
 	created := string(fixture(t, "s3-object-created.json"))
-	h, eng, _, logs := newTestHandler(func(c events.ObjectChange) (replication.Result, error) {
+	h, eng, _, logs := newTestHandler(t, func(c events.ObjectChange) (replication.Result, error) {
 		if c.Key == "explode" {
 			panic("boom")
 		}
@@ -118,7 +122,7 @@ func TestSQSBatchReportsOnlyFailedRecords(t *testing.T) {
 }
 
 func TestHandleDispatchesByShape(t *testing.T) {
-	h, eng, _, _ := newTestHandler(replicated)
+	h, eng, _, _ := newTestHandler(t, replicated)
 	batch, _ := json.Marshal(sqsBatch(string(fixture(t, "s3-object-created.json")), "not json"))
 	out, err := h.Handle(context.Background(), batch)
 	if err != nil {
@@ -140,7 +144,7 @@ func TestHandleDispatchesByShape(t *testing.T) {
 }
 
 func TestDirectInvocationReturnsEngineErrors(t *testing.T) {
-	h, _, _, _ := newTestHandler(func(c events.ObjectChange) (replication.Result, error) {
+	h, _, _, _ := newTestHandler(t, func(c events.ObjectChange) (replication.Result, error) {
 		return replication.Result{Destinations: []replication.Outcome{{Region: "us-east-1", Status: replication.Failed, Err: errors.New("SlowDown")}}}, errors.New("SlowDown")
 	})
 	_, err := h.Handle(context.Background(), fixture(t, "s3-object-created.json"))
@@ -150,7 +154,7 @@ func TestDirectInvocationReturnsEngineErrors(t *testing.T) {
 }
 
 func TestMetricsAreEMFLines(t *testing.T) {
-	h, _, metrics, _ := newTestHandler(replicated)
+	h, _, metrics, _ := newTestHandler(t, replicated)
 	if _, err := h.Handle(context.Background(), fixture(t, "s3-object-created.json")); err != nil {
 		t.Fatal(err)
 	}
@@ -217,5 +221,31 @@ func TestLoadConfig(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not report %s", err, want)
 		}
+	}
+}
+
+func TestNewRejectsANilEngine(t *testing.T) {
+	if _, err := New(nil, Options{}); err == nil {
+		t.Error("New accepted a nil engine")
+	}
+}
+
+func TestObserveSeesEveryChange(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	h, _, _, _ := newTestHandler(t, replicated)
+	h.opts.Observe = func(_ context.Context, c events.ObjectChange, res replication.Result, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, fmt.Sprintf("%s %d %v", c.Key, res.Count(replication.Replicated), err))
+	}
+	if err := h.HandleMessage(context.Background(), fixture(t, "s3-object-created.json"), "m"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.HandleMessage(context.Background(), fixture(t, "s3-test-event.json"), "t"); err != nil {
+		t.Fatalf("a test event is acknowledged: %v", err)
+	}
+	if !slices.Equal(seen, []string{"example-key 1 <nil>"}) {
+		t.Errorf("observed %v, want one replicated change", seen)
 	}
 }
