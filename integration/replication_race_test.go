@@ -173,3 +173,121 @@ func ruleWinner(t *testing.T, byRegion map[string]*localregion.Server, key strin
 	}
 	return best
 }
+
+// TestReplicationRaceWithDeletes races a user write in eu-west-1 against a user delete in
+// us-east-1 of a key every Region already holds, round after round, with two engines at once.
+// Delete markers on versitygw are guarded by verification only (DeleteObject checks If-Match
+// outside its lock; If-None-Match over a delete marker is refused), so this pins the
+// verification path: every Region must end with the rule's winner (an object with the winning
+// origin, or a delete marker).
+func TestReplicationRaceWithDeletes(t *testing.T) {
+	skipShort(t)
+	regions := []string{"eu-west-1", "us-east-1", "ap-southeast-2"}
+	servers := startRegions(t, regions...)
+	clients := map[string]s3store.S3API{}
+	var members []config.Member
+	byRegion := map[string]*localregion.Server{}
+	for i, s := range servers {
+		clients[regions[i]] = s.Client()
+		members = append(members, config.Member{Region: regions[i], Bucket: s.Bucket})
+		byRegion[regions[i]] = s
+	}
+	reader, err := s3store.New(clients, s3store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	engines := map[string]*replication.Engine{}
+	for _, src := range regions[:2] {
+		st, err := s3store.New(clients, s3store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if engines[src], err = replication.New(&jittered{Store: st, max: 15 * time.Millisecond}, members, replication.Options{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	apply := func(src string, body []byte) {
+		cs, err := events.ParseObjectChanges(body)
+		if err != nil || len(cs) != 1 {
+			t.Errorf("parse: %v", err)
+			return
+		}
+		if _, err := engines[src].Apply(ctx, cs[0]); err != nil {
+			t.Errorf("apply the %s change: %v", src, err)
+		}
+	}
+	const rounds = 16
+	diverged := 0
+	for round := range rounds {
+		key := fmt.Sprintf("delrace/%d", round%4)
+		// Every Region holds the same object first.
+		us := byRegion["us-east-1"]
+		out, err := us.Client().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(us.Bucket), Key: aws.String(key), Body: strings.NewReader(fmt.Sprintf("base %d", round))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		apply("us-east-1", envelope("us-east-1", us.Bucket, key, aws.ToString(out.VersionId), 6, false))
+		// Then a write in eu-west-1 and a delete in us-east-1 at once.
+		var euBody, usBody []byte
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			eu := byRegion["eu-west-1"]
+			body := fmt.Sprintf("round %d written in eu", round)
+			out, err := eu.Client().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(eu.Bucket), Key: aws.String(key), Body: strings.NewReader(body)})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			euBody = envelope("eu-west-1", eu.Bucket, key, aws.ToString(out.VersionId), int64(len(body)), false)
+		})
+		wg.Go(func() {
+			out, err := us.Client().DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(us.Bucket), Key: aws.String(key)})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			usBody = envelope("us-east-1", us.Bucket, key, aws.ToString(out.VersionId), 0, true)
+		})
+		wg.Wait()
+		if t.Failed() {
+			t.FailNow()
+		}
+		euCur, err := reader.Head(ctx, "eu-west-1", byRegion["eu-west-1"].Bucket, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		usCur, err := reader.Head(ctx, "us-east-1", us.Bucket, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		euOrigin := replication.DestinationOrigin("eu-west-1", euCur)
+		markerWins := replication.Wins(replication.DestinationOrigin("us-east-1", usCur), euOrigin)
+		start := make(chan struct{})
+		wg.Go(func() { <-start; apply("eu-west-1", euBody) })
+		wg.Go(func() { <-start; apply("us-east-1", usBody) })
+		close(start)
+		wg.Wait()
+		holdings := map[string]string{}
+		ok := true
+		for _, r := range regions {
+			v, err := reader.Head(ctx, r, byRegion[r].Bucket, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.DeleteMarker {
+				holdings[r] = "delete marker"
+				ok = ok && markerWins
+				continue
+			}
+			o := replication.DestinationOrigin(r, v)
+			holdings[r] = o.Region + "/" + o.VersionID
+			ok = ok && !markerWins && o.Same(euOrigin)
+		}
+		if !ok {
+			diverged++
+			t.Errorf("round %d key %q: delete marker wins %v (eu write %s), Regions hold %v", round, key, markerWins, euOrigin.VersionID, holdings)
+		}
+	}
+	t.Logf("rounds that diverged out of %d: %d", rounds, diverged)
+}

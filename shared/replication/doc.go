@@ -43,8 +43,10 @@
 //
 // Where a store cannot guard a write, the engine writes and then verifies: it reads the
 // destination again and, when a concurrent write that loses to the one replicated is current,
-// writes again; when its own replica is current but a concurrent winner landed just below it,
-// it deletes its replica (by version id) so that the winner is current again. This applies
+// writes again; when its own replica is current but a concurrent winning replica landed just
+// below it, it deletes its replica (by version id) so that the winner is current again (only
+// replicas count there: their origin is in their marks, while versitygw v1.8.0 rewrites the
+// Last-Modified of a version that stops being current). This applies
 // when ConditionalStore.Atomic says so (s3store: delete markers outside AWS, since versitygw
 // v1.8.0 checks If-Match on DeleteObject outside its per-key lock; every write with
 // s3store.Options.UnguardedWrites) and when a store refuses a condition that holds (a second

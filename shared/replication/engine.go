@@ -366,8 +366,8 @@ func (e *Engine) write(ctx context.Context, src, dst config.Member, key string, 
 // verify checks a write the store did not guard atomically, given the destination state it
 // was decided on (observed). It reports redo when a concurrent write that loses to d is now
 // current (the write must be made again over after). When the engine's own replica is
-// current but a concurrent winner landed just before it, the replica is deleted (permanently,
-// by version id) so that the winner is current again.
+// current but a concurrent winning replica landed just before it, the engine's replica is
+// deleted (permanently, by version id) so that the winner is current again.
 func (e *Engine) verify(ctx context.Context, dst config.Member, key string, d Decision, observed Version) (redo bool, after Version, err error) {
 	after, err = e.store.Head(ctx, dst.Region, dst.Bucket, key)
 	if err != nil {
@@ -388,14 +388,18 @@ func (e *Engine) verify(ctx context.Context, dst config.Member, key string, d De
 		return false, after, nil
 	}
 	below := versions[i+1]
-	if !below.DeleteMarker {
-		if below, err = e.store.HeadVersion(ctx, dst.Region, dst.Bucket, key, below.VersionID); errors.Is(err, ErrNotFound) {
-			return false, after, nil
-		} else if err != nil {
-			return false, after, err
-		}
+	if below.DeleteMarker {
+		return false, after, nil // its origin time is its Last-Modified, not stable once noncurrent (below)
 	}
-	if Wins(DestinationOrigin(dst.Region, below), d.Origin) {
+	if below, err = e.store.HeadVersion(ctx, dst.Region, dst.Bucket, key, below.VersionID); errors.Is(err, ErrNotFound) {
+		return false, after, nil
+	} else if err != nil {
+		return false, after, err
+	}
+	// Only a concurrent replica counts: its origin is in its marks. An original's origin time
+	// is its Last-Modified, which versitygw v1.8.0 rewrites when the version stops being
+	// current; a user's write has its own event anyway.
+	if IsReplica(below.Metadata) && Wins(DestinationOrigin(dst.Region, below), d.Origin) {
 		if err := e.store.DeleteVersion(ctx, dst.Region, dst.Bucket, key, after.VersionID); err != nil && !errors.Is(err, ErrNotFound) {
 			return false, after, err
 		}
