@@ -282,3 +282,46 @@ func TestDeleteMarkerIsConditioned(t *testing.T) {
 		t.Errorf("ap-southeast-2 current %+v, want the newer write kept", cur)
 	}
 }
+
+// atomicCopies guards copies only, like s3store against versitygw (DeleteObject's If-Match is
+// not checked under the per-key lock).
+type atomicCopies struct{ *condStore }
+
+func (s atomicCopies) Atomic(_ string, deleteMarker bool, _ int64) bool { return !deleteMarker }
+
+func TestDeleteMarkerRequests(t *testing.T) {
+	tests := []struct {
+		name  string
+		store func(*memStore) Store
+		want  []string // calls at ap-southeast-2, in order
+	}{
+		{name: "guarded (AWS): read, conditional delete", store: func(m *memStore) Store { return &condStore{memStore: m, atomic: true} },
+			want: []string{"Head", "PutDeleteMarker"}},
+		{name: "unguarded deletes (versitygw): read, conditional delete, read again", store: func(m *memStore) Store { return atomicCopies{&condStore{memStore: m}} },
+			want: []string{"Head", "PutDeleteMarker", "Head"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mem := newMemStore("eu-west-1", "us-east-1", "ap-southeast-2")
+			mem.put("ap-southeast-2", "k", "old", nil)
+			mem.tick(2e9)
+			ev := markerEvent("eu-west-1", "k", mem.del("eu-west-1", "k"))
+			mem.calls = nil
+			if _, err := newEngine(t, tt.store(mem), Options{}).Apply(context.Background(), ev); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, c := range mem.calls {
+				if op, ok := strings.CutSuffix(c, " ap-southeast-2"); ok {
+					got = append(got, op)
+				}
+			}
+			if strings.Join(got, ",") != strings.Join(tt.want, ",") {
+				t.Errorf("calls at ap-southeast-2 %v, want %v", got, tt.want)
+			}
+			if !mem.current("ap-southeast-2", "k").DeleteMarker {
+				t.Error("ap-southeast-2 has no delete marker")
+			}
+		})
+	}
+}
