@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"os/exec"
 	"slices"
 	"sort"
@@ -120,7 +121,7 @@ func (r *benchRegions) seed(b *testing.B, prefix string, n, size int) []events.O
 	c := r.a.Client(func(o *s3.Options) { o.HTTPClient = &http.Client{Transport: newRequestCounter().next} })
 	changes := make([]events.ObjectChange, n)
 	g, ctx := errgroup.WithContext(context.Background())
-	g.SetLimit(2 * benchWorkers)
+	g.SetLimit(max(1, min(2*benchWorkers, (256<<20)/size))) // at most 256 MiB of bodies in memory
 	for i := range n {
 		g.Go(func() error {
 			body := make([]byte, size)
@@ -288,17 +289,25 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 //	rclone-reqs/object rclone's requests per object (a second, counted run through a proxy)
 //	vs-rclone          objects/s divided by rclone-objects/s
 //
+// MRAP_BENCH_LARGE=1 adds 64 MiB objects (a single streamed PUT each: the streaming multipart
+// threshold is "above 64 MiB").
+//
 // Run: go test -run '^$' -bench BenchmarkReplication -benchtime 1x ./integration/
 func BenchmarkReplication(b *testing.B) {
 	skipShort(b)
-	for _, tc := range []struct {
+	type size struct {
 		name    string
 		size    int
 		objects int
-	}{
+	}
+	sizes := []size{
 		{"1KiB", 1 << 10, 1000},
 		{"1MiB", 1 << 20, 200},
-	} {
+	}
+	if os.Getenv("MRAP_BENCH_LARGE") == "1" {
+		sizes = append(sizes, size{"64MiB", 64 << 20, 16})
+	}
+	for _, tc := range sizes {
 		b.Run(tc.name, func(b *testing.B) {
 			r := startBenchRegions(b)
 			var (
