@@ -19,7 +19,7 @@ import (
 
 // BenchmarkReconcile measures a backfill of small objects written in one of three local
 // versitygw Regions before deployment (every key needs two repairs), then a steady-state
-// pass over the converged keys (origin reads only). 10,000 objects by default; set
+// pass over the converged keys (origin reads only). 1,000 and 10,000 objects by default; set
 // MRAP_BENCH_LARGE=1 to add 100,000.
 //
 //	go test -run '^$' -bench BenchmarkReconcile -benchtime 1x -timeout 60m ./integration/
@@ -27,7 +27,7 @@ func BenchmarkReconcile(b *testing.B) {
 	if testing.Short() {
 		b.Skip("starts three versitygw processes and writes 10,000 objects")
 	}
-	sizes := []int{10_000}
+	sizes := []int{1_000, 10_000}
 	if os.Getenv("MRAP_BENCH_LARGE") == "1" {
 		sizes = append(sizes, 100_000)
 	}
