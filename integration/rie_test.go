@@ -213,7 +213,7 @@ func TestReplicatorBootstrapUnderRIE(t *testing.T) {
 					t.Errorf("EMF line %v: want _aws, Region %s and Replicated 1", emf, a.Region)
 				}
 				if !hasJSONLog(out) {
-					t.Errorf("no JSON log line (level, message) in the function output:\n%s", out)
+					t.Errorf("no JSON log line (level, message, requestId) in the function output:\n%s", out)
 				}
 				return
 			}
@@ -285,8 +285,8 @@ func emfLine(out, metric string) map[string]any {
 	return nil
 }
 
-// hasJSONLog reports whether out holds a structured JSON log line (level and message, as
-// Lambda's JSON log format writes them).
+// hasJSONLog reports whether out holds a structured JSON log line (level, message and the
+// invocation's requestId, as Lambda's JSON log format writes them).
 func hasJSONLog(out string) bool {
 	for _, line := range strings.Split(out, "\n") {
 		i := strings.Index(line, "{")
@@ -294,7 +294,7 @@ func hasJSONLog(out string) bool {
 			continue
 		}
 		var m map[string]any
-		if json.Unmarshal([]byte(line[i:]), &m) == nil && m["level"] != nil && (m["message"] != nil || m["msg"] != nil) {
+		if json.Unmarshal([]byte(line[i:]), &m) == nil && m["level"] != nil && (m["message"] != nil || m["msg"] != nil) && m["requestId"] != nil {
 			return true
 		}
 	}

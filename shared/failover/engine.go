@@ -178,7 +178,7 @@ func ParseEvent(raw []byte) (Trigger, error) {
 func (e *Engine) HandleEvent(ctx context.Context, raw []byte) (Outcome, error) {
 	tr, err := ParseEvent(raw)
 	if err != nil {
-		e.opts.Logger.Error("failover event rejected", "error", err.Error())
+		e.opts.Logger.ErrorContext(ctx, "failover event rejected", "error", err.Error())
 		e.emit("rejected", routing.Decision{})
 		return Outcome{Reason: "event rejected: " + err.Error()}, err
 	}
@@ -193,7 +193,7 @@ func (e *Engine) Evaluate(ctx context.Context, tr Trigger) (Outcome, error) {
 	if tr.Kind == "health" && tr.Health != nil && !tr.Health.IsS3Issue() {
 		out.Ignored = true
 		out.Reason = "AWS Health event is not an S3 issue: no decision"
-		e.opts.Logger.Info("failover event ignored", "trigger", tr.Summary, "reason", out.Reason)
+		e.opts.Logger.InfoContext(ctx, "failover event ignored", "trigger", tr.Summary, "reason", out.Reason)
 		return out, nil
 	}
 	st, err := e.state.Load(ctx)
@@ -204,7 +204,7 @@ func (e *Engine) Evaluate(ctx context.Context, tr Trigger) (Outcome, error) {
 	if tr.Command != nil {
 		if reason := staleCommand(tr, st, now); reason != "" {
 			out.Ignored, out.Reason = true, reason
-			e.opts.Logger.Warn("failover command ignored", "trigger", tr.Summary, "eventId", tr.EventID, "reason", reason)
+			e.opts.Logger.WarnContext(ctx, "failover command ignored", "trigger", tr.Summary, "eventId", tr.EventID, "reason", reason)
 			e.emit("ignored", routing.Decision{})
 			return out, nil
 		}
@@ -219,7 +219,7 @@ func (e *Engine) Evaluate(ctx context.Context, tr Trigger) (Outcome, error) {
 	}
 	healthByRegion, herr := e.health.Read(ctx, e.opts.Regions)
 	if herr != nil {
-		e.opts.Logger.Warn("some Regions' alarms are unreadable; they count as INSUFFICIENT_DATA", "error", herr.Error())
+		e.opts.Logger.WarnContext(ctx, "some Regions' alarms are unreadable; they count as INSUFFICIENT_DATA", "error", herr.Error())
 	}
 	mergeHealthIssues(healthByRegion, st.HealthIssues)
 	in := routing.Input{
@@ -275,11 +275,11 @@ func (e *Engine) fail(ctx context.Context, out Outcome, step string, err error) 
 	if out.ControlRegion != "" {
 		out.Reason = "error after submitting: " + err.Error()
 	}
-	e.opts.Logger.Error("failover decision failed", "trigger", out.Trigger.Summary, "triggerKind", out.Trigger.Kind, "eventId", out.Trigger.EventID, "step", step, "error", err.Error(), "dryRun", out.DryRun)
+	e.opts.Logger.ErrorContext(ctx, "failover decision failed", "trigger", out.Trigger.Summary, "triggerKind", out.Trigger.Kind, "eventId", out.Trigger.EventID, "step", step, "error", err.Error(), "dryRun", out.DryRun)
 	e.emit("error", routing.Decision{})
 	if e.opts.Notifier != nil && !out.DryRun && out.ControlRegion != "" {
 		if nerr := e.opts.Notifier.Notify(ctx, "MRAP failover: routing change not confirmed", out.Reason); nerr != nil {
-			e.opts.Logger.Error("audit notification failed", "error", nerr.Error())
+			e.opts.Logger.ErrorContext(ctx, "audit notification failed", "error", nerr.Error())
 		}
 	}
 	return out, err
@@ -294,9 +294,9 @@ func (e *Engine) audit(ctx context.Context, out Outcome, in routing.Input, d rou
 		"controlRegion", out.ControlRegion, "mode", string(in.Policy.Mode), "reason", d.Reason,
 	}
 	if d.TotalOutage {
-		e.opts.Logger.Error("failover decision", attrs...)
+		e.opts.Logger.ErrorContext(ctx, "failover decision", attrs...)
 	} else {
-		e.opts.Logger.Info("failover decision", attrs...)
+		e.opts.Logger.InfoContext(ctx, "failover decision", attrs...)
 	}
 	e.emit(label, d)
 	inForce := in.Routes
@@ -322,7 +322,7 @@ func (e *Engine) audit(ctx context.Context, out Outcome, in routing.Input, d rou
 	msg := fmt.Sprintf("%s\n\nTrigger: %s\nBefore: %s\nAfter: %s\nSubmitted: %v (control Region %s)\n",
 		out.Reason, out.Trigger.Summary, formatRoutes(in.Routes), formatRoutes(d.Routes), out.Submitted, orDash(out.ControlRegion))
 	if err := e.opts.Notifier.Notify(ctx, subject, msg); err != nil {
-		e.opts.Logger.Error("audit notification failed", "error", err.Error())
+		e.opts.Logger.ErrorContext(ctx, "audit notification failed", "error", err.Error())
 	}
 }
 

@@ -143,18 +143,18 @@ func (h *Handler) HandleMessage(ctx context.Context, body []byte, messageID stri
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("panic while replicating: %v", p)
-			log.Error("replication panicked", "error", err, "stack", string(debug.Stack()))
+			log.ErrorContext(ctx, "replication panicked", "error", err, "stack", string(debug.Stack()))
 			h.opts.Metrics.Emit(map[string]string{"Region": h.opts.Region}, telemetry.Metric{Name: "Failed", Unit: telemetry.Count, Value: 1})
 		}
 	}()
 	changes, err := events.ParseObjectChanges(body)
 	if errors.Is(err, events.ErrNotObjectChange) {
-		log.Info("message carries no object change; acknowledged", "reason", err.Error())
+		log.InfoContext(ctx, "message carries no object change; acknowledged", "reason", err.Error())
 		h.opts.Metrics.Emit(map[string]string{"Region": h.opts.Region, "Reason": skipNotObjectChange}, telemetry.Metric{Name: "Skipped", Unit: telemetry.Count, Value: 1})
 		return nil
 	}
 	if err != nil {
-		log.Error("malformed message", "error", err.Error(), "permanent", true, "body", truncate(string(body), 2048))
+		log.ErrorContext(ctx, "malformed message", "error", err.Error(), "permanent", true, "body", truncate(string(body), 2048))
 		h.opts.Metrics.Emit(map[string]string{"Region": h.opts.Region}, telemetry.Metric{Name: "Failed", Unit: telemetry.Count, Value: 1})
 		return replication.Permanent(err)
 	}
@@ -182,11 +182,11 @@ func (h *Handler) apply(ctx context.Context, log *slog.Logger, c events.ObjectCh
 		switch o.Status {
 		case replication.Skipped:
 			skipped[o.Reason]++
-			log.Info("destination skipped", append(append(a, "skipReason", o.Reason), attrs...)...)
+			log.InfoContext(ctx, "destination skipped", append(append(a, "skipReason", o.Reason), attrs...)...)
 		case replication.Failed:
-			log.Error("destination failed", append(append(a, "error", errString(o.Err), "permanent", replication.IsPermanent(o.Err)), attrs...)...)
+			log.ErrorContext(ctx, "destination failed", append(append(a, "error", errString(o.Err), "permanent", replication.IsPermanent(o.Err)), attrs...)...)
 		default:
-			log.Info("destination replicated", append(a, attrs...)...)
+			log.InfoContext(ctx, "destination replicated", append(a, attrs...)...)
 		}
 	}
 	region := c.Region
@@ -207,7 +207,7 @@ func (h *Handler) apply(ctx context.Context, log *slog.Logger, c events.ObjectCh
 		h.opts.Metrics.Emit(map[string]string{"Region": region, "Reason": reason}, telemetry.Metric{Name: "Skipped", Unit: telemetry.Count, Value: float64(n)})
 	}
 	if err != nil {
-		log.Error("object change failed", append(attrs, "error", err.Error(), "permanent", replication.IsPermanent(err))...)
+		log.ErrorContext(ctx, "object change failed", append(attrs, "error", err.Error(), "permanent", replication.IsPermanent(err))...)
 		return fmt.Errorf("replicate %s %s/%q version %s: %w", c.Kind, c.Bucket, c.Key, c.VersionID, err)
 	}
 	return nil
