@@ -1,8 +1,6 @@
 package replication
 
 import (
-	"time"
-
 	"github.com/mrap-engine/mrap/events"
 )
 
@@ -80,6 +78,9 @@ func DecideSource(change events.ObjectChange, src SourceState, policy Policy) De
 		if !cur.Exists || !cur.DeleteMarker || cur.VersionID != change.VersionID {
 			return skip(SkipSuperseded)
 		}
+		if IsReplica(cur.Metadata) {
+			return skip(SkipReplica) // a marker the engine wrote: its origin was recorded (MarkerStore)
+		}
 		at := cur.LastModified
 		if at.IsZero() {
 			at = change.EventTime
@@ -99,13 +100,11 @@ func DecideSource(change events.ObjectChange, src SourceState, policy Policy) De
 	return skip(SkipSourceVersionGone)
 }
 
-// DestinationOrigin returns the origin of a destination's current version read in region. A
-// delete marker's origin is (region, its version id, its Last-Modified); a version whose marks
-// are unreadable counts as an original of region.
+// DestinationOrigin returns the origin of a destination's current version read in region: the
+// one its marks name (for a delete marker the engine wrote, the marks a MarkerStore recorded
+// for it), else (region, its version id, its Last-Modified). A version whose marks are
+// unreadable counts as an original of region.
 func DestinationOrigin(region string, dst Version) Origin {
-	if dst.DeleteMarker {
-		return Origin{Region: region, VersionID: dst.VersionID, Time: dst.LastModified.UTC().Truncate(time.Second)}
-	}
 	o, _, err := OriginOf(region, dst.VersionID, dst.LastModified, "", dst.Metadata)
 	if err != nil {
 		o, _, _ = OriginOf(region, dst.VersionID, dst.LastModified, "", nil)

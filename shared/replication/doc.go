@@ -71,9 +71,19 @@
 // writes of one key in two Regions therefore converge to the same winner everywhere.
 //
 // Deletes. "Delete Marker Created" is replicated while the source's current version is still
-// that delete marker: each destination whose current version is an object that does not win
-// against the marker's origin (its Region, version id and Last-Modified) gets a delete marker
-// (DeleteObject without version id). A destination whose current version is already a delete
+// that delete marker and is not one the engine wrote (skip "replica"): each destination whose
+// current version is an object that does not win against the marker's origin (its Region,
+// version id and Last-Modified) gets a delete marker (DeleteObject without version id).
+//
+// Delete markers carry no metadata. With a MarkerStore (s3store) the engine records the origin
+// of every delete marker it writes (s3store: a tiny object under .mrap-state/markers/ in the
+// destination bucket, written right after the DeleteObject), and the store hands a current
+// marker's recorded marks back in Version.Metadata: the marker then has the origin of the
+// delete it replicates, not the time the engine wrote it, so a user write made between the
+// delete and its replica wins (otherwise the replica marker would beat it at the
+// destination, and its echo would delete it everywhere, even where it was written). A marker
+// without a record (a user's delete; or the engine stopped between the DeleteObject and the
+// record, or its echo was read in between) is an original, as before. A destination whose current version is already a delete
 // marker, or that has no version of the key, is left as it is ("destination-deleted",
 // "destination-absent"). Permanent version deletes and lifecycle expirations are replicated
 // only when configured (Options.ReplicatePermanentDeletes, ReplicateLifecycleDeletes): the

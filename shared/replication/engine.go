@@ -348,6 +348,9 @@ func (e *Engine) applyFrom(ctx context.Context, src, dst config.Member, key stri
 // write carries out one copy or delete marker under cond.
 func (e *Engine) write(ctx context.Context, src, dst config.Member, key string, srcVersion Version, d Decision, cond Condition, opened *openedSource) (int64, error) {
 	if d.Action == ActionDeleteMarker {
+		if ms, ok := e.store.(MarkerStore); ok {
+			return 0, ms.PutReplicaDeleteMarker(ctx, dst.Region, dst.Bucket, key, d.Origin, cond)
+		}
 		if cs, ok := e.store.(ConditionalStore); ok && !cond.IsZero() {
 			return 0, cs.PutDeleteMarkerIf(ctx, dst.Region, dst.Bucket, key, cond)
 		}

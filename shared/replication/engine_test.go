@@ -146,6 +146,33 @@ func (s *memStore) PutDeleteMarker(_ context.Context, region, _, key string) err
 	return nil
 }
 
+// PutReplicaDeleteMarker makes memStore a MarkerStore: the marks live on the marker version
+// itself (Head and HeadVersion return them, ListVersions does not, as with S3 listings).
+func (s *memStore) PutReplicaDeleteMarker(_ context.Context, region, _, key string, origin Origin, _ Condition) error {
+	if err := s.record("PutDeleteMarker", region); err != nil {
+		return err
+	}
+	s.hook(region, key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.write(region, key, Version{DeleteMarker: true, Metadata: origin.Marks()}, "")
+	return nil
+}
+
+func (s *memStore) MarkerMarks(_ context.Context, region, _, key, id string) (map[string]string, error) {
+	if err := s.record("MarkerMarks", region); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, v := range s.objects[region][key] {
+		if v.VersionID == id && v.DeleteMarker {
+			return maps.Clone(v.Metadata), nil
+		}
+	}
+	return nil, nil
+}
+
 func (s *memStore) ListVersions(_ context.Context, region, _, key string) ([]Version, error) {
 	if err := s.record("ListVersions", region); err != nil {
 		return nil, err
@@ -374,13 +401,14 @@ func TestApplyDeleteMarker(t *testing.T) {
 			t.Errorf("%s current is not a delete marker", r)
 		}
 	}
-	// The engine's own delete marker in us-east-1 raises an event; it must not bounce back.
+	// The engine's own delete marker in us-east-1 raises an event; it must not bounce back:
+	// its recorded origin makes it a replica.
 	res, err = e.Apply(context.Background(), markerEvent("us-east-1", "k", s.current("us-east-1", "k")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := statuses(res)["eu-west-1"]; got != "skipped:destination-deleted" {
-		t.Errorf("echo of the delete marker: %s, want skipped:destination-deleted", got)
+	if got := statuses(res); got["eu-west-1"] != "skipped:replica" || got["ap-southeast-2"] != "skipped:replica" {
+		t.Errorf("echo of the delete marker: %v, want skipped:replica everywhere", got)
 	}
 	if n := len(s.objects["eu-west-1"]["k"]); n != 2 {
 		t.Errorf("origin holds %d versions, want 2 (no extra marker)", n)

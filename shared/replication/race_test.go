@@ -65,7 +65,15 @@ func (s *condStore) Copy(_ context.Context, req CopyRequest) (int64, error) {
 	return s.copy(req)
 }
 
-func (s *condStore) PutDeleteMarkerIf(_ context.Context, region, _, key string, cond Condition) error {
+func (s *condStore) PutDeleteMarkerIf(ctx context.Context, region, bucket, key string, cond Condition) error {
+	return s.putMarker(region, key, nil, cond)
+}
+
+func (s *condStore) PutReplicaDeleteMarker(_ context.Context, region, _, key string, origin Origin, cond Condition) error {
+	return s.putMarker(region, key, origin.Marks(), cond)
+}
+
+func (s *condStore) putMarker(region, key string, marks map[string]string, cond Condition) error {
 	if err := s.record("PutDeleteMarker", region); err != nil {
 		return err
 	}
@@ -75,7 +83,7 @@ func (s *condStore) PutDeleteMarkerIf(_ context.Context, region, _, key string, 
 	if err := s.check(region, key, cond); err != nil {
 		return err
 	}
-	s.write(region, key, Version{DeleteMarker: true}, "")
+	s.write(region, key, Version{DeleteMarker: true, Metadata: marks}, "")
 	return nil
 }
 

@@ -144,3 +144,23 @@ type ConditionalStore interface {
 	// engine still sends the condition and also verifies the destination after the write.
 	Atomic(region string, deleteMarker bool, size int64) bool
 }
+
+// MarkerStore is a Store that records the origin of every delete marker the engine writes. A
+// delete marker carries no metadata: without a record, a marker the engine wrote in another
+// Region looks like a user's delete made when the engine wrote it, later than the delete it
+// replicates, and would beat the user writes made in between (and its event would be
+// replicated back as a new delete). With a MarkerStore, Head and HeadVersion return a current
+// delete marker the engine wrote with Metadata holding the recorded replica marks, so the
+// marker has the origin of the delete it replicates (DestinationOrigin) and its own event is
+// skipped as a replica (DecideSource). A delete marker without a record is an original.
+type MarkerStore interface {
+	Store
+	// PutReplicaDeleteMarker writes a delete marker over key (DeleteObject without version id)
+	// while cond holds (the zero Condition: unconditionally, as PutDeleteMarker) and records
+	// origin as the marks of that marker. A marker written whose record could not be saved
+	// stays an original marker, and the error says so.
+	PutReplicaDeleteMarker(ctx context.Context, region, bucket, key string, origin Origin, cond Condition) error
+	// MarkerMarks returns the replica marks recorded for delete marker versionID of key, nil
+	// when it has none (an original marker).
+	MarkerMarks(ctx context.Context, region, bucket, key, versionID string) (map[string]string, error)
+}
