@@ -47,18 +47,16 @@ func fuzzRequest(method, target, headers string, body []byte) (*http.Request, bo
 }
 
 // sign signs r with the local credentials (as the SDKs and the CLI do: payload hash in
-// X-Amz-Content-Sha256), so the fuzzer reaches the parts of the handler behind the check.
-func sign(t *testing.T, r *http.Request, body []byte) {
-	t.Helper()
+// X-Amz-Content-Sha256), so the fuzzer reaches the parts of the handler behind the check. It
+// reports false when the SDK's signer refuses the request (nothing a client could send).
+func sign(r *http.Request, body []byte) bool {
 	sum := sha256.Sum256(body)
 	hash := hex.EncodeToString(sum[:])
 	r.Header.Set("X-Amz-Content-Sha256", hash)
 	r.Header.Del("Authorization")
 	err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: ak, SecretAccessKey: sk},
 		r, hash, "s3", "us-east-1", time.Now())
-	if err != nil {
-		t.Skipf("the SDK signer refuses this request: %v", err) // nothing a client could send
-	}
+	return err == nil
 }
 
 // FuzzRoutesAPI sends arbitrary method, path, headers and body (signed with the local
@@ -119,8 +117,8 @@ func FuzzRoutesAPI(f *testing.F) {
 		if !ok {
 			return
 		}
-		if signed {
-			sign(t, r, body)
+		if signed && !sign(r, body) {
+			return
 		}
 		before := tab.Routes()
 		w := httptest.NewRecorder()
@@ -189,8 +187,8 @@ func TestFuzzHarnessSignsLikeAClient(t *testing.T) {
 			if !ok {
 				t.Fatal("fuzzRequest refused a valid request")
 			}
-			if tt.signed {
-				sign(t, r, body)
+			if tt.signed && !sign(r, body) {
+				t.Fatal("the SDK signer refused a valid request")
 			}
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, r)
