@@ -138,7 +138,7 @@ func (rs *reconcileSet) snapshot(region string) map[string]string {
 			rs.t.Fatal(err)
 		}
 		for _, e := range p.Entries {
-			if !e.Latest || e.DeleteMarker {
+			if !e.Latest || e.DeleteMarker || replication.IsInternalKey(e.Key) { // each Region's own (delete marker records)
 				continue
 			}
 			obj, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(e.Key)})

@@ -18,7 +18,10 @@
 //     (replication.DecideDestination, unchanged).
 //
 // Fewest reads: listings carry no metadata, so the origin of an object version is unknown
-// until it is read. Delete markers need no read. An object whose Last-Modified is before the
+// until it is read. A delete marker's origin is in the listing, unless the engine wrote it:
+// with a store that records the markers it writes (replication.MarkerStore) the runner reads
+// each marker's record (one read per marker, only for keys where some Region serves an
+// object) and a recorded marker has the origin of the delete it replicates. An object whose Last-Modified is before the
 // best origin time already known cannot win (an origin time is never after the Last-Modified
 // of any copy of it) and cannot be a copy of the winner, so it is repaired without a read.
 // Every other current object version is read once (HEAD of that version id, so the view stays

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -384,6 +385,9 @@ func (r *run) key(ctx context.Context, v KeyView) {
 	if r.opts.TrustMatchingETags && matchingObjects(v) {
 		return
 	}
+	if !r.resolveMarkers(ctx, v) {
+		return
+	}
 	v = Resolve(v)
 	for _, i := range Unresolved(v) {
 		s := &v.States[i]
@@ -407,7 +411,47 @@ func (r *run) key(ctx context.Context, v KeyView) {
 	r.repairKey(ctx, v)
 }
 
+// markerReader is a store that tells the origin of the delete markers the engine wrote
+// (replication.MarkerStore; shared/s3store.Store fits).
+type markerReader interface {
+	MarkerMarks(ctx context.Context, region, bucket, key, versionID string) (map[string]string, error)
+}
+
+// resolveMarkers gives each delete marker of v the origin recorded for it when the engine
+// wrote it (one read per marker), so that a replica marker does not count as a delete made
+// when it was written. Only keys where some Region serves an object need it: otherwise no
+// origin changes the plan. It reports false when the key must be skipped (a read failed).
+func (r *run) resolveMarkers(ctx context.Context, v KeyView) bool {
+	mr, ok := r.store.(markerReader)
+	if !ok || !slices.ContainsFunc(v.States, func(s State) bool { return s.Exists && !s.DeleteMarker }) {
+		return true
+	}
+	for i, s := range v.States {
+		if !s.Exists || !s.DeleteMarker || s.Known {
+			continue
+		}
+		m := r.members[i]
+		if err := wait(ctx, r.readRL); err != nil {
+			return false
+		}
+		r.runC.reads.Add(1)
+		marks, err := mr.MarkerMarks(ctx, m.Region, m.Bucket, v.Key, s.VersionID)
+		if err != nil {
+			r.runC.skipped.Add(1)
+			r.fail("read %s %q delete marker %s: %v", m.Region, v.Key, s.VersionID, err)
+			return false
+		}
+		if marks != nil {
+			resolveFromVersion(&v.States[i], replication.Version{Exists: true, DeleteMarker: true, VersionID: s.VersionID, LastModified: s.LastModified, Metadata: marks})
+		}
+	}
+	return true
+}
+
 func (rn *Runner) excluded(key string) bool {
+	if replication.IsInternalKey(key) {
+		return true // the engine's own per-Region objects, whatever Exclude says
+	}
 	for _, p := range rn.opts.Exclude {
 		if strings.HasPrefix(key, p) {
 			return true

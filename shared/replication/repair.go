@@ -51,6 +51,10 @@ func (e *Engine) Repair(ctx context.Context, r Repair) (Outcome, error) {
 	if r.Key == "" || r.Origin.Region == "" || r.Origin.VersionID == "" {
 		return fail(Permanent(fmt.Errorf("repair in %s: key %q or origin %+v missing", r.Region, r.Key, r.Origin)))
 	}
+	if IsInternalKey(r.Key) {
+		out.Status, out.Action, out.Reason = Skipped, ActionSkip, SkipInternal
+		return out, nil
+	}
 	d := Decision{Action: r.Action, Origin: r.Origin}
 	switch r.Action {
 	case ActionDeleteMarker:

@@ -96,6 +96,11 @@ func TestRepair(t *testing.T) {
 				return Repair{Key: "k", Action: ActionDeleteMarker, Origin: Origin{Region: "eu-west-1", VersionID: "m", Time: t2}, Region: "us-east-1"}
 			},
 			wantStatus: Skipped, wantReason: SkipDestinationAbsent},
+		{name: "the engine's own objects (delete marker records) are never repaired",
+			prepare: func(st *setup) Repair {
+				return Repair{Key: ".mrap-state/markers/ab/m1", Action: ActionCopy, Origin: st.origin, SourceRegion: "eu-west-1", SourceVersionID: st.srcID, Region: "us-east-1"}
+			},
+			wantStatus: Skipped, wantReason: SkipInternal},
 		{name: "unknown Region is a permanent error",
 			prepare: func(st *setup) Repair {
 				return Repair{Key: "k", Action: ActionCopy, Origin: st.origin, SourceRegion: "eu-west-1", SourceVersionID: st.srcID, Region: "sa-east-1"}

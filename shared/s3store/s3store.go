@@ -28,6 +28,21 @@
 //     Above the threshold: HEAD source, read destination, GET, CreateMultipartUpload, N x
 //     UploadPart, CompleteMultipartUpload.
 //
+// Delete markers the engine writes (replication.MarkerStore): a delete marker carries no
+// metadata, so right after the DeleteObject that wrote it the store records its origin in the
+// same bucket: an object .mrap-state/markers/<hex sha256 of the key>/<marker version id>
+// (MarkerRecordKey) whose user metadata holds the replica marks and whose body is the key
+// (checked on read against hash collisions). Head and HeadVersion read the record of a
+// delete marker they return (one GetObject; a 404 means an original marker) and hand its marks
+// back in Version.Metadata. Extra requests, on delete-marker paths only: +1 PutObject per
+// delete marker replicated, +1 GetObject per delete marker read (the source of a "Delete
+// Marker Created" event, a destination whose current version is a delete marker, the
+// verification read after an unguarded delete). If the process stops between the
+// DeleteObject and the record, the marker stays an original one (the behaviour without
+// records). The record's own "Object Created" event is skipped by the engine (internal
+// prefix). Records are never deleted by the engine: a lifecycle rule on .mrap-state/markers/
+// expires them.
+//
 // Conditional writes (replication.ConditionalStore): the engine conditions each write on the
 // destination state it read, and the store sends it as If-Match / If-None-Match: * on
 // PutObject, CopyObject and CompleteMultipartUpload, and If-Match on DeleteObject. 412
@@ -207,7 +222,7 @@ func (s *Store) Head(ctx context.Context, region, bucket, key string) (replicati
 			return replication.Version{}, nil
 		}
 		if versions[i].DeleteMarker {
-			return versions[i].Version, nil
+			return s.withMarks(ctx, c, bucket, key, versions[i].Version)
 		}
 	}
 	out, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
@@ -218,7 +233,7 @@ func (s *Store) Head(ctx context.Context, region, bucket, key string) (replicati
 		return replication.Version{}, classify("head", err)
 	}
 	if v, ok := deleteMarkerFromError(err); ok {
-		return v, nil
+		return s.withMarks(ctx, c, bucket, key, v)
 	}
 	if !s.opts.TrustNotFound {
 		// Listed as an object, gone by the HEAD: the key changed meanwhile; a retry reads it again.
@@ -237,7 +252,7 @@ func (s *Store) HeadVersion(ctx context.Context, region, bucket, key, versionID 
 	if err != nil {
 		if code := statusOf(err); code == http.StatusMethodNotAllowed {
 			// S3 answers 405 to a HEAD of a delete marker's version id.
-			return replication.Version{Exists: true, DeleteMarker: true, VersionID: versionID}, nil
+			return s.withMarks(ctx, c, bucket, key, replication.Version{Exists: true, DeleteMarker: true, VersionID: versionID})
 		}
 		// AWS answers NoSuchVersion (404) or InvalidArgument (400, malformed id); versitygw a
 		// bare 400 BadRequest.

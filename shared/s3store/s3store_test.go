@@ -124,6 +124,8 @@ func opOf(r *http.Request) string {
 		return "CopyObject"
 	case r.Method == http.MethodGet && q.Has("tagging"):
 		return "GetObjectTagging"
+	case r.Method == http.MethodGet && q.Has("versions"):
+		return "ListObjectVersions"
 	case r.Method == http.MethodHead:
 		return "HeadObject"
 	}
@@ -257,8 +259,11 @@ func TestHeadReadsDeleteMarkerHeaders(t *testing.T) {
 	if err != nil || v.Exists {
 		t.Errorf("Head of an absent key = %+v, %v; want Exists false", v, err)
 	}
-	if got := srv.count("GET"); got != 0 {
+	if got := srv.count("ListObjectVersions"); got != 0 {
 		t.Errorf("listed versions %d times; with TrustNotFound a 404 is trusted", got)
+	}
+	if got := srv.count("GET"); got != 1 {
+		t.Errorf("%d GETs, want 1: the record of the delete marker (none here: an original)", got)
 	}
 }
 
