@@ -14,6 +14,8 @@ const (
 	AlarmLatency          = "replication-latency"
 	AlarmBacklogAge       = "backlog-age"
 	AlarmReplicatorErrors = "replicator-errors"
+	// AlarmDivergence is the home Region's alarm on the reconciler's Divergence metric.
+	AlarmDivergence = "divergence"
 )
 
 // RegionAlarmsProps configure the alarms of one Region.

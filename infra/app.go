@@ -20,7 +20,7 @@ type Engine struct {
 // NewEngine adds the engine's stacks to scope (an App) and tags everything it creates.
 func NewEngine(scope constructs.Construct, cfg Config, code Code) (*Engine, error) {
 	// Every binary first, so a missing one leaves the app empty rather than half built.
-	if err := code.Check(Functions()...); err != nil {
+	if err := code.Check(cfg.Functions()...); err != nil {
 		return nil, err
 	}
 	n := cfg.Names()

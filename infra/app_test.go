@@ -51,6 +51,10 @@ func fiveRegionApp(t *testing.T) *built {
 			"homeRegion": "us-west-2",
 			"failback":   "true",
 			"dryRun":     "true",
+			// Not the defaults: the divergence alarm follows the reconcile rate; 0 keeps
+			// delete-marker records.
+			"reconcileRateMinutes": "120",
+			"markerRecordDays":     "0",
 		})
 	})
 	if fiveB == nil {
@@ -231,17 +235,49 @@ func TestBuildNeedsTheFunctionBinaries(t *testing.T) {
 	if err := os.WriteFile(dir+"/replicator/bootstrap", []byte("x"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
-	_, err := Build(app, Code{Dir: dir})
-	if err == nil || !strings.Contains(err.Error(), "make build") {
-		t.Fatalf("error = %v, want one that says to run make build", err)
+	for _, batchRepair := range []string{"true", "false"} {
+		t.Run("batchRepair="+batchRepair, func(t *testing.T) {
+			ctx := map[string]interface{}{CtxBatchRepair: batchRepair}
+			app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(t.TempDir())})
+			_, err := Build(app, Code{Dir: dir})
+			if err == nil || !strings.Contains(err.Error(), "make build") {
+				t.Fatalf("error = %v, want one that says to run make build", err)
+			}
+			for _, fn := range Functions() {
+				want := fn != "replicator" && (fn != "batch" || batchRepair == "true")
+				if named := strings.Contains(err.Error(), fn+":"); named != want {
+					t.Errorf("error %q: naming %s is %v, want %v", err, fn, named, want)
+				}
+			}
+			if n := len(*app.Node().Children()); n != 0 {
+				t.Errorf("the app has %d children after a missing binary, want none", n)
+			}
+		})
 	}
+}
+
+func TestBuildWithoutBatchRepairNeedsNoBatchBinary(t *testing.T) {
+	dir := t.TempDir()
 	for _, fn := range Functions() {
-		if named := strings.Contains(err.Error(), fn+":"); named == (fn == "replicator") {
-			t.Errorf("error %q: naming %s is %v", err, fn, named)
+		if fn == "batch" {
+			continue
+		}
+		if err := os.MkdirAll(dir+"/"+fn, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dir+"/"+fn+"/bootstrap", []byte("x"), 0o755); err != nil {
+			t.Fatal(err)
 		}
 	}
-	if n := len(*app.Node().Children()); n != 0 {
-		t.Errorf("the app has %d children after a missing binary, want none", n)
+	ctx := map[string]interface{}{CtxBatchRepair: "false"}
+	app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(t.TempDir())})
+	e, err := Build(app, Code{Dir: dir})
+	if err != nil {
+		t.Fatalf("build without the batch binary and batch repair off: %v", err)
+	}
+	for r, s := range e.Regional {
+		if s.Batch != nil {
+			t.Errorf("%s has a batch repair path with batchRepair false", r)
+		}
 	}
 }

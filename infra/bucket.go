@@ -18,6 +18,12 @@ const BatchReportPrefix = "batch-reports/"
 // canaries are never replicated and expire after a day.
 const CanaryPrefix = ".mrap-canary/"
 
+// MarkerRecordPrefix is the key prefix of the records of the delete markers the engine wrote
+// (s3store: one small object per marker in each member bucket, read at the source and written at
+// the destination). It lies inside the internal prefix .mrap-state/: never replicated nor
+// reconciled. An expired record only makes its old marker look like an original one.
+const MarkerRecordPrefix = StateKeyPrefix + "markers/"
+
 // MemberBucketProps configure the member bucket of one Region.
 type MemberBucketProps struct {
 	Names                 Names
@@ -25,13 +31,18 @@ type MemberBucketProps struct {
 	KMS                   bool // SSE-KMS with a customer managed key instead of SSE-S3
 	NoncurrentVersionDays int
 	AbortMultipartDays    int
+	// MarkerRecordDays expires the delete-marker records (MarkerRecordPrefix) after that many
+	// days, their noncurrent versions a day later; 0 keeps them.
+	MarkerRecordDays int
+	// Inventory adds the weekly inventory, the manifest of S3 Batch Operations repair jobs.
+	Inventory bool
 }
 
 // MemberBucket is the versioned bucket of one Region behind the Multi-Region Access Point:
 // deterministic name, public access blocked, TLS only, encrypted, EventBridge notifications
-// on, lifecycle for noncurrent versions, incomplete uploads and canaries, server access logs
-// and a weekly inventory (the manifest of batch repairs) into a sibling bucket. Buckets are
-// retained when the stack is deleted.
+// on, lifecycle for noncurrent versions, incomplete uploads, canaries and delete-marker
+// records, server access logs and (with batch repair) a weekly inventory, the manifest of
+// batch repairs, into a sibling bucket. Buckets are retained when the stack is deleted.
 type MemberBucket struct {
 	constructs.Construct
 	Bucket awss3.Bucket
@@ -68,14 +79,6 @@ func NewMemberBucket(scope constructs.Construct, id string, p MemberBucketProps)
 		RemovalPolicy:          awscdk.RemovalPolicy_RETAIN,
 		ServerAccessLogsBucket: logs,
 		ServerAccessLogsPrefix: jsii.String("s3-access/"),
-		// The weekly inventory is the manifest of S3 Batch Operations repair jobs.
-		Inventories: &[]*awss3.Inventory{{
-			InventoryId:           jsii.String("mrap-reconcile"),
-			Destination:           &awss3.InventoryDestination{Bucket: logs, Prefix: jsii.String(InventoryPrefix)},
-			Format:                awss3.InventoryFormat_CSV,
-			Frequency:             awss3.InventoryFrequency_WEEKLY,
-			IncludeObjectVersions: awss3.InventoryObjectVersion_CURRENT,
-		}},
 		LifecycleRules: &[]*awss3.LifecycleRule{
 			{
 				Id:                                  jsii.String("noncurrent-versions-and-incomplete-uploads"),
@@ -89,6 +92,27 @@ func NewMemberBucket(scope constructs.Construct, id string, p MemberBucketProps)
 				NoncurrentVersionExpiration: awscdk.Duration_Days(jsii.Number(1)),
 			},
 		},
+	}
+	if p.MarkerRecordDays > 0 {
+		// Expiring a current record leaves a delete marker; the Expiration action also removes
+		// such markers once no version is left.
+		rules := append(*props.LifecycleRules, &awss3.LifecycleRule{
+			Id:                          jsii.String("expire-delete-marker-records"),
+			Prefix:                      jsii.String(MarkerRecordPrefix),
+			Expiration:                  awscdk.Duration_Days(jsii.Number(p.MarkerRecordDays)),
+			NoncurrentVersionExpiration: awscdk.Duration_Days(jsii.Number(1)),
+		})
+		props.LifecycleRules = &rules
+	}
+	if p.Inventory {
+		// The weekly inventory is the manifest of S3 Batch Operations repair jobs.
+		props.Inventories = &[]*awss3.Inventory{{
+			InventoryId:           jsii.String("mrap-reconcile"),
+			Destination:           &awss3.InventoryDestination{Bucket: logs, Prefix: jsii.String(InventoryPrefix)},
+			Format:                awss3.InventoryFormat_CSV,
+			Frequency:             awss3.InventoryFrequency_WEEKLY,
+			IncludeObjectVersions: awss3.InventoryObjectVersion_CURRENT,
+		}}
 	}
 	var key awskms.Key
 	if p.KMS {

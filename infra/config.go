@@ -61,6 +61,8 @@ const (
 	CtxAbortMultipartDays        = "abortMultipartDays"
 	CtxLogRetentionDays          = "logRetentionDays"
 	CtxPrivateAccess             = "privateAccess"
+	CtxBatchRepair               = "batchRepair"
+	CtxMarkerRecordDays          = "markerRecordDays"
 )
 
 // PlaceholderAccount is the documented stand-in account of cdk.json: it synthesizes, and
@@ -110,6 +112,12 @@ type Config struct {
 	AbortMultipartDays    int
 	LogRetentionDays      int
 	PrivateAccess         bool
+	// BatchRepair adds the S3 Batch Operations repair path to every Region: the batch
+	// handler, the job role and the member bucket's weekly inventory (the jobs' manifest).
+	BatchRepair bool
+	// MarkerRecordDays is how long the records of the delete markers the engine wrote
+	// (.mrap-state/markers/ in every member bucket) are kept; 0 keeps them.
+	MarkerRecordDays int
 }
 
 // AlarmThresholds are the limits of the per-Region alarms.
@@ -118,6 +126,19 @@ type AlarmThresholds struct {
 	Latency           time.Duration // replication latency above which the latency alarm fires
 	ReplicatorErrors  int           // replicator invocation errors per period above which the alarm fires
 	EvaluationPeriods int           // consecutive one-minute periods before an alarm fires
+}
+
+// Functions returns the engine's functions this deployment needs (the batch handler only with
+// BatchRepair).
+func (c Config) Functions() []string {
+	var out []string
+	for _, fn := range Functions() {
+		if fn == "batch" && !c.BatchRepair {
+			continue
+		}
+		out = append(out, fn)
+	}
+	return out
 }
 
 // Names returns the deterministic physical names of this deployment.
@@ -210,6 +231,8 @@ func LoadConfig(lookup ContextLookup) (Config, error) {
 		AbortMultipartDays:    int(env.Int64(CtxAbortMultipartDays, 7)),
 		LogRetentionDays:      int(env.Int64(CtxLogRetentionDays, 30)),
 		PrivateAccess:         env.Bool(CtxPrivateAccess, false),
+		BatchRepair:           env.Bool(CtxBatchRepair, false),
+		MarkerRecordDays:      int(env.Int64(CtxMarkerRecordDays, 30)),
 	}
 	if c.BucketPrefix == "" {
 		c.BucketPrefix = c.Name
@@ -233,6 +256,10 @@ func defaultHome(regions []string) string {
 	}
 	return "us-west-2"
 }
+
+// maxReconcileRate keeps the divergence alarm's evaluation range (DivergencePeriods reconcile
+// periods) within CloudWatch's 7 days.
+const maxReconcileRate = 7 * 24 * time.Hour / DivergencePeriods
 
 func validate(env *config.Env, c *Config) {
 	if !accountPattern.MatchString(c.Account) {
@@ -307,8 +334,11 @@ func validate(env *config.Env, c *Config) {
 	if c.ReevaluateRate < time.Minute || c.ReevaluateRate > time.Hour {
 		env.Fail(CtxReevaluateRate, "want 1 to 60 minutes, got %d", int(c.ReevaluateRate.Minutes()))
 	}
-	if c.ReconcileRate < 15*time.Minute || c.ReconcileRate > 7*24*time.Hour {
-		env.Fail(CtxReconcileRate, "want 15 to 10080 minutes (one invocation may run 15), got %d", int(c.ReconcileRate.Minutes()))
+	// One invocation may run 15 minutes; the divergence alarm evaluates two reconcile periods,
+	// and CloudWatch evaluates an alarm over at most 7 days.
+	if c.ReconcileRate < 15*time.Minute || c.ReconcileRate > maxReconcileRate {
+		env.Fail(CtxReconcileRate, "want 15 to %d minutes (one invocation may run 15; the divergence alarm spans %d periods, CloudWatch at most 7 days), got %d",
+			int(maxReconcileRate.Minutes()), DivergencePeriods, int(c.ReconcileRate.Minutes()))
 	}
 	if a := c.Alarms.AvailabilityBelow; a <= 0 || a > 1 {
 		env.Fail(CtxAlarmAvailability, "want a fraction in (0, 1], got %v", a)

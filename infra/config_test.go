@@ -37,6 +37,9 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if c.Cooldown != 5*time.Minute || c.FailbackWindow != 15*time.Minute || c.ReplicatorTimeout != 5*time.Minute {
 		t.Errorf("cooldown, failback window, replicator timeout = %v, %v, %v", c.Cooldown, c.FailbackWindow, c.ReplicatorTimeout)
 	}
+	if c.BatchRepair || c.MarkerRecordDays != 30 {
+		t.Errorf("batch repair, marker record days = %v, %d, want false, 30", c.BatchRepair, c.MarkerRecordDays)
+	}
 }
 
 func TestLoadConfigReadsCLIAndCdkJSONValues(t *testing.T) {
@@ -99,6 +102,8 @@ var invalidConfigs = []struct {
 	{"log retention CloudWatch refuses", map[string]any{"logRetentionDays": "13"}, "logRetentionDays: want one of"},
 	{"not a boolean", map[string]any{"kms": "yes"}, `kms: want true or false, got "yes"`},
 	{"insufficient data policy", map[string]any{"insufficientData": "panic"}, "insufficientData: want ignore or unhealthy"},
+	{"reconcile rate beyond the divergence alarm's range", map[string]any{"reconcileRateMinutes": "5041"}, "reconcileRateMinutes: want 15 to 5040 minutes"},
+	{"negative marker record days", map[string]any{"markerRecordDays": "-1"}, "markerRecordDays: want a non-negative integer"},
 }
 
 func TestLoadConfigRejectsInvalidConfiguration(t *testing.T) {
@@ -147,7 +152,7 @@ func TestCdkJSONContextIsValidAndKnown(t *testing.T) {
 		CtxReplicatePermanentDeletes, CtxReplicateLifecycleDeletes, CtxStorageClass, CtxReplicatorMemory,
 		CtxReplicatorTimeout, CtxReplicatorBatchSize, CtxReplicatorMaxConcurrency, CtxReplicatorReserved,
 		CtxProberRate, CtxReevaluateRate, CtxReconcileRate, CtxReconcileDryRun, CtxAlarmAvailability, CtxAlarmLatency, CtxAlarmErrors, CtxAlarmPeriods, CtxNoncurrentDays,
-		CtxAbortMultipartDays, CtxLogRetentionDays, CtxPrivateAccess}
+		CtxAbortMultipartDays, CtxLogRetentionDays, CtxPrivateAccess, CtxBatchRepair, CtxMarkerRecordDays}
 	for k := range file.Context {
 		if !slices.Contains(known, k) && !strings.HasPrefix(k, "@aws-cdk/") {
 			t.Errorf("cdk.json context key %q is not read by the app", k)

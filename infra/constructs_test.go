@@ -79,7 +79,7 @@ func TestReplicationPipeline(t *testing.T) {
 				"detail-type": []any{"Object Created", "Object Deleted"},
 				"detail": map[string]any{
 					"bucket": map[string]any{"name": []any{"mrap-engine-123456789012-eu-central-1"}},
-					"object": map[string]any{"key": []any{map[string]any{"anything-but": map[string]any{"prefix": CanaryPrefix}}}},
+					"object": map[string]any{"key": []any{map[string]any{"anything-but": map[string]any{"prefix": []any{".mrap-canary/", ".mrap-state/"}}}}},
 				},
 			},
 			"Targets": []any{assertions.Match_ObjectLike(&map[string]any{

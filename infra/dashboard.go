@@ -22,6 +22,14 @@ type Dashboard struct {
 	Dashboard awscloudwatch.Dashboard
 }
 
+// regionalFunctions are the functions every member Region runs.
+func regionalFunctions(cfg Config) []string {
+	if cfg.BatchRepair {
+		return []string{"replicator", "prober", "batch"}
+	}
+	return []string{"replicator", "prober"}
+}
+
 // NewDashboard creates the dashboard. Metrics are addressed by the deterministic names of the
 // regional resources, so no cross-Region reference is needed.
 func NewDashboard(scope constructs.Construct, id string, p DashboardProps) *Dashboard {
@@ -50,7 +58,7 @@ func NewDashboard(scope constructs.Construct, id string, p DashboardProps) *Dash
 			Label:        jsii.String(r),
 			SearchRegion: jsii.String(r),
 		}))
-		for _, fn := range []string{"replicator", "prober", "batch"} {
+		for _, fn := range regionalFunctions(cfg) {
 			fnErrors = append(fnErrors, m.labelled(m.lambda(n.Function(fn, r), "Errors", "Sum"), fn+" "+r))
 			throttles = append(throttles, m.labelled(m.lambda(n.Function(fn, r), "Throttles", "Sum"), fn+" "+r))
 		}
@@ -62,7 +70,7 @@ func NewDashboard(scope constructs.Construct, id string, p DashboardProps) *Dash
 			alarms = append(alarms, awscloudwatch.Alarm_FromAlarmArn(c, jsii.String(name), jsii.String(arn)))
 		}
 	}
-	for _, kind := range []string{"failover-errors", "reconciler-errors"} {
+	for _, kind := range []string{"failover-errors", "reconciler-errors", AlarmDivergence} {
 		name := n.OpsAlarm(cfg.HomeRegion, kind)
 		alarms = append(alarms, awscloudwatch.Alarm_FromAlarmArn(c, jsii.String(name), jsii.String(
 			fmt.Sprintf("arn:aws:cloudwatch:%s:%s:alarm:%s", cfg.HomeRegion, cfg.Account, name))))

@@ -114,7 +114,7 @@ var (
 )
 
 // fullApp is the richest configuration, built once: three Regions, the home Region one of
-// them, active-passive, KMS and private access on.
+// them, active-passive, KMS, private access and batch repair on.
 func fullApp(t *testing.T) *built {
 	t.Helper()
 	fullOnce.Do(func() {
@@ -127,6 +127,7 @@ func fullApp(t *testing.T) *built {
 			"kms":                       "true",
 			"privateAccess":             "true",
 			"replicatePermanentDeletes": "true",
+			"batchRepair":               "true",
 		})
 	})
 	if full == nil {

@@ -29,12 +29,16 @@ type ReconcilerProps struct {
 
 // Reconciler runs the reconciler on a schedule, one invocation at a time: each continues the
 // reconcile pass over every member bucket from its checkpoint in the state bucket and repairs
-// what the replicator missed. Its failures raise an operational alarm.
+// what the replicator missed. Its failures, and divergence it finds pass after pass, raise
+// operational alarms.
 type Reconciler struct {
 	constructs.Construct
 	Function *EngineFunction
 	Schedule awsevents.Rule
 	Errors   awscloudwatch.Alarm
+	// Divergence is an operational alarm on the Divergence metric: divergence found in two
+	// consecutive reconcile periods. It notifies (audit topic) and never fails over.
+	Divergence awscloudwatch.Alarm
 }
 
 // NewReconciler creates the function, its schedule and alarm; it may read and repair every
@@ -87,7 +91,28 @@ func NewReconciler(scope constructs.Construct, id string, p ReconcilerProps) *Re
 		EvaluationPeriods:  jsii.Number(1),
 		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
 	})
-	return &Reconciler{Construct: c, Function: fn, Schedule: schedule, Errors: errs}
+	divergence := awscloudwatch.NewAlarm(c, jsii.String("Divergence"), &awscloudwatch.AlarmProps{
+		AlarmName:          jsii.String(n.OpsAlarm(home, AlarmDivergence)),
+		AlarmDescription:   jsii.String("The reconciler found member buckets that differ from the winning write in two consecutive reconcile periods: the replicator is missing changes (see the replicator alarms and the dead-letter queues). Notifies only; never fails over."),
+		Metric:             divergenceMetric(n, home, cfg.ReconcileRate),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+		Threshold:          jsii.Number(0),
+		EvaluationPeriods:  jsii.Number(DivergencePeriods),
+		DatapointsToAlarm:  jsii.Number(DivergencePeriods),
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+	})
+	return &Reconciler{Construct: c, Function: fn, Schedule: schedule, Errors: errs, Divergence: divergence}
+}
+
+// DivergencePeriods is how many consecutive reconcile periods must find divergence before the
+// divergence alarm fires: one pass may race the replicator, two in a row mean it misses changes.
+const DivergencePeriods = 2
+
+// divergenceMetric is the reconciler's Divergence (no dimension, home Region), summed over one
+// reconcile period.
+func divergenceMetric(n Names, home string, rate time.Duration) awscloudwatch.Metric {
+	return metricSource{names: n, of: home}.metric(MetricNamespace, "Divergence", "Sum", nil).
+		With(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(rate.Minutes()))})
 }
 
 // grantMemberRepairs lets a repairing function (reconciler, batch handler) list and read every

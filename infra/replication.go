@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/mrap-engine/mrap/shared/replication"
 )
 
 // ReplicationProps configure the replication pipeline of one Region.
@@ -23,7 +25,7 @@ type ReplicationProps struct {
 }
 
 // Replication is the event path of one Region: an EventBridge rule for the member bucket's
-// Object Created / Object Deleted events (canaries excluded), an encrypted SQS queue with a
+// Object Created / Object Deleted events (the engine's internal prefixes excluded), an encrypted SQS queue with a
 // dead-letter queue, and the replicator function that copies each version to the other
 // member buckets.
 type Replication struct {
@@ -67,7 +69,9 @@ func NewReplication(scope constructs.Construct, id string, p ReplicationProps) *
 			DetailType: jsii.Strings("Object Created", "Object Deleted"),
 			Detail: &map[string]interface{}{
 				"bucket": map[string]interface{}{"name": jsii.Strings(n.Bucket(p.Region))},
-				"object": map[string]interface{}{"key": awsevents.Match_AnythingButPrefix(jsii.String(CanaryPrefix))},
+				// The engine's own per-Region objects (canaries, state, delete-marker records) are
+				// never replicated: the replicator would skip them anyway, at a cost per event.
+				"object": map[string]interface{}{"key": awsevents.Match_AnythingButPrefix(*jsii.Strings(replication.InternalPrefixes()...)...)},
 			},
 		},
 	})

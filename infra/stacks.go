@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 )
@@ -18,13 +19,13 @@ type RegionalStackProps struct {
 }
 
 // RegionalStack composes what one member Region runs: its bucket, the replication pipeline,
-// the batch repair path, the alarms, the forwarding of its events to the home Region and, behind a
-// flag, the private access endpoint.
+// the alarms, the forwarding of its events to the home Region and, behind flags, the batch
+// repair path and the private access endpoint.
 type RegionalStack struct {
 	awscdk.Stack
 	Bucket      *MemberBucket
 	Replication *Replication
-	Batch       *BatchRepair
+	Batch       *BatchRepair // nil unless batch repair is on
 	Alarms      *RegionAlarms
 	Forwarder   *AlarmForwarder // nil in the home Region
 	Private     *PrivateAccess  // nil unless private access is on
@@ -37,9 +38,11 @@ func NewRegionalStack(scope constructs.Construct, id string, p RegionalStackProp
 	if err != nil {
 		return nil, err
 	}
-	batch, err := p.Code.Asset("batch")
-	if err != nil {
-		return nil, err
+	var batch awslambda.Code
+	if cfg.BatchRepair {
+		if batch, err = p.Code.Asset("batch"); err != nil {
+			return nil, err
+		}
 	}
 
 	stack := awscdk.NewStack(scope, jsii.String(id), &awscdk.StackProps{
@@ -55,18 +58,22 @@ func NewRegionalStack(scope constructs.Construct, id string, p RegionalStackProp
 		KMS:                   cfg.KMS,
 		NoncurrentVersionDays: cfg.NoncurrentVersionDays,
 		AbortMultipartDays:    cfg.AbortMultipartDays,
+		MarkerRecordDays:      cfg.MarkerRecordDays,
+		Inventory:             cfg.BatchRepair,
 	})
 	s.Replication = NewReplication(stack, "Replication", ReplicationProps{Config: cfg, Region: p.Region, Code: replicator})
-	s.Batch = NewBatchRepair(stack, "BatchRepair", BatchRepairProps{Config: cfg, Region: p.Region, Code: batch})
 	out := func(id, value, description string) {
 		awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{Value: jsii.String(value), Description: jsii.String(description)})
 	}
 	out("Bucket", n.Bucket(p.Region), "Member bucket")
 	out("ReplicationQueueArn", *s.Replication.Queue.QueueArn(), "Replication queue (redrive destination)")
 	out("DeadLetterQueueArn", *s.Replication.DeadLetterQueue.QueueArn(), "Replication dead-letter queue (mrapctl redrive --dlq-arn)")
-	out("BatchHandlerArn", *s.Batch.Function.Function.FunctionArn(), "Function of S3 Batch Operations repair jobs (LambdaInvoke)")
-	out("BatchJobRoleArn", *s.Batch.JobRole.RoleArn(), "Role of S3 Batch Operations repair jobs")
-	out("InventoryLocation", "s3://"+n.AccessLogBucket(p.Region)+"/"+InventoryPrefix+"/", "Weekly inventory of the member bucket (batch job manifests)")
+	if cfg.BatchRepair {
+		s.Batch = NewBatchRepair(stack, "BatchRepair", BatchRepairProps{Config: cfg, Region: p.Region, Code: batch})
+		out("BatchHandlerArn", *s.Batch.Function.Function.FunctionArn(), "Function of S3 Batch Operations repair jobs (LambdaInvoke)")
+		out("BatchJobRoleArn", *s.Batch.JobRole.RoleArn(), "Role of S3 Batch Operations repair jobs")
+		out("InventoryLocation", "s3://"+n.AccessLogBucket(p.Region)+"/"+InventoryPrefix+"/", "Weekly inventory of the member bucket (batch job manifests)")
+	}
 	s.Alarms = NewRegionAlarms(stack, "Alarms", RegionAlarmsProps{Config: cfg, Region: p.Region})
 	if p.Region != cfg.HomeRegion {
 		s.Forwarder = NewAlarmForwarder(stack, "Forwarding", AlarmForwarderProps{Names: n, Region: p.Region, HomeRegion: cfg.HomeRegion})
