@@ -429,6 +429,9 @@ func (w *chaosWorld) snapshot(ctx context.Context, region string) (map[string]ke
 			return nil, nil, fmt.Errorf("list %s: %w", region, err)
 		}
 		for _, m := range list.DeleteMarkers {
+			if replication.IsInternalKey(aws.ToString(m.Key)) {
+				continue // each Region's own objects (delete marker records)
+			}
 			if key, id := aws.ToString(m.Key), aws.ToString(m.VersionId); !userMarkers[id] {
 				engineMarkers[key] = append(engineMarkers[key], replication.DestinationOrigin(region, replication.Version{Exists: true, DeleteMarker: true, VersionID: id, LastModified: aws.ToTime(m.LastModified)}))
 			}
@@ -437,7 +440,7 @@ func (w *chaosWorld) snapshot(ctx context.Context, region string) (map[string]ke
 			}
 		}
 		for _, v := range list.Versions {
-			if !aws.ToBool(v.IsLatest) {
+			if !aws.ToBool(v.IsLatest) || replication.IsInternalKey(aws.ToString(v.Key)) {
 				continue
 			}
 			key := aws.ToString(v.Key)
