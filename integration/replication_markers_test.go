@@ -80,7 +80,9 @@ func TestReplicationEngineMarkerKeepsTheDeleteOrigin(t *testing.T) {
 		return res
 	}
 	bucket := func(r string) string { return servers[r].Bucket }
-	nextSecond := func() { time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second + 50*time.Millisecond))) }
+	nextSecond := func() {
+		time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second + 50*time.Millisecond)))
+	}
 	put := func(t *testing.T, r, key, body string) []byte {
 		out, err := clients[r].PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket(r)), Key: aws.String(key), Body: bytes.NewReader([]byte(body))})
 		must(t, err, "put %q in %s", key, r)
