@@ -6,6 +6,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/mrap-engine/mrap/shared/replication"
 )
 
 // InventoryPrefix is where the member bucket's inventory lands in its log bucket.
@@ -16,13 +18,13 @@ const BatchReportPrefix = "batch-reports/"
 
 // CanaryPrefix is the key prefix of the prober's canary objects (MRAP_CANARY_PREFIX default);
 // canaries are never replicated and expire after a day.
-const CanaryPrefix = ".mrap-canary/"
+const CanaryPrefix = replication.CanaryPrefix
 
 // MarkerRecordPrefix is the key prefix of the records of the delete markers the engine wrote
 // (s3store: one small object per marker in each member bucket, read at the source and written at
 // the destination). It lies inside the internal prefix .mrap-state/: never replicated nor
 // reconciled. An expired record only makes its old marker look like an original one.
-const MarkerRecordPrefix = StateKeyPrefix + "markers/"
+const MarkerRecordPrefix = replication.MarkerRecordPrefix
 
 // MemberBucketProps configure the member bucket of one Region.
 type MemberBucketProps struct {

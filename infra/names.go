@@ -1,6 +1,10 @@
 package main
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/mrap-engine/mrap/shared/replication"
+)
 
 // Names derives every physical name of a deployment from its name, bucket prefix and account,
 // so stacks in different Regions refer to each other's resources without cross-Region
@@ -78,7 +82,7 @@ func (n Names) StateBucket(home string) string {
 }
 
 // StateKeyPrefix starts the keys of the engine's state objects in the state bucket.
-const StateKeyPrefix = ".mrap-state/"
+const StateKeyPrefix = replication.StatePrefix
 
 // FailoverStateKey is the failover function's state object (MRAP_STATE_KEY).
 const FailoverStateKey = StateKeyPrefix + "failover.json"

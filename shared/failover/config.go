@@ -7,6 +7,7 @@ import (
 
 	"github.com/mrap-engine/mrap/shared/config"
 	"github.com/mrap-engine/mrap/shared/mrap"
+	"github.com/mrap-engine/mrap/shared/replication"
 	"github.com/mrap-engine/mrap/shared/routing"
 )
 
@@ -30,7 +31,7 @@ type Config struct {
 }
 
 // DefaultStateKey is where the engine keeps its small state object.
-const DefaultStateKey = ".mrap-state/failover.json"
+const DefaultStateKey = replication.StatePrefix + "failover.json"
 
 // LoadConfig reads the failover configuration from env; home is the Region the function
 // runs in (AWS_REGION), whose member bucket holds the state object unless MRAP_STATE_BUCKET

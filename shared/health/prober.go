@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"github.com/mrap-engine/mrap/shared/replication"
 	"github.com/mrap-engine/mrap/shared/telemetry"
 )
 
@@ -33,7 +34,7 @@ const (
 )
 
 // DefaultCanaryPrefix is where canary objects live in every member bucket.
-const DefaultCanaryPrefix = ".mrap-canary/"
+const DefaultCanaryPrefix = replication.CanaryPrefix
 
 // ObjectAPI is the part of *s3.Client the prober calls.
 type ObjectAPI interface {

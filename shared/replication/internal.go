@@ -5,9 +5,20 @@ import "strings"
 // SkipInternal is the skip reason for the engine's own per-Region objects.
 const SkipInternal = "engine-internal"
 
+// The key prefixes of the engine's own per-Region objects: the one place they are named.
+const (
+	// CanaryPrefix starts the prober's canary objects.
+	CanaryPrefix = ".mrap-canary/"
+	// StatePrefix starts the engine's state objects (failover state, reconcile checkpoint,
+	// delete-marker records).
+	StatePrefix = ".mrap-state/"
+	// MarkerRecordPrefix starts the records of the delete markers the engine wrote.
+	MarkerRecordPrefix = StatePrefix + "markers/"
+)
+
 // InternalPrefixes returns the key prefixes of the engine's own per-Region objects (prober
-// canaries, failover state), which are never replicated nor reconciled: each Region keeps its own.
-func InternalPrefixes() []string { return []string{".mrap-canary/", ".mrap-state/"} }
+// canaries, state), which are never replicated nor reconciled: each Region keeps its own.
+func InternalPrefixes() []string { return []string{CanaryPrefix, StatePrefix} }
 
 // IsInternalKey reports whether key belongs to the engine itself (see InternalPrefixes).
 func IsInternalKey(key string) bool {

@@ -20,7 +20,7 @@ var _ replication.MarkerStore = (*Store)(nil)
 // inside the engine's internal prefix (never replicated, never reconciled). A lifecycle rule
 // may expire them (older markers rarely matter: an expired record only makes its marker an
 // original again).
-const MarkerRecordPrefix = ".mrap-state/markers/"
+const MarkerRecordPrefix = replication.MarkerRecordPrefix
 
 // MarkerRecordKey returns the key of the record of delete marker versionID of key:
 // .mrap-state/markers/<hex sha256 of key>/<versionID>. The record is an object whose user
