@@ -22,10 +22,7 @@ import (
 
 // Config is the batch handler's configuration (docs/contracts.md).
 type Config struct {
-	Members         []config.Member
-	Endpoints       map[string]string
-	Store           s3store.Options
-	MaxAttempts     int
+	s3store.Config  // member buckets, endpoints, retries, copy options
 	DryRun          bool
 	Exclude         []string
 	MetricNamespace string
@@ -35,36 +32,10 @@ type Config struct {
 func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 	env := config.New(lookup)
 	c := Config{
-		Members:         env.Members("MRAP_MEMBERS"),
-		Endpoints:       env.Map("MRAP_ENDPOINTS"),
-		MaxAttempts:     int(env.Int64("MRAP_MAX_ATTEMPTS", 5)),
+		Config:          s3store.LoadConfig(env),
 		DryRun:          env.Bool("MRAP_DRY_RUN", false),
 		Exclude:         env.List("MRAP_RECONCILE_EXCLUDE", reconcile.DefaultExclude()),
 		MetricNamespace: env.String("MRAP_METRIC_NAMESPACE", telemetry.DefaultNamespace),
-	}
-	c.Store = s3store.Options{
-		SameService:        len(c.Endpoints) == 0,
-		TrustNotFound:      len(c.Endpoints) == 0,
-		MultipartThreshold: env.Int64("MRAP_MULTIPART_THRESHOLD", 0),
-		PartSize:           env.Int64("MRAP_PART_SIZE", 0),
-		Concurrency:        int(env.Int64("MRAP_COPY_CONCURRENCY", 0)),
-		StorageClass:       env.String("MRAP_STORAGE_CLASS", ""),
-		KMSKeys:            env.Map("MRAP_KMS_KEYS"),
-	}
-	regions := map[string]bool{}
-	for _, m := range c.Members {
-		regions[m.Region] = true
-	}
-	for r := range c.Endpoints {
-		if !regions[r] {
-			env.Fail("MRAP_ENDPOINTS", "%q is not a member Region", r)
-		}
-	}
-	if len(c.Endpoints) > 0 && len(c.Endpoints) != len(c.Members) {
-		env.Fail("MRAP_ENDPOINTS", "set an endpoint for every member Region or for none")
-	}
-	if c.MaxAttempts < 1 {
-		env.Fail("MRAP_MAX_ATTEMPTS", "want at least 1, got %d", c.MaxAttempts)
 	}
 	return c, env.Err()
 }
@@ -76,11 +47,7 @@ func Setup(ctx context.Context, lookup func(string) (string, bool), stdout io.Wr
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
-	clients, err := s3store.NewClients(ctx, cfg.Members, cfg.Endpoints, cfg.MaxAttempts)
-	if err != nil {
-		return nil, err
-	}
-	store, err := s3store.New(clients, cfg.Store)
+	_, store, err := s3store.Open(ctx, cfg.Config)
 	if err != nil {
 		return nil, err
 	}

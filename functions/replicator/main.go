@@ -25,11 +25,7 @@ func Setup(ctx context.Context, lookup func(string) (string, bool), stdout io.Wr
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
-	clients, err := s3store.NewClients(ctx, cfg.Members, cfg.Endpoints, cfg.MaxAttempts)
-	if err != nil {
-		return nil, err
-	}
-	store, err := s3store.New(clients, cfg.Store)
+	_, store, err := s3store.Open(ctx, cfg.Config)
 	if err != nil {
 		return nil, err
 	}
