@@ -58,8 +58,8 @@ func TestDrillEveryFailureKind(t *testing.T) {
 		// Steps: replication, detection, routes flipped, traffic moved, client errors,
 		// recovery, traffic back, outage writes replicated.
 		ms := func(i int) string { return rep.Steps[i].Took.Round(time.Millisecond).String() }
-		summary = append(summary, fmt.Sprintf("%-7s %-11s %-11s %-11s %-11s %-11s %-11s %d of %d (%d after traffic moved)", kind,
-			ms(1), ms(2), ms(3), ms(5), ms(6), ms(7), rep.ClientErrors, rep.ClientRequests, rep.ErrorsAfterFlip))
+		summary = append(summary, fmt.Sprintf("%-7s %-11s %-11s %-11s %-11s %-11s %-11s %d of %d (%d after traffic moved, %d after failback)", kind,
+			ms(1), ms(2), ms(3), ms(5), ms(6), ms(7), rep.ClientErrors, rep.ClientRequests, rep.ErrorsAfterFlip, rep.ErrorsAfterFailback))
 		if st := rt.Status(); st.Serving != "us-east-1" || !st.Overrides.IsZero() {
 			t.Fatalf("after the %s drill: serving %s, overrides %+v; want us-east-1 and none", kind, st.Serving, st.Overrides)
 		}

@@ -167,7 +167,7 @@ func cmdDrill(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		_ = l.do(context.Background(), http.MethodPost, localrt.PathFaults+rep.Region, localrt.FaultRequest{Mode: "up"}, nil)
 		return fmt.Errorf("drill stopped: %w", err)
 	}
-	fmt.Fprintf(stdout, "\nclient: %d requests, %d errors (%d after traffic moved)\n", rep.ClientRequests, rep.ClientErrors, rep.ErrorsAfterFlip)
+	fmt.Fprintf(stdout, "\nclient: %d requests, %d errors (%d after traffic moved, %d after failback)\n", rep.ClientRequests, rep.ClientErrors, rep.ErrorsAfterFlip, rep.ErrorsAfterFailback)
 	if *jsonOut {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

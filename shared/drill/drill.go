@@ -68,11 +68,17 @@ type Step struct {
 
 // Report is the outcome of a drill.
 type Report struct {
-	Region          string `json:"region"`
-	Steps           []Step `json:"steps"`
-	ClientRequests  int    `json:"client_requests"`
-	ClientErrors    int    `json:"client_errors"`
-	ErrorsAfterFlip int    `json:"client_errors_after_traffic_moved"`
+	Region         string `json:"region"`
+	Steps          []Step `json:"steps"`
+	ClientRequests int    `json:"client_requests"`
+	ClientErrors   int    `json:"client_errors"`
+	// ErrorsAfterFlip counts client errors from the moment traffic moved until the fault is
+	// removed: the window in which the new Region alone serves the client.
+	ErrorsAfterFlip int `json:"client_errors_after_traffic_moved"`
+	// ErrorsAfterFailback counts client errors after the failback command: typically a read of
+	// a write made during the outage that has not replicated back yet (replication is
+	// asynchronous, on AWS as here). Reported, not bounded.
+	ErrorsAfterFailback int `json:"client_errors_after_failback"`
 }
 
 // Passed reports whether every step kept its bound.
@@ -275,6 +281,7 @@ func (r *runner) run(ctx context.Context) error {
 	reqs, errs, after := load.counts()
 	r.step("client errors after traffic moved", 0, 0, okMoved && after <= b.ErrorsAfterFlip,
 		fmt.Sprintf("%d errors of %d requests in total, %d after traffic moved", errs, reqs, after))
+	r.rep.ErrorsAfterFlip = after
 
 	// 4. Recover, then fail back.
 	r.logf("removing the fault in %s", target)
@@ -298,8 +305,12 @@ func (r *runner) run(ctx context.Context) error {
 		r.step("routes back (dial 100)", back, b.Failback, okBack, "")
 	}
 	load.stop()
-	reqs, errs, after = load.counts()
-	r.rep.ClientRequests, r.rep.ClientErrors, r.rep.ErrorsAfterFlip = reqs, errs, after
+	reqs, errs, _ = load.counts()
+	r.rep.ClientRequests, r.rep.ClientErrors = reqs, errs
+	r.rep.ErrorsAfterFailback = load.errorsSince(fbAt)
+	if r.rep.ErrorsAfterFailback > 0 {
+		r.logf("note: %d client errors after failback (reads of outage writes not yet replicated back to %s)", r.rep.ErrorsAfterFailback, target)
+	}
 
 	// 5. What was written during the outage reaches the recovered Region.
 	key, data := load.lastWrittenElsewhere(target)
@@ -499,6 +510,19 @@ func (l *load) counts() (int, int, int) {
 		}
 	}
 	return l.reqs, len(l.errs), after
+}
+
+// errorsSince returns the client errors after t.
+func (l *load) errorsSince(t time.Time) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, e := range l.errs {
+		if e.After(t) {
+			n++
+		}
+	}
+	return n
 }
 
 func (l *load) lastWrittenElsewhere(region string) (string, []byte) {
