@@ -42,6 +42,9 @@ type ObjectChange struct {
 	EventTime time.Time  // when S3 says the change happened
 }
 
+// MaxKeyBytes is the longest object key S3 accepts (UTF-8 bytes).
+const MaxKeyBytes = 1024
+
 // IsLifecycle reports whether the change was made by an S3 Lifecycle rule.
 func (c ObjectChange) IsLifecycle() bool {
 	return c.Reason == ReasonLifecycleExpiration
@@ -69,6 +72,9 @@ func (c ObjectChange) Validate() error {
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("object change %s %s/%q lacks %s", c.Kind, c.Bucket, c.RawKey, strings.Join(missing, ", "))
+	}
+	if len(c.Key) > MaxKeyBytes {
+		return fmt.Errorf("object change %s %s: key is %d bytes, S3 keys are at most %d", c.Kind, c.Bucket, len(c.Key), MaxKeyBytes)
 	}
 	return nil
 }

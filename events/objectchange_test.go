@@ -133,6 +133,7 @@ func TestParseObjectChangesRejects(t *testing.T) {
 		{name: "missing region", body: eb(func(e *S3ObjectEvent) { e.Region = "" }), wantErr: "lacks region"},
 		{name: "invalid key escape in a classic notification", body: `{"Records":[{"eventName":"ObjectCreated:Put","awsRegion":"us-west-2","s3":{"bucket":{"name":"b"},"object":{"key":"50%","versionId":"v"}}}]}`, wantErr: "invalid URL escape"},
 		{name: "classic tagging event", body: `{"Records":[{"eventName":"ObjectTagging:Put","awsRegion":"us-west-2","s3":{"bucket":{"name":"b"},"object":{"key":"k"}}}]}`, wantErr: "ObjectTagging:Put", notAnObject: true},
+		{name: "key longer than S3 allows", body: eb(func(e *S3ObjectEvent) { e.Detail.Object.Key = strings.Repeat("k", MaxKeyBytes+1) }), wantErr: "S3 keys are at most 1024"},
 		{name: "SNS wrapping garbage", body: `{"Type":"Notification","Message":"nope"}`, wantErr: "sns message"},
 	}
 	for _, tt := range tests {
