@@ -419,6 +419,12 @@ func (b *Bridge) envelope(ctx context.Context, msg webhook, i int) ([]byte, stri
 		return nil, region, fmt.Errorf("notification from unknown Region %q", region)
 	}
 	obj := rec.S3.Object
+	if rec.S3.Bucket.Name != m.Bucket {
+		return nil, region, fmt.Errorf("notification for bucket %q, which is not the member bucket %q of %s", rec.S3.Bucket.Name, m.Bucket, region)
+	}
+	if obj.Key == "" {
+		return nil, region, fmt.Errorf("notification %s in %s names no object key", rec.EventName, region)
+	}
 	for _, p := range b.opts.SkipPrefixes {
 		if strings.HasPrefix(obj.Key, p) {
 			return nil, region, fmt.Errorf("key %q under skipped prefix %q: %w", obj.Key, p, events.ErrNotObjectChange)
