@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -91,35 +90,8 @@ func startChaosWorld(t testing.TB, seed uint64, qf queueFaults, tf transportFaul
 	w := &chaosWorld{t: t, seed: seed, servers: map[string]*localregion.Server{}, proxies: map[string]*faults.Proxy{}, proxyURL: map[string]string{},
 		engines: map[string]*replication.Engine{}, queues: map[string]*chaosQueue{}, direct: map[string]*s3.Client{},
 		writes: map[string][]ackWrite{}, failed: map[string]string{}}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var errs []error
-	for _, r := range chaosRegions {
-		dir := t.TempDir()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			srv, err := localregion.Start(context.Background(), localregion.Options{Region: r, DataDir: dir})
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err)
-				return
-			}
-			w.servers[r] = srv
-		}()
-	}
-	wg.Wait()
-	t.Cleanup(func() {
-		var wg sync.WaitGroup
-		for _, s := range w.servers {
-			wg.Add(1)
-			go func() { defer wg.Done(); _ = s.Stop() }()
-		}
-		wg.Wait()
-	})
-	if err := errors.Join(errs...); err != nil {
-		t.Fatal(err)
+	for _, srv := range startRegions(t, chaosRegions...) {
+		w.servers[srv.Region] = srv
 	}
 	var base http.RoundTripper = plainTransport()
 	if s3MarkerTimes {

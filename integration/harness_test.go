@@ -6,6 +6,7 @@ package integration
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -54,16 +55,34 @@ func moduleRoot(tb testing.TB) string {
 func startRegions(tb testing.TB, regions ...string) []*localregion.Server {
 	tb.Helper()
 	dir := tb.TempDir()
-	out := make([]*localregion.Server, 0, len(regions))
-	for _, r := range regions {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		s, err := localregion.Start(ctx, localregion.Options{Region: r, DataDir: filepath.Join(dir, r)})
-		cancel()
-		if err != nil {
-			tb.Fatalf("start Region %s: %v", r, err)
+	out := make([]*localregion.Server, len(regions))
+	errs := make([]error, len(regions))
+	var wg sync.WaitGroup
+	for i, r := range regions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			out[i], errs[i] = localregion.Start(ctx, localregion.Options{Region: r, DataDir: filepath.Join(dir, r)})
+			if errs[i] != nil {
+				errs[i] = fmt.Errorf("start Region %s: %w", r, errs[i])
+			}
+		}()
+	}
+	wg.Wait()
+	tb.Cleanup(func() { // in parallel: each stop may wait for idle client connections
+		var wg sync.WaitGroup
+		for _, s := range out {
+			if s != nil {
+				wg.Add(1)
+				go func() { defer wg.Done(); _ = s.Stop() }()
+			}
 		}
-		tb.Cleanup(func() { _ = s.Stop() })
-		out = append(out, s)
+		wg.Wait()
+	})
+	if err := errors.Join(errs...); err != nil {
+		tb.Fatal(err)
 	}
 	return out
 }

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -44,37 +43,14 @@ type reconcileSet struct {
 func startReconcileRegions(t testing.TB) *reconcileSet {
 	t.Helper()
 	rs := &reconcileSet{t: t, servers: map[string]*localregion.Server{}, dirs: map[string]string{}}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var errs []error
-	for _, r := range reconcileRegions {
-		dir := t.TempDir()
-		rs.dirs[r] = dir
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			srv, err := localregion.Start(context.Background(), localregion.Options{Region: r, DataDir: dir})
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err)
-				return
-			}
-			rs.servers[r] = srv
-		}()
+	for _, srv := range startRegions(t, reconcileRegions...) {
+		rs.servers[srv.Region], rs.dirs[srv.Region] = srv, srv.DataDir
 	}
-	wg.Wait()
-	t.Cleanup(func() { // in parallel: each stop may wait for idle client connections
-		var wg sync.WaitGroup
+	t.Cleanup(func() { // a Region restarted by the test is a new process
 		for _, s := range rs.servers {
-			wg.Add(1)
-			go func() { defer wg.Done(); _ = s.Stop() }()
+			_ = s.Stop()
 		}
-		wg.Wait()
 	})
-	if err := errors.Join(errs...); err != nil {
-		t.Fatal(err)
-	}
 	for _, r := range reconcileRegions {
 		rs.members = append(rs.members, config.Member{Region: r, Bucket: rs.servers[r].Bucket})
 	}
