@@ -29,8 +29,8 @@ import (
 
 	"github.com/mrap-engine/mrap/events"
 	"github.com/mrap-engine/mrap/shared/config"
-	"github.com/mrap-engine/mrap/shared/faults"
-	"github.com/mrap-engine/mrap/shared/localregion"
+	"github.com/mrap-engine/mrap/shared/local/faults"
+	"github.com/mrap-engine/mrap/shared/local/s3server"
 	"github.com/mrap-engine/mrap/shared/replication"
 	"github.com/mrap-engine/mrap/shared/s3store"
 )
@@ -44,7 +44,7 @@ var chaosRegions = []string{"us-east-1", "eu-west-1", "ap-southeast-2"}
 type chaosWorld struct {
 	t         testing.TB
 	seed      uint64
-	servers   map[string]*localregion.Server
+	servers   map[string]*s3server.Server
 	proxies   map[string]*faults.Proxy
 	proxyURL  map[string]string
 	members   []config.Member
@@ -87,7 +87,7 @@ func (w ackWrite) origin() replication.Origin {
 // behind a markerClock (delete markers timed like S3's, see markerClock).
 func startChaosWorld(t testing.TB, seed uint64, qf queueFaults, tf transportFaults, s3MarkerTimes bool) *chaosWorld {
 	t.Helper()
-	w := &chaosWorld{t: t, seed: seed, servers: map[string]*localregion.Server{}, proxies: map[string]*faults.Proxy{}, proxyURL: map[string]string{},
+	w := &chaosWorld{t: t, seed: seed, servers: map[string]*s3server.Server{}, proxies: map[string]*faults.Proxy{}, proxyURL: map[string]string{},
 		engines: map[string]*replication.Engine{}, queues: map[string]*chaosQueue{}, direct: map[string]*s3.Client{},
 		writes: map[string][]ackWrite{}, failed: map[string]string{}}
 	for _, srv := range startRegions(t, chaosRegions...) {

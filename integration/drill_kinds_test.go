@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mrap-engine/mrap/shared/drill"
-	"github.com/mrap-engine/mrap/shared/localrt"
+	"github.com/mrap-engine/mrap/shared/local/drill"
+	"github.com/mrap-engine/mrap/shared/local/runtime"
 )
 
 // TestDrillEveryFailureKind runs the game-day drill of the local runtime once per failure
@@ -23,12 +23,12 @@ func TestDrillEveryFailureKind(t *testing.T) {
 	dir := t.TempDir()
 	var progress bytes.Buffer
 	ctx := context.Background()
-	rt, err := localrt.Start(ctx, fastOptions(dir, &progress))
+	rt, err := runtime.Start(ctx, fastOptions(dir, &progress))
 	if err != nil {
 		t.Fatalf("start: %v\n%s", err, progress.String())
 	}
 	t.Cleanup(rt.Close)
-	ep, err := localrt.ReadEndpoints(dir)
+	ep, err := runtime.ReadEndpoints(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mrap-engine/mrap/shared/localregion"
+	"github.com/mrap-engine/mrap/shared/local/s3server"
 )
 
 // skipShort skips an integration test under `go test -short`.
@@ -52,10 +52,10 @@ func moduleRoot(tb testing.TB) string {
 // startRegions starts one versitygw per Region, each with its own bucket "mrap-<region>" and
 // data folder, all with the same (default) credentials like one AWS account. They stop when
 // the test ends.
-func startRegions(tb testing.TB, regions ...string) []*localregion.Server {
+func startRegions(tb testing.TB, regions ...string) []*s3server.Server {
 	tb.Helper()
 	dir := tb.TempDir()
-	out := make([]*localregion.Server, len(regions))
+	out := make([]*s3server.Server, len(regions))
 	errs := make([]error, len(regions))
 	var wg sync.WaitGroup
 	for i, r := range regions {
@@ -64,7 +64,7 @@ func startRegions(tb testing.TB, regions ...string) []*localregion.Server {
 			defer wg.Done()
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			out[i], errs[i] = localregion.Start(ctx, localregion.Options{Region: r, DataDir: filepath.Join(dir, r)})
+			out[i], errs[i] = s3server.Start(ctx, s3server.Options{Region: r, DataDir: filepath.Join(dir, r)})
 			if errs[i] != nil {
 				errs[i] = fmt.Errorf("start Region %s: %w", r, errs[i])
 			}
@@ -88,7 +88,7 @@ func startRegions(tb testing.TB, regions ...string) []*localregion.Server {
 }
 
 // memberEnv renders the servers as MRAP_MEMBERS and MRAP_ENDPOINTS values.
-func memberEnv(servers []*localregion.Server) (members, endpoints string) {
+func memberEnv(servers []*s3server.Server) (members, endpoints string) {
 	var m, e []string
 	for _, s := range servers {
 		m = append(m, s.Region+"="+s.Bucket)

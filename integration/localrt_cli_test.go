@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mrap-engine/mrap/shared/localrt"
+	"github.com/mrap-engine/mrap/shared/local/runtime"
 )
 
 // syncBuffer is a bytes.Buffer safe to read while a process writes it.
@@ -58,11 +58,11 @@ func TestMrapctlUpAndStop(t *testing.T) {
 	go func() { exited <- up.Wait() }()
 	t.Cleanup(func() { _ = up.Process.Kill() })
 
-	var ep localrt.Endpoints
+	var ep runtime.Endpoints
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var err error
-		if ep, err = localrt.ReadEndpoints(data); err == nil {
+		if ep, err = runtime.ReadEndpoints(data); err == nil {
 			break
 		}
 		select {
@@ -90,7 +90,7 @@ func TestMrapctlUpAndStop(t *testing.T) {
 	if err != nil {
 		t.Fatalf("status: %v\n%s", err, out)
 	}
-	var st localrt.Status
+	var st runtime.Status
 	if err := json.Unmarshal([]byte(out), &st); err != nil || len(st.Regions) != 3 || st.Regions[1].Fault != "slow" || st.MRAPARN != ep.MRAPARN {
 		t.Fatalf("status --json = %s (%v)", out, err)
 	}
@@ -146,7 +146,7 @@ func TestMrapctlAWSModeAgainstLocalStandIns(t *testing.T) {
 	}
 	opts := fastOptions(t.TempDir(), io.Discard)
 	opts.Regions = []string{"us-east-1", "eu-west-1"}
-	rt, err := localrt.Start(context.Background(), opts)
+	rt, err := runtime.Start(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,13 +15,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/mrap-engine/mrap/shared/drill"
-	"github.com/mrap-engine/mrap/shared/localrt"
+	"github.com/mrap-engine/mrap/shared/local/drill"
+	"github.com/mrap-engine/mrap/shared/local/runtime"
 	"github.com/mrap-engine/mrap/shared/routing"
 )
 
-func fastOptions(dir string, out io.Writer) localrt.Options {
-	return localrt.Options{
+func fastOptions(dir string, out io.Writer) runtime.Options {
+	return runtime.Options{
 		DataDir:       dir,
 		ProbeInterval: 250 * time.Millisecond,
 		ProbeTimeout:  time.Second, // generous: a loaded CI machine must not raise false alarms
@@ -39,7 +39,7 @@ func TestLocalRuntimeDrill(t *testing.T) {
 	dir := t.TempDir()
 	var progress bytes.Buffer
 	ctx := context.Background()
-	rt, err := localrt.Start(ctx, fastOptions(dir, &progress))
+	rt, err := runtime.Start(ctx, fastOptions(dir, &progress))
 	if err != nil {
 		t.Fatalf("start: %v\n%s", err, progress.String())
 	}
@@ -77,7 +77,7 @@ func TestLocalRuntimeDrill(t *testing.T) {
 	}
 }
 
-func checkEndpointsFile(t *testing.T, dir string) localrt.Endpoints {
+func checkEndpointsFile(t *testing.T, dir string) runtime.Endpoints {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(dir, "endpoints.json"))
 	if err != nil {
@@ -95,7 +95,7 @@ func checkEndpointsFile(t *testing.T, dir string) localrt.Endpoints {
 	if len(shape) != 8 {
 		t.Errorf("endpoints.json has %d keys, want exactly 8: %s", len(shape), raw)
 	}
-	ep, err := localrt.ReadEndpoints(dir)
+	ep, err := runtime.ReadEndpoints(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestLocalRuntimePersistsAcrossRestarts(t *testing.T) {
 	ctx := context.Background()
 	opts := fastOptions(dir, io.Discard)
 	opts.Regions = []string{"us-east-1", "eu-west-1"}
-	rt, err := localrt.Start(ctx, opts)
+	rt, err := runtime.Start(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +149,7 @@ func TestLocalRuntimePersistsAcrossRestarts(t *testing.T) {
 	clash := opts
 	clash.DataDir = t.TempDir()
 	clash.ControlAddr = strings.TrimPrefix(ep.ControlEndpoint, "http://")
-	if _, err := localrt.Start(ctx, clash); err == nil || !strings.Contains(err.Error(), "already in use") {
+	if _, err := runtime.Start(ctx, clash); err == nil || !strings.Contains(err.Error(), "already in use") {
 		t.Errorf("start on a used port: err = %v, want 'already in use'", err)
 	}
 	if _, err := os.Stat(filepath.Join(clash.DataDir, "regions")); err == nil {
@@ -157,7 +157,7 @@ func TestLocalRuntimePersistsAcrossRestarts(t *testing.T) {
 	}
 	rt.Close()
 
-	rt2, err := localrt.Start(ctx, opts)
+	rt2, err := runtime.Start(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,12 +192,12 @@ func TestHeldChangeIsAppliedWhenCooldownEnds(t *testing.T) {
 	opts := fastOptions(t.TempDir(), io.Discard)
 	opts.Regions = []string{"us-east-1", "eu-west-1"}
 	opts.Policy.Cooldown = 3 * time.Second
-	rt, err := localrt.Start(ctx, opts)
+	rt, err := runtime.Start(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rt.Close()
-	waitUntil := func(what string, limit time.Duration, cond func(localrt.Status) bool) time.Duration {
+	waitUntil := func(what string, limit time.Duration, cond func(runtime.Status) bool) time.Duration {
 		t.Helper()
 		start := time.Now()
 		for !cond(rt.Status()) {
@@ -208,7 +208,7 @@ func TestHeldChangeIsAppliedWhenCooldownEnds(t *testing.T) {
 		}
 		return time.Since(start)
 	}
-	healthy := func(st localrt.Status) bool { return st.Regions[0].Alarm == "OK" && st.Regions[1].Alarm == "OK" }
+	healthy := func(st runtime.Status) bool { return st.Regions[0].Alarm == "OK" && st.Regions[1].Alarm == "OK" }
 	waitUntil("healthy", 10*time.Second, healthy)
 	// A change now starts the cooldown.
 	if out, err := rt.Command(ctx, routing.Command{Action: routing.Drain, Region: "eu-west-1"}); err != nil || !out.Submitted {
@@ -221,11 +221,11 @@ func TestHeldChangeIsAppliedWhenCooldownEnds(t *testing.T) {
 	if err := rt.SetFault("us-east-1", "down", 0); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil("alarm", 5*time.Second, func(st localrt.Status) bool { return st.Regions[0].Alarm == "ALARM" })
+	waitUntil("alarm", 5*time.Second, func(st runtime.Status) bool { return st.Regions[0].Alarm == "ALARM" })
 	if st := rt.Status(); st.Regions[0].Dial != 100 {
 		t.Fatalf("us-east-1 dial %d during the cooldown, want 100 (held)", st.Regions[0].Dial)
 	}
-	waitUntil("flip after the cooldown", 10*time.Second, func(st localrt.Status) bool { return st.Regions[0].Dial == 0 })
+	waitUntil("flip after the cooldown", 10*time.Second, func(st runtime.Status) bool { return st.Regions[0].Dial == 0 })
 	if since := time.Since(changedAt); since < opts.Policy.Cooldown {
 		t.Errorf("routes changed %s after the last change, inside the %s cooldown", since, opts.Policy.Cooldown)
 	}
@@ -239,7 +239,7 @@ func TestConcurrentWritesConverge(t *testing.T) {
 		t.Skip("starts versitygw")
 	}
 	ctx := context.Background()
-	rt, err := localrt.Start(ctx, fastOptions(t.TempDir(), io.Discard))
+	rt, err := runtime.Start(ctx, fastOptions(t.TempDir(), io.Discard))
 	if err != nil {
 		t.Fatal(err)
 	}

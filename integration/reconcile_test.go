@@ -19,7 +19,7 @@ import (
 
 	"github.com/mrap-engine/mrap/events"
 	"github.com/mrap-engine/mrap/shared/config"
-	"github.com/mrap-engine/mrap/shared/localregion"
+	"github.com/mrap-engine/mrap/shared/local/s3server"
 	"github.com/mrap-engine/mrap/shared/reconcile"
 	"github.com/mrap-engine/mrap/shared/replication"
 	"github.com/mrap-engine/mrap/shared/s3store"
@@ -33,7 +33,7 @@ type reconcileSet struct {
 	// 404 with a version listing (which versitygw answers by scanning the bucket folder).
 	trustNotFound bool
 	t             testing.TB
-	servers       map[string]*localregion.Server
+	servers       map[string]*s3server.Server
 	dirs          map[string]string
 	members       []config.Member
 	store         *s3store.Store
@@ -42,7 +42,7 @@ type reconcileSet struct {
 
 func startReconcileRegions(t testing.TB) *reconcileSet {
 	t.Helper()
-	rs := &reconcileSet{t: t, servers: map[string]*localregion.Server{}, dirs: map[string]string{}}
+	rs := &reconcileSet{t: t, servers: map[string]*s3server.Server{}, dirs: map[string]string{}}
 	for _, srv := range startRegions(t, reconcileRegions...) {
 		rs.servers[srv.Region], rs.dirs[srv.Region] = srv, srv.DataDir
 	}
@@ -227,9 +227,9 @@ func TestReconcileConvergesEveryRegion(t *testing.T) {
 			t.Fatalf("delete of %q replicated although %s is down", c.Key, down)
 		}
 	}
-	srv, err := localregion.Start(ctx, localregion.Options{Region: down, DataDir: rs.dirs[down], Port: port})
+	srv, err := s3server.Start(ctx, s3server.Options{Region: down, DataDir: rs.dirs[down], Port: port})
 	if err != nil {
-		srv, err = localregion.Start(ctx, localregion.Options{Region: down, DataDir: rs.dirs[down]})
+		srv, err = s3server.Start(ctx, s3server.Options{Region: down, DataDir: rs.dirs[down]})
 	}
 	if err != nil {
 		t.Fatal(err)

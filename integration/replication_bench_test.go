@@ -28,8 +28,8 @@ import (
 
 	"github.com/mrap-engine/mrap/events"
 	"github.com/mrap-engine/mrap/shared/config"
-	"github.com/mrap-engine/mrap/shared/localregion"
-	"github.com/mrap-engine/mrap/shared/localrt"
+	"github.com/mrap-engine/mrap/shared/local/runtime"
+	"github.com/mrap-engine/mrap/shared/local/s3server"
 	"github.com/mrap-engine/mrap/shared/replication"
 	"github.com/mrap-engine/mrap/shared/s3store"
 )
@@ -87,7 +87,7 @@ func (c *requestCounter) reset() (int64, map[string]int, map[string]time.Duratio
 // benchRegions is two local Regions and the engine between them as the replicator wires it
 // for S3-compatible endpoints (streaming copies, 404s confirmed by listing).
 type benchRegions struct {
-	a, b    *localregion.Server
+	a, b    *s3server.Server
 	engine  *replication.Engine
 	counter *requestCounter
 	rclone  string
@@ -181,7 +181,7 @@ func (r *benchRegions) rcloneCopy(b *testing.B, endpointA, endpointB, prefix, ds
 	env := baseEnv("RCLONE_CONFIG=/nonexistent")
 	for _, rm := range []struct {
 		name     string
-		s        *localregion.Server
+		s        *s3server.Server
 		endpoint string
 	}{{"SRC", r.a, endpointA}, {"DST", r.b, endpointB}} {
 		p := "RCLONE_CONFIG_" + rm.name + "_"
@@ -242,7 +242,7 @@ func (p *proxyCounts) total() int {
 
 // countingProxy fronts s and counts the requests it forwards. The Host header is kept, so the
 // client's SigV4 signature (over the proxy's host) still verifies.
-func countingProxy(b *testing.B, s *localregion.Server, counts *proxyCounts) string {
+func countingProxy(b *testing.B, s *s3server.Server, counts *proxyCounts) string {
 	b.Helper()
 	target, err := url.Parse(s.Endpoint)
 	must(b, err, "parse endpoint")
@@ -256,7 +256,7 @@ func countingProxy(b *testing.B, s *localregion.Server, counts *proxyCounts) str
 }
 
 // countObjects lists prefix in B and returns how many objects it holds.
-func countObjects(b *testing.B, s *localregion.Server, prefix string) int {
+func countObjects(b *testing.B, s *s3server.Server, prefix string) int {
 	b.Helper()
 	p := s3.NewListObjectsV2Paginator(s.Client(), &s3.ListObjectsV2Input{Bucket: &s.Bucket, Prefix: aws.String(prefix + "/")})
 	n := 0
@@ -389,7 +389,7 @@ func BenchmarkLocalRuntimeLag(b *testing.B) {
 	skipShort(b)
 	const objects = 300
 	ctx := context.Background()
-	rt, err := localrt.Start(ctx, localrt.Options{DataDir: b.TempDir(), Regions: []string{"us-east-1", "eu-west-1"}})
+	rt, err := runtime.Start(ctx, runtime.Options{DataDir: b.TempDir(), Regions: []string{"us-east-1", "eu-west-1"}})
 	must(b, err, "start the local runtime")
 	b.Cleanup(rt.Close)
 	ep := rt.Endpoints()

@@ -14,7 +14,7 @@ import (
 
 	"github.com/mrap-engine/mrap/events"
 	"github.com/mrap-engine/mrap/shared/config"
-	"github.com/mrap-engine/mrap/shared/localregion"
+	"github.com/mrap-engine/mrap/shared/local/s3server"
 	"github.com/mrap-engine/mrap/shared/reconcile"
 	"github.com/mrap-engine/mrap/shared/replication"
 	"github.com/mrap-engine/mrap/shared/s3store"
@@ -31,7 +31,7 @@ func TestReplicationEngineMarkerKeepsTheDeleteOrigin(t *testing.T) {
 	ctx := context.Background()
 	regions := []string{"us-east-1", "eu-west-1", "ap-southeast-2"}
 	clock := newMarkerClock(plainTransport())
-	servers := map[string]*localregion.Server{}
+	servers := map[string]*s3server.Server{}
 	clients := map[string]*s3.Client{}
 	var members []config.Member
 	var mu sync.Mutex
@@ -41,7 +41,7 @@ func TestReplicationEngineMarkerKeepsTheDeleteOrigin(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			srv, err := localregion.Start(ctx, localregion.Options{Region: r, DataDir: dir})
+			srv, err := s3server.Start(ctx, s3server.Options{Region: r, DataDir: dir})
 			if err != nil {
 				t.Error(err)
 				return

@@ -14,7 +14,7 @@ import (
 
 	"github.com/mrap-engine/mrap/events"
 	"github.com/mrap-engine/mrap/shared/config"
-	"github.com/mrap-engine/mrap/shared/localregion"
+	"github.com/mrap-engine/mrap/shared/local/s3server"
 	"github.com/mrap-engine/mrap/shared/replication"
 	"github.com/mrap-engine/mrap/shared/s3store"
 )
@@ -50,7 +50,7 @@ func TestReplicationRaceConvergesToTheWinner(t *testing.T) {
 	servers := startRegions(t, regions...)
 	clients := map[string]s3store.S3API{}
 	var members []config.Member
-	byRegion := map[string]*localregion.Server{}
+	byRegion := map[string]*s3server.Server{}
 	for i, s := range servers {
 		clients[regions[i]] = s.Client()
 		members = append(members, config.Member{Region: regions[i], Bucket: s.Bucket})
@@ -154,7 +154,7 @@ func TestReplicationRaceConvergesToTheWinner(t *testing.T) {
 }
 
 // ruleWinner returns the origin that wins between the two source writes of a round.
-func ruleWinner(t *testing.T, byRegion map[string]*localregion.Server, key string, changes map[string]events.ObjectChange) replication.Origin {
+func ruleWinner(t *testing.T, byRegion map[string]*s3server.Server, key string, changes map[string]events.ObjectChange) replication.Origin {
 	t.Helper()
 	var best replication.Origin
 	for src, c := range changes {
@@ -186,7 +186,7 @@ func TestReplicationRaceWithDeletes(t *testing.T) {
 	servers := startRegions(t, regions...)
 	clients := map[string]s3store.S3API{}
 	var members []config.Member
-	byRegion := map[string]*localregion.Server{}
+	byRegion := map[string]*s3server.Server{}
 	for i, s := range servers {
 		clients[regions[i]] = s.Client()
 		members = append(members, config.Member{Region: regions[i], Bucket: s.Bucket})

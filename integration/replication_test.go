@@ -20,14 +20,14 @@ import (
 
 	"github.com/mrap-engine/mrap/events"
 	"github.com/mrap-engine/mrap/shared/config"
-	"github.com/mrap-engine/mrap/shared/localregion"
+	"github.com/mrap-engine/mrap/shared/local/s3server"
 	"github.com/mrap-engine/mrap/shared/replication"
 	"github.com/mrap-engine/mrap/shared/s3store"
 )
 
 // replRegions is two local Regions (one versitygw process each) and an engine between them.
 type replRegions struct {
-	eu, us  *localregion.Server
+	eu, us  *s3server.Server
 	engine  *replication.Engine
 	members []config.Member
 }
@@ -40,10 +40,10 @@ func startReplRegions(t *testing.T, storeOpts s3store.Options) *replRegions {
 	ctx := context.Background()
 	r := &replRegions{}
 	for _, p := range []struct {
-		srv    **localregion.Server
+		srv    **s3server.Server
 		region string
 	}{{&r.eu, "eu-west-1"}, {&r.us, "us-east-1"}} {
-		srv, err := localregion.Start(ctx, localregion.Options{Region: p.region, DataDir: t.TempDir()})
+		srv, err := s3server.Start(ctx, s3server.Options{Region: p.region, DataDir: t.TempDir()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -61,7 +61,7 @@ func startReplRegions(t *testing.T, storeOpts s3store.Options) *replRegions {
 	return r
 }
 
-func (r *replRegions) server(region string) *localregion.Server {
+func (r *replRegions) server(region string) *s3server.Server {
 	if region == "eu-west-1" {
 		return r.eu
 	}

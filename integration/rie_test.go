@@ -17,7 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/mrap-engine/mrap/events"
-	"github.com/mrap-engine/mrap/shared/localregion"
+	"github.com/mrap-engine/mrap/shared/local/s3server"
 )
 
 // findTool resolves a pinned peer: on PATH, else ./bin under the module root.
@@ -75,7 +75,7 @@ func (l *lambdaUnderRIE) invoke(tb testing.TB, payload any) []byte {
 }
 
 // objectCreatedEnvelope is the EventBridge "Object Created" event S3 emits for a PutObject.
-func objectCreatedEnvelope(s *localregion.Server, key string, put *s3.PutObjectOutput, size int64, sequencer string, at time.Time) events.S3ObjectEvent {
+func objectCreatedEnvelope(s *s3server.Server, key string, put *s3.PutObjectOutput, size int64, sequencer string, at time.Time) events.S3ObjectEvent {
 	return events.S3ObjectEvent{
 		Version:    "0",
 		ID:         "17793124-05d4-b198-2fde-7ededc63b103",

@@ -11,19 +11,19 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/mrap-engine/mrap/shared/drill"
-	"github.com/mrap-engine/mrap/shared/faults"
-	"github.com/mrap-engine/mrap/shared/localrt"
+	"github.com/mrap-engine/mrap/shared/local/drill"
+	"github.com/mrap-engine/mrap/shared/local/faults"
+	"github.com/mrap-engine/mrap/shared/local/runtime"
 )
 
 // local talks to a running local runtime through its control endpoint.
 type local struct {
-	ep   localrt.Endpoints
+	ep   runtime.Endpoints
 	http *http.Client
 }
 
 func openLocal(data string) (*local, error) {
-	ep, err := localrt.ReadEndpoints(data)
+	ep, err := runtime.ReadEndpoints(data)
 	if err != nil {
 		return nil, err
 	}
@@ -61,13 +61,13 @@ func (l *local) do(ctx context.Context, method, path string, body, out any) erro
 	return nil
 }
 
-func (l *local) status(ctx context.Context) (localrt.Status, error) {
-	var st localrt.Status
-	err := l.do(ctx, http.MethodGet, localrt.PathStatus, nil, &st)
+func (l *local) status(ctx context.Context) (runtime.Status, error) {
+	var st runtime.Status
+	err := l.do(ctx, http.MethodGet, runtime.PathStatus, nil, &st)
 	return st, err
 }
 
-func printLocalStatus(w io.Writer, st localrt.Status) {
+func printLocalStatus(w io.Writer, st runtime.Status) {
 	fmt.Fprintf(w, "access point %s\nglobal endpoint %s serving from %s\n\n", st.MRAPARN, st.GlobalEndpoint, orDash(st.Serving))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "REGION\tDIAL\tALARM\tFAULT\tPROBE\tBACKLOG\tREPL. LATENCY\tBUCKET\tENDPOINT")
@@ -120,11 +120,11 @@ func cmdFault(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	req := localrt.FaultRequest{Mode: pos[1]}
+	req := runtime.FaultRequest{Mode: pos[1]}
 	if pos[1] == string(faults.Slow) {
 		req.Delay = delay.String()
 	}
-	if err := l.do(ctx, http.MethodPost, localrt.PathFaults+pos[0], req, nil); err != nil {
+	if err := l.do(ctx, http.MethodPost, runtime.PathFaults+pos[0], req, nil); err != nil {
 		return err
 	}
 	what := map[string]string{
@@ -164,7 +164,7 @@ func cmdDrill(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	rep, err := drill.Run(ctx, l.ep, drill.Options{Bounds: b, Region: *region, Fault: *fault, Out: stdout})
 	if err != nil {
 		// Leave the deployment as it was found.
-		_ = l.do(context.Background(), http.MethodPost, localrt.PathFaults+rep.Region, localrt.FaultRequest{Mode: "up"}, nil)
+		_ = l.do(context.Background(), http.MethodPost, runtime.PathFaults+rep.Region, runtime.FaultRequest{Mode: "up"}, nil)
 		return fmt.Errorf("drill stopped: %w", err)
 	}
 	fmt.Fprintf(stdout, "\nclient: %d requests, %d errors (%d after traffic moved, %d after failback)\n", rep.ClientRequests, rep.ClientErrors, rep.ErrorsAfterFlip, rep.ErrorsAfterFailback)

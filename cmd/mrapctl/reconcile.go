@@ -15,7 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/mrap-engine/mrap/shared/config"
-	"github.com/mrap-engine/mrap/shared/localrt"
+	"github.com/mrap-engine/mrap/shared/local/runtime"
 	"github.com/mrap-engine/mrap/shared/reconcile"
 	"github.com/mrap-engine/mrap/shared/replication"
 	"github.com/mrap-engine/mrap/shared/s3store"
@@ -70,7 +70,7 @@ func cmdReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		sopts = s3store.Options{SameService: len(endpoints) == 0, TrustNotFound: len(endpoints) == 0}
 	} else {
-		ep, err := localrt.ReadEndpoints(*data)
+		ep, err := runtime.ReadEndpoints(*data)
 		if err != nil {
 			return err
 		}

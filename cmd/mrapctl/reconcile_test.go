@@ -16,8 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/mrap-engine/mrap/shared/localregion"
-	"github.com/mrap-engine/mrap/shared/localrt"
+	"github.com/mrap-engine/mrap/shared/local/runtime"
+	"github.com/mrap-engine/mrap/shared/local/s3server"
 )
 
 func TestReconcileAndRedriveCommandLineErrors(t *testing.T) {
@@ -58,15 +58,15 @@ func TestReconcileLocal(t *testing.T) {
 	}
 	ctx := context.Background()
 	data := t.TempDir()
-	ep := localrt.Endpoints{AccessKeyID: "mrapctl-test", SecretAccessKey: "mrapctl-test-secret"}
-	var first *localregion.Server
+	ep := runtime.Endpoints{AccessKeyID: "mrapctl-test", SecretAccessKey: "mrapctl-test-secret"}
+	var first *s3server.Server
 	for _, r := range []string{"us-east-1", "eu-west-1"} {
-		srv, err := localregion.Start(ctx, localregion.Options{Region: r, DataDir: t.TempDir(), AccessKey: ep.AccessKeyID, SecretKey: ep.SecretAccessKey})
+		srv, err := s3server.Start(ctx, s3server.Options{Region: r, DataDir: t.TempDir(), AccessKey: ep.AccessKeyID, SecretKey: ep.SecretAccessKey})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = srv.Stop() })
-		ep.Regions = append(ep.Regions, localrt.RegionEndpoint{Region: r, Endpoint: srv.Endpoint, Bucket: srv.Bucket})
+		ep.Regions = append(ep.Regions, runtime.RegionEndpoint{Region: r, Endpoint: srv.Endpoint, Bucket: srv.Bucket})
 		if first == nil {
 			first = srv
 		}
@@ -129,7 +129,7 @@ func TestReconcileLocal(t *testing.T) {
 func TestRedriveLocal(t *testing.T) {
 	calls := 0
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost || r.URL.Path != localrt.PathRedrive {
+		if r.Method != http.MethodPost || r.URL.Path != runtime.PathRedrive {
 			http.NotFound(w, r)
 			return
 		}
@@ -138,7 +138,7 @@ func TestRedriveLocal(t *testing.T) {
 	}))
 	defer srv.Close()
 	data := t.TempDir()
-	writeEndpoints(t, data, localrt.Endpoints{ControlEndpoint: srv.URL})
+	writeEndpoints(t, data, runtime.Endpoints{ControlEndpoint: srv.URL})
 	t.Setenv("MRAP_REPLICATOR_DLQ_ARNS", "")
 	var stdout, stderr bytes.Buffer
 	if err := run(context.Background(), []string{"redrive", "--data", data}, &stdout, &stderr); err != nil {
@@ -149,7 +149,7 @@ func TestRedriveLocal(t *testing.T) {
 	}
 }
 
-func writeEndpoints(t *testing.T, dir string, ep localrt.Endpoints) {
+func writeEndpoints(t *testing.T, dir string, ep runtime.Endpoints) {
 	t.Helper()
 	b, _ := json.Marshal(ep)
 	if err := os.WriteFile(filepath.Join(dir, "endpoints.json"), b, 0o644); err != nil {

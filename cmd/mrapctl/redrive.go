@@ -15,7 +15,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/mrap-engine/mrap/shared/localrt"
+	"github.com/mrap-engine/mrap/shared/local/runtime"
 )
 
 // MoveTaskAPI is the part of *sqs.Client that redrives a dead-letter queue.
@@ -52,7 +52,7 @@ func cmdRedrive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		var out struct {
 			Redriven int `json:"redriven"`
 		}
-		if err := l.do(ctx, http.MethodPost, localrt.PathRedrive, nil, &out); err != nil {
+		if err := l.do(ctx, http.MethodPost, runtime.PathRedrive, nil, &out); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "redrove %d dead-lettered events to the replicator (watch them with `mrapctl status`)\n", out.Redriven)

@@ -29,7 +29,7 @@ import (
 	"github.com/mrap-engine/mrap/shared/config"
 	"github.com/mrap-engine/mrap/shared/failover"
 	"github.com/mrap-engine/mrap/shared/health"
-	"github.com/mrap-engine/mrap/shared/localrt"
+	"github.com/mrap-engine/mrap/shared/local/runtime"
 	"github.com/mrap-engine/mrap/shared/mrap"
 	"github.com/mrap-engine/mrap/shared/routing"
 	"github.com/mrap-engine/mrap/shared/telemetry"
@@ -169,8 +169,8 @@ func cmdRouting(ctx context.Context, action string, args []string, stdout, stder
 	if err != nil {
 		return err
 	}
-	var resp localrt.CommandResponse
-	err = l.do(ctx, http.MethodPost, localrt.PathCommand, localrt.CommandRequest{Action: action, Region: c.Region, Reason: c.Reason, By: c.RequestedBy}, &resp)
+	var resp runtime.CommandResponse
+	err = l.do(ctx, http.MethodPost, runtime.PathCommand, runtime.CommandRequest{Action: action, Region: c.Region, Reason: c.Reason, By: c.RequestedBy}, &resp)
 	if err != nil {
 		return err
 	}

@@ -11,14 +11,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mrap-engine/mrap/shared/localrt"
+	"github.com/mrap-engine/mrap/shared/local/runtime"
 	"github.com/mrap-engine/mrap/shared/routing"
 )
 
 func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("up", "up [flags]", stderr)
 	data := fs.String("data", ".local", "data folder: buckets, routes, identity and logs (kept across restarts)")
-	regions := fs.String("regions", strings.Join(localrt.DefaultRegions, ","), "member Regions, comma-separated")
+	regions := fs.String("regions", strings.Join(runtime.DefaultRegions, ","), "member Regions, comma-separated")
 	proximity := fs.String("proximity", "", "Regions in the order the global endpoint prefers them (default: --regions order)")
 	globalPort := fs.Int("global-port", 9480, "port of the global endpoint (S3 API) on 127.0.0.1; 0 picks a free one")
 	controlPort := fs.Int("control-port", 9481, "port of the control endpoint (routes API and runtime admin); 0 picks a free one")
@@ -51,7 +51,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		slog.NewJSONHandler(logFile, &slog.HandlerOptions{Level: slog.LevelDebug}),
 		slog.NewTextHandler(stdout, &slog.HandlerOptions{Level: level}),
 	})
-	opts := localrt.Options{
+	opts := runtime.Options{
 		DataDir: *data, Regions: splitList(*regions), Proximity: splitList(*proximity), Binary: *binary,
 		GlobalAddr: fmt.Sprintf("127.0.0.1:%d", *globalPort), ControlAddr: fmt.Sprintf("127.0.0.1:%d", *controlPort),
 		ProbeInterval: *probe, ProbeTimeout: *probeTimeout, AlarmDatapoints: *datapoints, AlarmPeriods: *periods,
@@ -66,7 +66,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "mrapctl up: starting %d Regions in %s\n", len(opts.Regions), *data)
 	start := time.Now()
-	rt, err := localrt.Start(ctx, opts)
+	rt, err := runtime.Start(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -77,7 +77,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func printSummary(w io.Writer, ep localrt.Endpoints, data string, took time.Duration) {
+func printSummary(w io.Writer, ep runtime.Endpoints, data string, took time.Duration) {
 	fmt.Fprintf(w, "\nready in %s. Press Ctrl-C to stop.\n\n", took.Round(10*time.Millisecond))
 	fmt.Fprintf(w, "  access point   %s\n  global         %s   (S3 API; bucket name: %s)\n  control        %s   (routes API)\n",
 		ep.MRAPARN, ep.GlobalEndpoint, ep.MRAPAlias, ep.ControlEndpoint)

@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/mrap-engine/mrap/shared/localregion"
+	"github.com/mrap-engine/mrap/shared/local/s3server"
 	"github.com/mrap-engine/mrap/shared/telemetry"
 )
 
@@ -38,7 +38,7 @@ func TestProberFunctionAgainstVersitygw(t *testing.T) {
 		t.Skip("integration: starts versitygw")
 	}
 	ctx := context.Background()
-	s, err := localregion.Start(ctx, localregion.Options{Region: "eu-west-1", DataDir: t.TempDir()})
+	s, err := s3server.Start(ctx, s3server.Options{Region: "eu-west-1", DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/mrap-engine/mrap/shared/localregion"
+	"github.com/mrap-engine/mrap/shared/local/s3server"
 )
 
 // TestSetupAgainstVersitygw wires the function from its environment against two local
@@ -24,9 +24,9 @@ func TestSetupAgainstVersitygw(t *testing.T) {
 		t.Skip("starts versitygw")
 	}
 	ctx := context.Background()
-	var srvs []*localregion.Server
+	var srvs []*s3server.Server
 	for _, r := range []string{"us-east-1", "eu-west-1"} {
-		srv, err := localregion.Start(ctx, localregion.Options{Region: r, DataDir: t.TempDir()})
+		srv, err := s3server.Start(ctx, s3server.Options{Region: r, DataDir: t.TempDir()})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -17,7 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/mrap-engine/mrap/events"
-	"github.com/mrap-engine/mrap/shared/localregion"
+	"github.com/mrap-engine/mrap/shared/local/s3server"
 )
 
 // TestSQSBatchAgainstLocalRegions wires the handler exactly as main does (Setup from the
@@ -28,9 +28,9 @@ func TestSQSBatchAgainstLocalRegions(t *testing.T) {
 		t.Skip("starts two versitygw processes; skipped under -short")
 	}
 	ctx := context.Background()
-	var srvs []*localregion.Server
+	var srvs []*s3server.Server
 	for _, region := range []string{"eu-west-1", "us-east-1"} {
-		srv, err := localregion.Start(ctx, localregion.Options{Region: region, DataDir: t.TempDir()})
+		srv, err := s3server.Start(ctx, s3server.Options{Region: region, DataDir: t.TempDir()})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,8 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3control"
 
+	"github.com/mrap-engine/mrap/shared/local/routesapi"
 	"github.com/mrap-engine/mrap/shared/mrap"
-	"github.com/mrap-engine/mrap/shared/routesapi"
 	"github.com/mrap-engine/mrap/shared/routing"
 	"github.com/mrap-engine/mrap/shared/telemetry"
 )

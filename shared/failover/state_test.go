@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mrap-engine/mrap/shared/localregion"
+	"github.com/mrap-engine/mrap/shared/local/s3server"
 	"github.com/mrap-engine/mrap/shared/routing"
 )
 
@@ -14,7 +14,7 @@ func TestS3StateStoreRoundTripAgainstVersitygw(t *testing.T) {
 		t.Skip("integration: starts versitygw")
 	}
 	ctx := context.Background()
-	s, err := localregion.Start(ctx, localregion.Options{Region: "us-east-1", DataDir: t.TempDir()})
+	s, err := s3server.Start(ctx, s3server.Options{Region: "us-east-1", DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

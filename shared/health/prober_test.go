@@ -17,7 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/mrap-engine/mrap/shared/localregion"
+	"github.com/mrap-engine/mrap/shared/local/s3server"
 	"github.com/mrap-engine/mrap/shared/telemetry"
 )
 
@@ -43,9 +43,9 @@ func TestProberAgainstVersitygw(t *testing.T) {
 		t.Skip("integration: starts versitygw")
 	}
 	ctx := context.Background()
-	var servers []*localregion.Server
+	var servers []*s3server.Server
 	for _, region := range []string{"us-east-1", "eu-west-1"} {
-		s, err := localregion.Start(ctx, localregion.Options{Region: region, DataDir: t.TempDir()})
+		s, err := s3server.Start(ctx, s3server.Options{Region: region, DataDir: t.TempDir()})
 		if err != nil {
 			t.Fatalf("start versitygw %s: %v", region, err)
 		}
@@ -114,7 +114,7 @@ func TestProberDetectsAStoppedRegion(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration: starts versitygw")
 	}
-	s, err := localregion.Start(context.Background(), localregion.Options{Region: "us-west-2", DataDir: t.TempDir()})
+	s, err := s3server.Start(context.Background(), s3server.Options{Region: "us-west-2", DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

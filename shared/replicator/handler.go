@@ -2,7 +2,7 @@
 // (SQS batches with partial batch failures, direct EventBridge invocations, S3 and SNS
 // notifications) into replication engine calls, and results into responses, JSON logs and
 // EMF metrics (docs/contracts.md, "Metrics"). functions/replicator wires it for Lambda; the
-// local runtime (shared/localrt) feeds it the bridged bucket notifications.
+// local runtime (shared/local/runtime) feeds it the bridged bucket notifications.
 package replicator
 
 import (

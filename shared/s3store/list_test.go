@@ -10,16 +10,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/mrap-engine/mrap/shared/localregion"
+	"github.com/mrap-engine/mrap/shared/local/s3server"
 	"github.com/mrap-engine/mrap/shared/reconcile"
 )
 
-func startListRegion(t *testing.T, region string) *localregion.Server {
+func startListRegion(t *testing.T, region string) *s3server.Server {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts versitygw; skipped under -short")
 	}
-	srv, err := localregion.Start(context.Background(), localregion.Options{Region: region, DataDir: t.TempDir()})
+	srv, err := s3server.Start(context.Background(), s3server.Options{Region: region, DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,504 @@
+// Package runtime is the local multi-Region runtime: one versitygw process per Region behind
+// a fault-injection proxy, the bucket notifications bridged to EventBridge envelopes and fed
+// to the replication engine, a global endpoint routing like a Multi-Region Access Point, an
+// s3control-compatible routes API, and a prober with local alarms driving the failover
+// policy. `mrapctl up` (and `make run`) starts it in the foreground.
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/mrap-engine/mrap/shared/config"
+	"github.com/mrap-engine/mrap/shared/health"
+	"github.com/mrap-engine/mrap/shared/local/faults"
+	"github.com/mrap-engine/mrap/shared/local/globalendpoint"
+	"github.com/mrap-engine/mrap/shared/local/notifybridge"
+	"github.com/mrap-engine/mrap/shared/local/routesapi"
+	"github.com/mrap-engine/mrap/shared/local/s3server"
+	"github.com/mrap-engine/mrap/shared/local/sigv4verify"
+	"github.com/mrap-engine/mrap/shared/routing"
+	"github.com/mrap-engine/mrap/shared/telemetry"
+)
+
+// DefaultRegions are the Regions of a local deployment when none are given.
+var DefaultRegions = []string{"us-east-1", "eu-west-1", "ap-southeast-2"}
+
+// Options configure a Runtime. The zero value of every field has a usable default.
+type Options struct {
+	// DataDir holds the buckets, routes, identity and logs (default ".local").
+	DataDir string
+	// Regions of the access point (default DefaultRegions).
+	Regions []string
+	// Proximity is the order in which the global endpoint prefers Regions (default Regions).
+	Proximity []string
+	// Binary is the versitygw executable (default: PATH, then ./bin).
+	Binary string
+	// GlobalAddr and ControlAddr are the listen addresses of the global endpoint and the
+	// control endpoint (routes API and runtime admin); default 127.0.0.1:0 (a free port).
+	GlobalAddr  string
+	ControlAddr string
+	// ProbeInterval is the time between canary probes of each Region (default 1s); one probe
+	// is one alarm datapoint. ProbeTimeout bounds a probe (default 800ms).
+	ProbeInterval time.Duration
+	ProbeTimeout  time.Duration
+	// AlarmDatapoints (N) of the last AlarmPeriods (M) failed probes raise the alarm
+	// (default 2 of 3).
+	AlarmDatapoints int
+	AlarmPeriods    int
+	// Policy is the failover policy (default active-active, cooldown 30s, no automatic
+	// failback, INSUFFICIENT_DATA ignored).
+	Policy routing.Policy
+	// Logger receives the runtime's log lines (default: discard).
+	Logger *slog.Logger
+	// Progress receives start-up progress for humans (default: discard).
+	Progress io.Writer
+}
+
+// Runtime is a running local deployment.
+type Runtime struct {
+	opts     Options
+	id       Identity
+	log      *slog.Logger
+	metrics  *telemetry.Metrics
+	regions  []*region
+	table    *routesapi.Table
+	bridge   *notifybridge.Bridge
+	failover *failoverFn
+	servers  []*http.Server
+	global   string
+	control  string
+
+	stopProbes context.CancelFunc
+	probeCtx   context.Context
+	// replLatency holds, per source Region, the last time from notification to replicated.
+	replLatency sync.Map
+	wg          sync.WaitGroup
+	closeOnce   sync.Once
+	closers     []func()
+}
+
+type region struct {
+	name    string
+	server  *s3server.Server
+	fault   *faults.Proxy
+	url     string // the fault proxy: the Region's endpoint for everyone
+	client  *s3.Client
+	prober  *health.Prober
+	probeMu sync.Mutex
+	probe   probeResult
+}
+
+type probeResult struct {
+	OK      bool
+	Latency time.Duration
+	Err     string
+	At      time.Time
+}
+
+// Endpoints is DATA/endpoints.json.
+type Endpoints struct {
+	AccountID       string           `json:"account_id"`
+	AccessKeyID     string           `json:"access_key_id"`
+	SecretAccessKey string           `json:"secret_access_key"`
+	MRAPARN         string           `json:"mrap_arn"`
+	MRAPAlias       string           `json:"mrap_alias"`
+	GlobalEndpoint  string           `json:"global_endpoint"`
+	ControlEndpoint string           `json:"control_endpoint"`
+	Regions         []RegionEndpoint `json:"regions"`
+}
+
+// RegionEndpoint is one Region of Endpoints.
+type RegionEndpoint struct {
+	Region   string `json:"region"`
+	Endpoint string `json:"endpoint"`
+	Bucket   string `json:"bucket"`
+}
+
+// ReadEndpoints loads DATA/endpoints.json.
+func ReadEndpoints(dataDir string) (Endpoints, error) {
+	var e Endpoints
+	b, err := os.ReadFile(filepath.Join(dataDir, "endpoints.json"))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return e, fmt.Errorf("no local runtime found in %s (start one with `make run` or `mrapctl up --data %s`)", dataDir, dataDir)
+		}
+		return e, err
+	}
+	if err := json.Unmarshal(b, &e); err != nil {
+		return e, fmt.Errorf("read %s/endpoints.json: %w", dataDir, err)
+	}
+	return e, nil
+}
+
+func (o *Options) defaults() error {
+	if o.DataDir == "" {
+		o.DataDir = ".local"
+	}
+	if len(o.Regions) == 0 {
+		o.Regions = DefaultRegions
+	}
+	var errs []error
+	seen := map[string]bool{}
+	for _, r := range o.Regions {
+		if !config.ValidRegion(r) {
+			errs = append(errs, fmt.Errorf("%q is not a Region name (like us-east-1)", r))
+		}
+		if seen[r] {
+			errs = append(errs, fmt.Errorf("the Region %s is listed twice", r))
+		}
+		seen[r] = true
+	}
+	if len(o.Regions) < 2 {
+		errs = append(errs, fmt.Errorf("a Multi-Region Access Point needs at least two Regions, got %d", len(o.Regions)))
+	}
+	if len(o.Proximity) == 0 {
+		o.Proximity = o.Regions
+	}
+	for _, r := range o.Proximity {
+		if !seen[r] {
+			errs = append(errs, fmt.Errorf("proximity Region %s is not one of the Regions %v", r, o.Regions))
+		}
+	}
+	for _, r := range o.Regions { // Regions left out of the proximity order come last
+		if !slices.Contains(o.Proximity, r) {
+			o.Proximity = append(slices.Clone(o.Proximity), r)
+		}
+	}
+	if o.GlobalAddr == "" {
+		o.GlobalAddr = "127.0.0.1:0"
+	}
+	if o.ControlAddr == "" {
+		o.ControlAddr = "127.0.0.1:0"
+	}
+	if o.ProbeInterval <= 0 {
+		o.ProbeInterval = time.Second
+	}
+	if o.ProbeTimeout <= 0 {
+		o.ProbeTimeout = 800 * time.Millisecond
+	}
+	if o.AlarmPeriods <= 0 {
+		o.AlarmPeriods = 3
+	}
+	if o.AlarmDatapoints <= 0 {
+		o.AlarmDatapoints = min(2, o.AlarmPeriods)
+	}
+	if o.AlarmDatapoints > o.AlarmPeriods {
+		errs = append(errs, fmt.Errorf("alarm datapoints %d exceed the evaluation periods %d", o.AlarmDatapoints, o.AlarmPeriods))
+	}
+	if o.Policy.Mode == "" {
+		o.Policy.Mode = routing.ActiveActive
+		if o.Policy.Cooldown == 0 {
+			o.Policy.Cooldown = 30 * time.Second
+		}
+	}
+	if o.Policy.Mode == routing.ActivePassive && len(o.Policy.Priority) == 0 {
+		o.Policy.Priority = o.Proximity
+	}
+	if err := o.Policy.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
+	return errors.Join(errs...)
+}
+
+// Bucket is the member bucket of a local Region.
+func Bucket(region string) string { return "mrap-local-" + region }
+
+// Start brings the whole deployment up and writes DATA/endpoints.json. On error everything
+// already started is stopped again.
+func Start(ctx context.Context, opts Options) (_ *Runtime, err error) {
+	if err := opts.defaults(); err != nil {
+		return nil, fmt.Errorf("bad options: %w", err)
+	}
+	binary, err := s3server.FindBinary(opts.Binary)
+	if err != nil {
+		return nil, fmt.Errorf("%w\n  install it with: make tools   (or: GOBIN=$PWD/bin go install github.com/versity/versitygw/cmd/versitygw@v1.8.0)", err)
+	}
+	dir, err := filepath.Abs(opts.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("data folder: %w", err)
+	}
+	opts.DataDir = dir
+	rt := &Runtime{opts: opts, log: opts.Logger}
+	defer func() {
+		if err != nil {
+			rt.Close()
+		}
+	}()
+	if rt.id, err = loadIdentity(dir); err != nil {
+		return nil, err
+	}
+	mf, err := os.OpenFile(filepath.Join(dir, "metrics.log"), os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644) // this run's EMF lines
+	if err != nil {
+		return nil, fmt.Errorf("metrics log: %w", err)
+	}
+	rt.closers = append(rt.closers, func() { mf.Close() })
+	rt.metrics = telemetry.NewMetrics(mf, telemetry.DefaultNamespace)
+
+	// Listen first: a port in use must fail before anything is started.
+	globalL, err := listen("global endpoint", opts.GlobalAddr)
+	if err != nil {
+		return nil, err
+	}
+	rt.closers = append(rt.closers, func() { globalL.Close() })
+	controlL, err := listen("control endpoint", opts.ControlAddr)
+	if err != nil {
+		return nil, err
+	}
+	rt.closers = append(rt.closers, func() { controlL.Close() })
+	hookL, err := listen("notification webhook", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	rt.closers = append(rt.closers, func() { hookL.Close() })
+	rt.global = "http://" + globalL.Addr().String()
+	rt.control = "http://" + controlL.Addr().String()
+
+	// The webhook must answer before versitygw starts (it posts a test event at start).
+	hook := &switchHandler{}
+	rt.serve(hookL, hook)
+
+	var members []notifybridge.Member
+	for _, name := range opts.Regions {
+		fmt.Fprintf(opts.Progress, "  starting %s (versitygw) ...\n", name)
+		s, err := s3server.Start(ctx, s3server.Options{
+			Binary: binary, Region: name, DataDir: filepath.Join(dir, "regions", name), Bucket: Bucket(name),
+			AccessKey: rt.id.AccessKeyID, SecretKey: rt.id.SecretAccessKey,
+			WebhookURL: "http://" + hookL.Addr().String() + "/webhook/" + name,
+			Log:        rt.processLog(name),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("start Region %s: %w", name, err)
+		}
+		r := &region{name: name, server: s}
+		rt.regions = append(rt.regions, r)
+		if r.fault, err = faults.New(s.Endpoint); err != nil {
+			return nil, err
+		}
+		fl, err := listen(name+" endpoint", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		rt.closers = append(rt.closers, func() { fl.Close() })
+		rt.serve(fl, r.fault)
+		r.url = "http://" + fl.Addr().String()
+		r.client = rt.s3Client(name, r.url, func(o *s3.Options) { o.Retryer = aws.NopRetryer{} })
+		members = append(members, notifybridge.Member{Region: name, Bucket: s.Bucket, Client: s.Client()})
+	}
+
+	var initial []routesapi.Route
+	for _, r := range rt.regions {
+		initial = append(initial, routesapi.Route{Region: r.name, Bucket: r.server.Bucket, Dial: 100})
+	}
+	if rt.table, err = routesapi.Open(filepath.Join(dir, "routes.json"), initial); err != nil {
+		return nil, err
+	}
+
+	deliver, err := rt.replicator()
+	if err != nil {
+		return nil, err
+	}
+	rt.bridge = notifybridge.New(members, deliver, notifybridge.Options{
+		AccountID: rt.id.AccountID, DeadLetterPath: filepath.Join(dir, "replication-dlq.jsonl"), Logger: rt.log,
+		SkipPrefixes: []string{CanaryPrefix},
+	})
+	rt.bridge.Start()
+	rt.closers = append(rt.closers, rt.bridge.Stop)
+	hook.set(rt.bridge)
+	if n, err := rt.bridge.Redrive(); err != nil {
+		rt.log.Warn("redrive dead letters", "err", err)
+	} else if n > 0 {
+		fmt.Fprintf(opts.Progress, "  redriving %d replication events left from the last run\n", n)
+	}
+
+	verifier := sigv4verify.New(rt.id.AccessKeyID, rt.id.SecretAccessKey)
+	var targets []globalendpoint.Target
+	for _, name := range opts.Proximity {
+		r := rt.region(name)
+		targets = append(targets, globalendpoint.Target{Region: name, Endpoint: r.url, Bucket: r.server.Bucket})
+	}
+	proxy, err := globalendpoint.New(rt.table, globalendpoint.Options{
+		Alias: rt.id.Alias, Targets: targets, Verifier: verifier, Logger: rt.log,
+		Credentials: aws.Credentials{AccessKeyID: rt.id.AccessKeyID, SecretAccessKey: rt.id.SecretAccessKey},
+	})
+	if err != nil {
+		return nil, err
+	}
+	rt.serve(globalL, proxy)
+
+	routes := routesapi.New(rt.table, routesapi.Identity{AccountID: rt.id.AccountID, ARN: rt.id.ARN(), Alias: rt.id.Alias},
+		routesapi.Options{Verifier: verifier, Logger: rt.log})
+	mux := http.NewServeMux()
+	mux.Handle("/v20180820/", routes)
+	rt.adminRoutes(mux)
+	rt.serve(controlL, mux)
+
+	if rt.failover, err = newFailover(rt); err != nil {
+		return nil, err
+	}
+	probeCtx, cancel := context.WithCancel(context.Background())
+	rt.stopProbes, rt.probeCtx = cancel, probeCtx
+	rt.startProber(probeCtx)
+	rt.startRedriver(probeCtx, 30*time.Second)
+
+	if err := rt.writeEndpoints(); err != nil {
+		return nil, err
+	}
+	return rt, nil
+}
+
+// switchHandler serves 200 until the real handler is set (versitygw's start-up test event).
+type switchHandler struct {
+	mu sync.RWMutex
+	h  http.Handler
+}
+
+func (s *switchHandler) set(h http.Handler) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.h = h
+}
+
+func (s *switchHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.RLock()
+	h := s.h
+	s.mu.RUnlock()
+	if h == nil {
+		_, _ = io.Copy(io.Discard, r.Body)
+		return
+	}
+	h.ServeHTTP(w, r)
+}
+
+func listen(what, addr string) (net.Listener, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("%s: address %s is already in use (is another `mrapctl up` running? stop it, or pick another port)", what, addr)
+		}
+		return nil, fmt.Errorf("%s: listen on %s: %w", what, addr, err)
+	}
+	return l, nil
+}
+
+func (rt *Runtime) serve(l net.Listener, h http.Handler) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(rt.log.Handler(), slog.LevelDebug)}
+	rt.servers = append(rt.servers, srv)
+	rt.wg.Add(1)
+	go func() {
+		defer rt.wg.Done()
+		_ = srv.Serve(l)
+	}()
+}
+
+func (rt *Runtime) processLog(name string) io.Writer {
+	f, err := os.OpenFile(filepath.Join(rt.opts.DataDir, "regions", name+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		_ = os.MkdirAll(filepath.Join(rt.opts.DataDir, "regions"), 0o755)
+		if f, err = os.OpenFile(filepath.Join(rt.opts.DataDir, "regions", name+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err != nil {
+			return io.Discard
+		}
+	}
+	rt.closers = append(rt.closers, func() { f.Close() })
+	return f
+}
+
+func (rt *Runtime) s3Client(regionName, endpoint string, optFns ...func(*s3.Options)) *s3.Client {
+	return s3.New(s3.Options{
+		Region: regionName, BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(rt.id.AccessKeyID, rt.id.SecretAccessKey, ""),
+	}, optFns...)
+}
+
+func (rt *Runtime) region(name string) *region {
+	for _, r := range rt.regions {
+		if r.name == name {
+			return r
+		}
+	}
+	return nil
+}
+
+// after runs fn once d has passed, unless the runtime is closed first.
+func (rt *Runtime) after(d time.Duration, fn func(context.Context)) {
+	ctx := rt.probeCtx
+	rt.wg.Add(1)
+	go func() {
+		defer rt.wg.Done()
+		select {
+		case <-ctx.Done():
+		case <-time.After(d):
+			fn(ctx)
+		}
+	}()
+}
+
+// Endpoints returns what endpoints.json holds.
+func (rt *Runtime) Endpoints() Endpoints {
+	e := Endpoints{
+		AccountID: rt.id.AccountID, AccessKeyID: rt.id.AccessKeyID, SecretAccessKey: rt.id.SecretAccessKey,
+		MRAPARN: rt.id.ARN(), MRAPAlias: rt.id.Alias, GlobalEndpoint: rt.global, ControlEndpoint: rt.control,
+	}
+	for _, r := range rt.regions {
+		e.Regions = append(e.Regions, RegionEndpoint{Region: r.name, Endpoint: r.url, Bucket: r.server.Bucket})
+	}
+	return e
+}
+
+func (rt *Runtime) writeEndpoints() error {
+	b, _ := json.MarshalIndent(rt.Endpoints(), "", "  ")
+	path := filepath.Join(rt.opts.DataDir, "endpoints.json")
+	if err := os.WriteFile(path+".tmp", append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write endpoints.json: %w", err)
+	}
+	return os.Rename(path+".tmp", path)
+}
+
+// Close stops everything, in reverse order of start, and removes endpoints.json.
+func (rt *Runtime) Close() {
+	rt.closeOnce.Do(func() {
+		if rt.stopProbes != nil {
+			rt.stopProbes()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		for _, s := range rt.servers {
+			_ = s.Shutdown(ctx)
+		}
+		rt.wg.Wait()
+		for i := len(rt.closers) - 1; i >= 0; i-- {
+			rt.closers[i]()
+		}
+		for i := len(rt.regions) - 1; i >= 0; i-- {
+			_ = rt.regions[i].server.Stop()
+		}
+		if rt.opts.DataDir != "" {
+			_ = os.Remove(filepath.Join(rt.opts.DataDir, "endpoints.json"))
+		}
+	})
+}
