@@ -10,10 +10,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-
 	"github.com/mrap-engine/mrap/shared/config"
 	"github.com/mrap-engine/mrap/shared/local/runtime"
 	"github.com/mrap-engine/mrap/shared/reconcile"
@@ -74,12 +70,12 @@ func cmdReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		if err != nil {
 			return err
 		}
-		clients = map[string]s3store.S3API{}
+		endpoints := map[string]string{}
 		for _, r := range ep.Regions {
 			members = append(members, config.Member{Region: r.Region, Bucket: r.Bucket})
-			clients[r.Region] = s3.New(s3.Options{Region: r.Region, BaseEndpoint: aws.String(r.Endpoint), UsePathStyle: true,
-				Credentials: credentials.NewStaticCredentialsProvider(ep.AccessKeyID, ep.SecretAccessKey, "")})
+			endpoints[r.Region] = r.Endpoint
 		}
+		clients = s3store.ClientsFromConfig(s3store.StaticConfig(ep.AccessKeyID, ep.SecretAccessKey), members, endpoints, 0)
 		sopts = s3store.Options{PartSize: 8 * s3store.MiB, Concurrency: 4}
 		if *checkpoint == "" {
 			*checkpoint = filepath.Join(*data, "reconcile-checkpoint.json")

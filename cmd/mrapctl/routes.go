@@ -22,7 +22,6 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3control"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
@@ -32,6 +31,7 @@ import (
 	"github.com/mrap-engine/mrap/shared/local/runtime"
 	"github.com/mrap-engine/mrap/shared/mrap"
 	"github.com/mrap-engine/mrap/shared/routing"
+	"github.com/mrap-engine/mrap/shared/s3store"
 	"github.com/mrap-engine/mrap/shared/telemetry"
 )
 
@@ -361,12 +361,7 @@ func awsCommand(ctx context.Context, af awsFlags, c routing.Command, stdout io.W
 	if err != nil {
 		return err
 	}
-	stateClient := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
-		o.Region = cfg.StateRegion
-		if ep := cfg.Endpoints[cfg.StateRegion]; ep != "" { // S3-compatible stores (MRAP_ENDPOINTS)
-			o.BaseEndpoint, o.UsePathStyle = aws.String(ep), true
-		}
-	})
+	stateClient := s3store.NewClient(awsCfg, cfg.StateRegion, cfg.Endpoints[cfg.StateRegion]) // endpoint: S3-compatible stores (MRAP_ENDPOINTS)
 	state := failover.NewS3StateStore(stateClient, cfg.StateBucket, cfg.StateKey)
 	var notifier failover.Notifier
 	if cfg.AuditTopicARN != "" {

@@ -13,10 +13,8 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3control"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
@@ -24,6 +22,7 @@ import (
 	"github.com/mrap-engine/mrap/shared/failover"
 	"github.com/mrap-engine/mrap/shared/health"
 	"github.com/mrap-engine/mrap/shared/mrap"
+	"github.com/mrap-engine/mrap/shared/s3store"
 	"github.com/mrap-engine/mrap/shared/telemetry"
 )
 
@@ -62,12 +61,7 @@ func Setup(ctx context.Context, lookup func(string) (string, bool), stdout io.Wr
 	if err != nil {
 		return nil, err
 	}
-	stateClient := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
-		o.Region = cfg.StateRegion
-		if ep := cfg.Endpoints[cfg.StateRegion]; ep != "" {
-			o.BaseEndpoint, o.UsePathStyle = aws.String(ep), true
-		}
-	})
+	stateClient := s3store.NewClient(awsCfg, cfg.StateRegion, cfg.Endpoints[cfg.StateRegion]) // endpoint: S3-compatible stores (MRAP_ENDPOINTS)
 	var notifier failover.Notifier
 	if cfg.AuditTopicARN != "" {
 		notifier = failover.NewSNSNotifier(sns.NewFromConfig(awsCfg), cfg.AuditTopicARN)

@@ -14,12 +14,11 @@ import (
 	"strings"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/mrap-engine/mrap/shared/config"
 	"github.com/mrap-engine/mrap/shared/health"
+	"github.com/mrap-engine/mrap/shared/s3store"
 	"github.com/mrap-engine/mrap/shared/telemetry"
 )
 
@@ -71,14 +70,9 @@ func Setup(ctx context.Context, lookup func(string) (string, bool), stdout io.Wr
 	if err != nil {
 		return nil, fmt.Errorf("load AWS config: %w", err)
 	}
-	regional := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
-		if ep := cfg.Endpoints[cfg.Region]; ep != "" {
-			o.BaseEndpoint, o.UsePathStyle = aws.String(ep), true
-		}
-	})
-	global, globalBucket := s3.NewFromConfig(awsCfg), cfg.ARN
+	regional := s3store.NewClient(awsCfg, cfg.Region, cfg.Endpoints[cfg.Region])
+	global, globalBucket := s3store.NewClient(awsCfg, "", cfg.GlobalEndpoint), cfg.ARN
 	if cfg.GlobalEndpoint != "" {
-		global = s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.BaseEndpoint, o.UsePathStyle = aws.String(cfg.GlobalEndpoint), true })
 		globalBucket = cfg.ARN[strings.LastIndex(cfg.ARN, "/")+1:]
 	}
 	return health.NewProber([]health.Target{

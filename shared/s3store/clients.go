@@ -6,10 +6,37 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	sharedconfig "github.com/mrap-engine/mrap/shared/config"
 )
+
+// NewClient builds the S3 client of one Region from cfg; it is the one place the functions,
+// mrapctl and the local runtime build an S3 client. region sets the client's Region (empty
+// keeps cfg's). A non-empty endpoint (an S3-compatible store, a local Region, a local global
+// endpoint) replaces AWS's endpoint resolution and turns on path-style addressing. optFns
+// adjust the options afterwards (retryer, HTTP client, attempts).
+func NewClient(cfg aws.Config, region, endpoint string, optFns ...func(*s3.Options)) *s3.Client {
+	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+		if region != "" {
+			o.Region = region
+		}
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+			o.UsePathStyle = true
+		}
+		for _, fn := range optFns {
+			fn(o)
+		}
+	})
+}
+
+// StaticConfig is the SDK configuration of a store reached with fixed credentials (the local
+// Regions and the local global endpoint): no credential chain, no shared config files.
+func StaticConfig(accessKeyID, secretAccessKey string) aws.Config {
+	return aws.Config{Credentials: credentials.NewStaticCredentialsProvider(accessKeyID, secretAccessKey, "")}
+}
 
 // NewClients builds one S3 client per member Region from the default credential chain,
 // loaded once. A Region with an endpoint in endpoints (S3-compatible stores, the local
@@ -24,19 +51,14 @@ func NewClients(ctx context.Context, members []sharedconfig.Member, endpoints ma
 	return ClientsFromConfig(cfg, members, endpoints, maxAttempts, optFns...), nil
 }
 
-// ClientsFromConfig builds one S3 client per member Region from cfg (see NewClients).
+// ClientsFromConfig builds one S3 client per member Region from cfg with NewClient (see
+// NewClients).
 func ClientsFromConfig(cfg aws.Config, members []sharedconfig.Member, endpoints map[string]string, maxAttempts int, optFns ...func(*s3.Options)) map[string]S3API {
 	out := make(map[string]S3API, len(members))
 	for _, m := range members {
-		endpoint := endpoints[m.Region]
-		out[m.Region] = s3.NewFromConfig(cfg, func(o *s3.Options) {
-			o.Region = m.Region
+		out[m.Region] = NewClient(cfg, m.Region, endpoints[m.Region], func(o *s3.Options) {
 			if maxAttempts > 0 {
 				o.RetryMaxAttempts = maxAttempts
-			}
-			if endpoint != "" {
-				o.BaseEndpoint = aws.String(endpoint)
-				o.UsePathStyle = true
 			}
 			for _, fn := range optFns {
 				fn(o)

@@ -1,4 +1,4 @@
-package s3store
+package s3store_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/mrap-engine/mrap/shared/local/s3server"
 	"github.com/mrap-engine/mrap/shared/reconcile"
+	"github.com/mrap-engine/mrap/shared/s3store"
 )
 
 func startListRegion(t *testing.T, region string) *s3server.Server {
@@ -58,7 +59,7 @@ func TestListVersionsPageAgainstVersitygw(t *testing.T) {
 	want[listTrickyKey] = put(listTrickyKey, "t")
 	put("b/out-of-prefix", "o")
 
-	store, err := New(map[string]S3API{"eu-west-1": c}, Options{})
+	store, err := s3store.New(map[string]s3store.S3API{"eu-west-1": c}, s3store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +115,7 @@ func TestListVersionsPageAgainstVersitygw(t *testing.T) {
 
 func TestCheckpointObjectRoundTrip(t *testing.T) {
 	srv := startListRegion(t, "us-east-1")
-	cp := &CheckpointObject{Client: srv.Client(), Bucket: srv.Bucket, Key: ".mrap-reconcile/checkpoint.json"}
+	cp := &s3store.CheckpointObject{Client: srv.Client(), Bucket: srv.Bucket, Key: ".mrap-reconcile/checkpoint.json"}
 	ctx := context.Background()
 	doc, err := cp.Load(ctx)
 	if err != nil || doc != nil {
@@ -129,7 +130,7 @@ func TestCheckpointObjectRoundTrip(t *testing.T) {
 			t.Fatalf("load = %q, %v; want %q", doc, err, body)
 		}
 	}
-	bad := &CheckpointObject{Client: srv.Client(), Bucket: "no-such-bucket", Key: "k"}
+	bad := &s3store.CheckpointObject{Client: srv.Client(), Bucket: "no-such-bucket", Key: "k"}
 	if _, err := bad.Load(ctx); err == nil {
 		t.Error("load from a missing bucket succeeded")
 	}

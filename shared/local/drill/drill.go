@@ -18,11 +18,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/mrap-engine/mrap/shared/local/globalendpoint"
 	"github.com/mrap-engine/mrap/shared/local/runtime"
+	"github.com/mrap-engine/mrap/shared/s3store"
 )
 
 // Bounds are the most each step may take.
@@ -122,10 +122,8 @@ func Run(ctx context.Context, ep runtime.Endpoints, opts Options) (Report, error
 }
 
 func (r *runner) s3(endpoint, region string, retryer aws.Retryer) *s3.Client {
-	return s3.New(s3.Options{
-		Region: region, BaseEndpoint: aws.String(endpoint), UsePathStyle: true, Retryer: retryer,
-		Credentials: credentials.NewStaticCredentialsProvider(r.ep.AccessKeyID, r.ep.SecretAccessKey, ""),
-		HTTPClient:  &http.Client{Timeout: 5 * time.Second},
+	return s3store.NewClient(s3store.StaticConfig(r.ep.AccessKeyID, r.ep.SecretAccessKey), region, endpoint, func(o *s3.Options) {
+		o.Retryer, o.HTTPClient = retryer, &http.Client{Timeout: 5 * time.Second}
 	})
 }
 
@@ -392,10 +390,8 @@ func (r *runner) startLoad(ctx context.Context, prefix string) *load {
 		}
 		return resp, err
 	})}
-	c := s3.New(s3.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String(r.ep.GlobalEndpoint), UsePathStyle: true, Retryer: aws.NopRetryer{},
-		Credentials: credentials.NewStaticCredentialsProvider(r.ep.AccessKeyID, r.ep.SecretAccessKey, ""),
-		HTTPClient:  hc,
+	c := s3store.NewClient(s3store.StaticConfig(r.ep.AccessKeyID, r.ep.SecretAccessKey), "us-east-1", r.ep.GlobalEndpoint, func(o *s3.Options) {
+		o.Retryer, o.HTTPClient = aws.NopRetryer{}, hc
 	})
 	go func() {
 		defer close(l.done)

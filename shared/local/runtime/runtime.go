@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/mrap-engine/mrap/shared/config"
@@ -34,6 +33,7 @@ import (
 	"github.com/mrap-engine/mrap/shared/local/s3server"
 	"github.com/mrap-engine/mrap/shared/local/sigv4verify"
 	"github.com/mrap-engine/mrap/shared/routing"
+	"github.com/mrap-engine/mrap/shared/s3store"
 	"github.com/mrap-engine/mrap/shared/telemetry"
 )
 
@@ -429,10 +429,7 @@ func (rt *Runtime) processLog(name string) io.Writer {
 }
 
 func (rt *Runtime) s3Client(regionName, endpoint string, optFns ...func(*s3.Options)) *s3.Client {
-	return s3.New(s3.Options{
-		Region: regionName, BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider(rt.id.AccessKeyID, rt.id.SecretAccessKey, ""),
-	}, optFns...)
+	return s3store.NewClient(s3store.StaticConfig(rt.id.AccessKeyID, rt.id.SecretAccessKey), regionName, endpoint, optFns...)
 }
 
 func (rt *Runtime) region(name string) *region {

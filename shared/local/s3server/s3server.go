@@ -71,10 +71,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/mrap-engine/mrap/shared/s3store"
 )
 
 // Default credentials of a local Region when Options leaves them empty.
@@ -398,13 +397,7 @@ func (s *Server) ensureBucket(ctx context.Context) error {
 // Client returns an S3 client for this Region: path-style, static credentials, the server's
 // Region and endpoint. optFns adjust the options (for example an HTTP client that counts).
 func (s *Server) Client(optFns ...func(*s3.Options)) *s3.Client {
-	o := s3.Options{
-		Region:       s.Region,
-		BaseEndpoint: aws.String(s.Endpoint),
-		UsePathStyle: true,
-		Credentials:  credentials.NewStaticCredentialsProvider(s.AccessKey, s.SecretKey, ""),
-	}
-	return s3.New(o, optFns...)
+	return s3store.NewClient(s3store.StaticConfig(s.AccessKey, s.SecretKey), s.Region, s.Endpoint, optFns...)
 }
 
 // Running reports whether the process is still alive.
