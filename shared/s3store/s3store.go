@@ -232,8 +232,27 @@ func (s *Store) Head(ctx context.Context, region, bucket, key string) (replicati
 	if !isNotFound(err) {
 		return replication.Version{}, classify("head", err)
 	}
-	if v, ok := deleteMarkerFromError(err); ok {
-		return s.withMarks(ctx, c, bucket, key, v)
+	if v, marker := deleteMarkerFromError(err); marker {
+		// AWS documents only x-amz-delete-marker on this 404: a missing id comes from a
+		// listing (never an absent key); so does a missing time, unless the marker's record
+		// gives its origin (an original marker is never taken as time zero).
+		if v.VersionID == "" {
+			if v, err = s.currentFromListing(ctx, c, bucket, key); err != nil {
+				return replication.Version{}, err
+			}
+		}
+		if v, err = s.withMarks(ctx, c, bucket, key, v); err != nil || !v.LastModified.IsZero() || replication.IsReplica(v.Metadata) {
+			return v, err
+		}
+		listed, err := s.currentFromListing(ctx, c, bucket, key)
+		if err != nil {
+			return replication.Version{}, err
+		}
+		if listed.VersionID != v.VersionID {
+			return replication.Version{}, fmt.Errorf("head %s/%q: delete marker %s by the HEAD, %s by the listing: current version changed while being read", bucket, key, v.VersionID, listed.VersionID)
+		}
+		v.LastModified = listed.LastModified
+		return v, nil
 	}
 	if !s.opts.TrustNotFound {
 		// Listed as an object, gone by the HEAD: the key changed meanwhile; a retry reads it again.
@@ -410,21 +429,46 @@ func headVersion(out *s3.HeadObjectOutput) replication.Version {
 }
 
 // deleteMarkerFromError reads the delete marker headers S3 sends with a 404 HEAD whose current
-// version is a delete marker.
-func deleteMarkerFromError(err error) (replication.Version, bool) {
+// version is a delete marker: marker is true when x-amz-delete-marker is; the version id and
+// Last-Modified are filled in only when the response carries them (AWS documents neither).
+func deleteMarkerFromError(err error) (v replication.Version, marker bool) {
 	var re *smithyhttp.ResponseError
 	if !errors.As(err, &re) || re.Response == nil {
 		return replication.Version{}, false
 	}
 	h := re.Response.Header
-	if !strings.EqualFold(h.Get("x-amz-delete-marker"), "true") || h.Get("x-amz-version-id") == "" {
+	if !strings.EqualFold(h.Get("x-amz-delete-marker"), "true") {
 		return replication.Version{}, false
 	}
-	v := replication.Version{Exists: true, DeleteMarker: true, VersionID: h.Get("x-amz-version-id")}
+	v = replication.Version{Exists: true, DeleteMarker: true, VersionID: h.Get("x-amz-version-id")}
 	if t, err := http.ParseTime(h.Get("Last-Modified")); err == nil {
 		v.LastModified = t
 	}
 	return v, true
+}
+
+// currentFromListing reads the current version of key from a one-item ListObjectVersions
+// (Prefix=key: the key's own newest entry sorts first), falling back to the full listing when
+// that item is not the key's current version. A key with no current version after a HEAD
+// said it has a delete marker changed meanwhile: a retryable error.
+func (s *Store) currentFromListing(ctx context.Context, c S3API, bucket, key string) (replication.Version, error) {
+	page, err := c.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String(bucket), Prefix: aws.String(key), MaxKeys: aws.Int32(1)})
+	if err != nil {
+		return replication.Version{}, classify("list versions", err)
+	}
+	for _, m := range page.DeleteMarkers {
+		if aws.ToString(m.Key) == key && aws.ToBool(m.IsLatest) && aws.ToString(m.VersionId) != "" {
+			return replication.Version{Exists: true, DeleteMarker: true, VersionID: aws.ToString(m.VersionId), LastModified: aws.ToTime(m.LastModified)}, nil
+		}
+	}
+	versions, err := s.listVersions(ctx, c, bucket, key, 1)
+	if err != nil {
+		return replication.Version{}, err
+	}
+	if i := slices.IndexFunc(versions, func(v listed) bool { return v.current }); i >= 0 && versions[i].DeleteMarker {
+		return versions[i].Version, nil
+	}
+	return replication.Version{}, fmt.Errorf("head %s/%q: a delete marker by the HEAD, not by the listing: current version changed while being read", bucket, key)
 }
 
 // copySource is the x-amz-copy-source value: bucket/key with every byte but unreserved
