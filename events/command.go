@@ -44,6 +44,9 @@ type RoutingCommandDetail struct {
 	Region      string `json:"region,omitempty"`
 	Reason      string `json:"reason,omitempty"`
 	RequestedBy string `json:"requestedBy,omitempty"`
+	// CommandID identifies one operator command sent to every decider Region's bus
+	// (mrapctl sets a UUID); the deciders apply it once. Optional: the event id stands in.
+	CommandID string `json:"commandId,omitempty"`
 }
 
 // ParseRoutingCommand decodes and validates a routing command envelope.

@@ -30,6 +30,9 @@ func TestParseRoutingCommandFixtures(t *testing.T) {
 			if ev.Detail.Action != tt.action || ev.Detail.Region != tt.region {
 				t.Errorf("got action %q region %q", ev.Detail.Action, ev.Detail.Region)
 			}
+			if tt.file == "command-failover.json" && ev.Detail.CommandID != "5b1f0c2e-8d3a-4c6e-9f7b-2a1d3e4f5a6b" {
+				t.Errorf("commandId = %q, want the fixture's", ev.Detail.CommandID)
+			}
 			if ev.Detail.RequestedBy == "" || ev.Detail.Reason == "" {
 				t.Errorf("requestedBy and reason should be carried, got %+v", ev.Detail)
 			}

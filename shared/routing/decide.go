@@ -3,6 +3,7 @@ package routing
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -32,9 +33,10 @@ type view struct {
 }
 
 // Decide returns the routes the access point should have. It never returns routes with
-// every Region passive, never routes to a Region in ALARM while a healthy one exists
-// (unless the cooldown holds the current routes), and returns the same Decision for the
-// same Input.
+// every Region passive, never routes to a Region in ALARM while a healthy one exists, and
+// returns the same Decision for the same Input. Safety stands above the cooldown: an
+// evacuation (traffic off unhealthy Regions onto Regions in OK) is never held; the cooldown
+// and Input.HoldDamped hold only the other, damped, changes.
 func Decide(in Input) Decision {
 	if err := validate(in); err != nil {
 		return Decision{Routes: cloneRoutes(in.Routes), Reason: "invalid input, nothing decided: " + err.Error(), Overrides: in.Overrides, Err: err}
@@ -45,22 +47,101 @@ func Decide(in Input) Decision {
 	}
 	views := buildViews(in, ov)
 	d := finish(in, views, desired(in, views, ov, false))
-	if d.Changed && inCooldown(in) && len(activeOf(in.Routes)) > 0 {
-		until := in.LastChange.Add(in.Policy.Cooldown)
+	if !d.Changed {
+		return d
+	}
+	if len(activeOf(in.Routes)) == 0 {
+		// Never all passive: repairing it is a safety rule, held by nothing.
+		d.Evacuation = true
+		return d
+	}
+	hold := holdReason(in)
+	if ev, ok := evacuate(in, views, ov); ok {
+		e := finish(in, views, ev)
+		if maps.Equal(e.Routes, d.Routes) {
+			d.Evacuation = true
+			return d
+		}
+		if hold != "" {
+			e.Evacuation = true
+			e.Reason = "evacuation, above the " + hold + ": " + e.Reason + "; the rest is held: would have applied: " + d.Reason
+			return e
+		}
+		return d
+	}
+	if hold != "" {
 		return Decision{
 			Routes:      cloneRoutes(in.Routes),
 			Held:        true,
 			TotalOutage: d.TotalOutage,
 			Overrides:   d.Overrides,
-			Reason: fmt.Sprintf("held by cooldown until %s (last change %s, cooldown %s): would have applied: %s",
-				stamp(until), stamp(in.LastChange), in.Policy.Cooldown, d.Reason),
+			Reason:      "held by " + hold + ": would have applied: " + d.Reason,
 		}
 	}
 	return d
 }
 
+// holdReason says why damped changes are held now ("" when they are not): the cooldown
+// counted from the last change, or the caller's HoldDamped.
+func holdReason(in Input) string {
+	if inCooldown(in) {
+		until := in.LastChange.Add(in.Policy.Cooldown)
+		return fmt.Sprintf("cooldown until %s (last change %s, cooldown %s)", stamp(until), stamp(in.LastChange), in.Policy.Cooldown)
+	}
+	return in.HoldDamped
+}
+
 func inCooldown(in Input) bool {
 	return !in.LastChange.IsZero() && in.Policy.Cooldown > 0 && in.Now.Sub(in.LastChange) < in.Policy.Cooldown
+}
+
+// evacuate is the safety step above the cooldown: the active Regions minus the unhealthy
+// ones, filled up to the minimum (at least one) from Regions in OK by priority (undrained
+// first). ok is false when no evacuation is needed (no active Region is unhealthy) or
+// possible (no Region in OK would be left active).
+func evacuate(in Input, views []view, ov Overrides) (plan, bool) {
+	pl := plan{overrides: ov}
+	var set, left []string
+	for _, v := range views {
+		switch {
+		case v.active && v.unhealthy:
+			left = append(left, fmt.Sprintf("%s (%s)", v.name, v.health.State))
+			if v.name == ov.Pinned {
+				pl.overrides.Pinned = ""
+				pl.notes = append(pl.notes, fmt.Sprintf("failover pin on %s released: %s is %s", v.name, v.name, v.health.State))
+			}
+		case v.active:
+			set = append(set, v.name)
+		}
+	}
+	if len(left) == 0 {
+		return plan{}, false
+	}
+	need := in.Policy.minActive()
+	for _, drained := range []bool{false, true} {
+		for _, v := range views {
+			if len(set) >= need {
+				break
+			}
+			if !v.active && v.health.State == OK && v.drained == drained && !slices.Contains(set, v.name) {
+				set = append(set, v.name)
+				note := fmt.Sprintf("%s (OK) activated to keep %d active", v.name, need)
+				if drained {
+					note += " (drain overridden: no other Region in OK)"
+				}
+				pl.notes = append(pl.notes, note)
+			}
+		}
+	}
+	if len(set) == 0 {
+		return plan{}, false
+	}
+	pl.notes = append([]string{"leaving " + strings.Join(left, ", ")}, pl.notes...)
+	if len(set) < need {
+		pl.notes = append(pl.notes, fmt.Sprintf("only %d Regions can be active, below the minimum of %d", len(set), need))
+	}
+	pl.active = set
+	return pl, true
 }
 
 // validate checks the input against the policy; messages name what to fix.
@@ -158,91 +239,126 @@ type plan struct {
 	overrides   Overrides
 }
 
-// desired computes the active set the policy wants. forceFailback ignores the failback
-// setting and window (an operator's failback command).
+// desired computes the active set the policy wants, in named steps a reader can check
+// against the README: an operator's pin, then the mode (active-active or active-passive),
+// then the minimum of active Regions, then the last resort when nothing healthy is left.
+// forceFailback ignores the failback setting and window (an operator's failback command).
 func desired(in Input, views []view, ov Overrides, forceFailback bool) plan {
-	p := in.Policy
 	pl := plan{overrides: ov}
+	set, pinned := pinnedStep(views, &pl)
+	if !pinned {
+		good := healthyUndrained(views)
+		mayReturn := func(v view) bool { return forceFailback || (in.Policy.Failback && v.stable) }
+		switch in.Policy.Mode {
+		case ActiveActive:
+			set = activeActiveStep(good, mayReturn, &pl)
+		case ActivePassive:
+			set = activePassiveStep(good, mayReturn, &pl)
+		}
+	}
+	set = minimumStep(in.Policy, views, set, &pl)
+	if len(set) > 0 {
+		pl.active = set
+		return pl
+	}
+	return lastResortStep(views, pl)
+}
+
+func healthyUndrained(views []view) []view {
 	var good []view
 	for _, v := range views {
 		if v.tier == tierGood && !v.drained {
 			good = append(good, v)
 		}
 	}
-	mayReturn := func(v view) bool { return forceFailback || (p.Failback && v.stable) }
+	return good
+}
 
+// pinnedStep keeps an operator's failover pin while the pinned Region is healthy and
+// undrained, and releases it otherwise.
+func pinnedStep(views []view, pl *plan) ([]string, bool) {
+	if pl.overrides.Pinned == "" {
+		return nil, false
+	}
+	pv, _ := find(views, pl.overrides.Pinned)
+	switch {
+	case pv.unhealthy:
+		pl.notes = append(pl.notes, fmt.Sprintf("failover pin on %s released: %s is %s", pv.name, pv.name, pv.health.State))
+		pl.overrides.Pinned = ""
+	case pv.drained:
+		pl.notes = append(pl.notes, fmt.Sprintf("failover pin on %s released: %s is drained", pv.name, pv.name))
+		pl.overrides.Pinned = ""
+	default:
+		pl.notes = append(pl.notes, fmt.Sprintf("pinned to %s by an operator failover", pv.name))
+		return []string{pv.name}, true
+	}
+	return nil, false
+}
+
+// activeActiveStep keeps every healthy active Region, returns healthy passive ones that may
+// return (failback), and activates every healthy Region when none was active.
+func activeActiveStep(good []view, mayReturn func(view) bool, pl *plan) []string {
 	var set []string
-	pinned := false
-	if ov.Pinned != "" {
-		pv, _ := find(views, ov.Pinned)
-		switch {
-		case pv.unhealthy:
-			pl.notes = append(pl.notes, fmt.Sprintf("failover pin on %s released: %s is %s", pv.name, pv.name, pv.health.State))
-			pl.overrides.Pinned = ""
-		case pv.drained:
-			pl.notes = append(pl.notes, fmt.Sprintf("failover pin on %s released: %s is drained", pv.name, pv.name))
-			pl.overrides.Pinned = ""
-		default:
-			set = []string{pv.name}
-			pinned = true
-			pl.notes = append(pl.notes, fmt.Sprintf("pinned to %s by an operator failover", pv.name))
+	for _, v := range good {
+		if v.active || mayReturn(v) {
+			set = append(set, v.name)
 		}
 	}
-	if !pinned {
-		switch p.Mode {
-		case ActiveActive:
-			for _, v := range good {
-				if v.active || mayReturn(v) {
-					set = append(set, v.name)
-				}
-			}
-			if len(set) == 0 && len(good) > 0 {
-				for _, v := range good {
-					set = append(set, v.name)
-				}
-				pl.notes = append(pl.notes, "no healthy Region was active: activating every healthy Region")
-			}
-		case ActivePassive:
-			if slices.ContainsFunc(good, func(v view) bool { return v.active }) {
-				// A healthy Region is active: keep it, unless failback returns to a better one.
-				for _, v := range good {
-					if v.active || mayReturn(v) {
-						set = []string{v.name}
-						break
-					}
-				}
-			} else if len(good) > 0 {
-				// Failing over: the first healthy Region by priority, stable or not, so one
-				// change suffices.
-				set = []string{good[0].name}
-				pl.notes = append(pl.notes, fmt.Sprintf("no healthy Region was active: failing over to %s, the first healthy by priority", good[0].name))
+	if len(set) == 0 && len(good) > 0 {
+		for _, v := range good {
+			set = append(set, v.name)
+		}
+		pl.notes = append(pl.notes, "no healthy Region was active: activating every healthy Region")
+	}
+	return set
+}
+
+// activePassiveStep keeps the healthy active Region (or fails back to a better one that may
+// return), or fails over to the first healthy Region by priority.
+func activePassiveStep(good []view, mayReturn func(view) bool, pl *plan) []string {
+	if slices.ContainsFunc(good, func(v view) bool { return v.active }) {
+		for _, v := range good {
+			if v.active || mayReturn(v) {
+				return []string{v.name}
 			}
 		}
 	}
-	// Minimum active Regions (active-active): fill from healthy, then unknown, never ALARM.
-	if need := p.minActive(); len(set) > 0 && len(set) < need {
-		for _, t := range []tier{tierGood, tierUnknown} {
-			for _, v := range views {
-				if len(set) >= need {
-					break
-				}
-				if v.tier == t && !v.drained && !v.unhealthy && !slices.Contains(set, v.name) {
-					set = append(set, v.name)
-					pl.notes = append(pl.notes, fmt.Sprintf("%s kept active to meet the minimum of %d active Regions", v.name, need))
-				}
+	if len(good) > 0 {
+		// Failing over: the first healthy Region by priority, stable or not, so one change suffices.
+		pl.notes = append(pl.notes, fmt.Sprintf("no healthy Region was active: failing over to %s, the first healthy by priority", good[0].name))
+		return []string{good[0].name}
+	}
+	return nil
+}
+
+// minimumStep fills the set up to the minimum of active Regions (active-active) from
+// healthy, then unknown Regions, never from one in ALARM.
+func minimumStep(p Policy, views []view, set []string, pl *plan) []string {
+	need := p.minActive()
+	if len(set) == 0 || len(set) >= need {
+		return set
+	}
+	for _, t := range []tier{tierGood, tierUnknown} {
+		for _, v := range views {
+			if len(set) >= need {
+				break
+			}
+			if v.tier == t && !v.drained && !v.unhealthy && !slices.Contains(set, v.name) {
+				set = append(set, v.name)
+				pl.notes = append(pl.notes, fmt.Sprintf("%s kept active to meet the minimum of %d active Regions", v.name, need))
 			}
 		}
-		if len(set) < need {
-			pl.notes = append(pl.notes, fmt.Sprintf("only %d Regions can be active, below the minimum of %d", len(set), need))
-		}
 	}
-	if len(set) > 0 {
-		pl.active = set
-		return pl
+	if len(set) < need {
+		pl.notes = append(pl.notes, fmt.Sprintf("only %d Regions can be active, below the minimum of %d", len(set), need))
 	}
-	// Nothing healthy and undrained: keep the best Region active. Best is a known-healthy
-	// drained Region, then an unknown one, then one in ALARM; among equals the active ones
-	// stay (no churn), else the first by priority.
+	return set
+}
+
+// lastResortStep keeps the best Region active when nothing healthy and undrained is left.
+// Best is a known-healthy drained Region, then an unknown one, then one in ALARM; among
+// equals the active ones stay (no churn), else the first by priority.
+func lastResortStep(views []view, pl plan) plan {
 	best := func(v view) [2]int {
 		d := 0
 		if v.drained {
@@ -259,6 +375,7 @@ func desired(in Input, views []view, ov Overrides, forceFailback bool) plan {
 			top = b
 		}
 	}
+	var set []string
 	for _, v := range views {
 		if v.active && best(v) == top {
 			set = append(set, v.name)

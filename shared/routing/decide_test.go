@@ -38,6 +38,8 @@ func TestDecide(t *testing.T) {
 		wantHeld    bool
 		wantRefused bool
 		wantReason  string
+		// wantEvacuation is checked for every case: false unless set.
+		wantEvacuation bool
 	}{
 		{
 			name:       "active-active with every Region healthy changes nothing",
@@ -48,7 +50,7 @@ func TestDecide(t *testing.T) {
 			name:        "active-active takes a Region in ALARM out",
 			in:          Input{Routes: map[string]int{use1: 100, euw1: 100, apse: 100}, Health: map[string]RegionHealth{use1: h(OK, time.Hour), euw1: h(Alarm, time.Minute), apse: h(OK, time.Hour)}, Policy: aa()},
 			wantRoutes:  map[string]int{use1: 100, euw1: 0, apse: 100},
-			wantChanged: true, wantReason: "eu-west-1 100->0",
+			wantChanged: true, wantEvacuation: true, wantReason: "eu-west-1 100->0",
 		},
 		{
 			name:       "every Region in ALARM keeps the current routes and raises total outage",
@@ -60,19 +62,19 @@ func TestDecide(t *testing.T) {
 			name:        "active-passive fails over to the next healthy Region by priority",
 			in:          Input{Routes: map[string]int{use1: 100, euw1: 0, apse: 0}, Health: map[string]RegionHealth{use1: h(Alarm, time.Minute), euw1: h(OK, time.Hour), apse: h(OK, time.Hour)}, Policy: ap()},
 			wantRoutes:  map[string]int{use1: 0, euw1: 100, apse: 0},
-			wantChanged: true, wantReason: "us-east-1 100->0, eu-west-1 0->100",
+			wantChanged: true, wantEvacuation: true, wantReason: "us-east-1 100->0, eu-west-1 0->100",
 		},
 		{
 			name:        "active-passive skips a Region in ALARM when failing over",
 			in:          Input{Routes: map[string]int{use1: 100, euw1: 0, apse: 0}, Health: map[string]RegionHealth{use1: h(Alarm, time.Minute), euw1: h(Alarm, time.Hour), apse: h(OK, time.Hour)}, Policy: ap()},
 			wantRoutes:  map[string]int{use1: 0, euw1: 0, apse: 100},
-			wantChanged: true,
+			wantChanged: true, wantEvacuation: true,
 		},
 		{
 			name:        "failing over picks the first healthy Region by priority, even one that recovered recently",
 			in:          Input{Routes: map[string]int{use1: 100, euw1: 0, apse: 0}, Health: map[string]RegionHealth{use1: h(Alarm, time.Minute), euw1: h(OK, 5*time.Minute), apse: h(OK, time.Hour)}, Policy: with(ap(), func(p *Policy) { p.Failback = true })},
 			wantRoutes:  map[string]int{use1: 0, euw1: 100, apse: 0},
-			wantChanged: true, wantReason: "failing over to eu-west-1, the first healthy by priority",
+			wantChanged: true, wantEvacuation: true, wantReason: "failing over to eu-west-1, the first healthy by priority",
 		},
 		{
 			name:       "without automatic failback a recovered primary stays passive",
@@ -91,16 +93,52 @@ func TestDecide(t *testing.T) {
 			wantChanged: true,
 		},
 		{
-			name:       "the cooldown holds a change",
-			in:         Input{Routes: map[string]int{use1: 100, euw1: 100, apse: 100}, Health: map[string]RegionHealth{use1: h(OK, time.Hour), euw1: h(Alarm, time.Minute), apse: h(OK, time.Hour)}, Policy: aa(), LastChange: t0.Add(-2 * time.Minute)},
-			wantRoutes: map[string]int{use1: 100, euw1: 100, apse: 100},
+			name:       "the cooldown holds a damped change (failback to a recovered Region)",
+			in:         Input{Routes: map[string]int{use1: 0, euw1: 100, apse: 0}, Health: map[string]RegionHealth{use1: h(OK, time.Hour), euw1: h(OK, time.Hour), apse: h(OK, time.Hour)}, Policy: with(ap(), func(p *Policy) { p.Failback = true }), LastChange: t0.Add(-2 * time.Minute)},
+			wantRoutes: map[string]int{use1: 0, euw1: 100, apse: 0},
 			wantHeld:   true, wantReason: "held by cooldown until 2026-11-25T17:03:00Z",
+		},
+		{
+			name:        "the cooldown never holds an evacuation (a Region in ALARM leaves for the ones in OK)",
+			in:          Input{Routes: map[string]int{use1: 100, euw1: 100, apse: 100}, Health: map[string]RegionHealth{use1: h(OK, time.Hour), euw1: h(Alarm, time.Minute), apse: h(OK, time.Hour)}, Policy: aa(), LastChange: t0.Add(-2 * time.Minute)},
+			wantRoutes:  map[string]int{use1: 100, euw1: 0, apse: 100},
+			wantChanged: true, wantEvacuation: true, wantReason: "change eu-west-1 100->0",
+		},
+		{
+			name:        "active-passive in cooldown: the active Region in ALARM fails over to the first in OK",
+			in:          Input{Routes: map[string]int{use1: 100, euw1: 0, apse: 0}, Health: map[string]RegionHealth{use1: h(Alarm, time.Minute), euw1: h(OK, time.Hour), apse: h(OK, time.Hour)}, Policy: ap(), LastChange: t0.Add(-time.Minute)},
+			wantRoutes:  map[string]int{use1: 0, euw1: 100, apse: 0},
+			wantChanged: true, wantEvacuation: true,
+		},
+		{
+			name:        "in cooldown only the evacuation applies; the failback it would bring is held",
+			in:          Input{Routes: map[string]int{use1: 0, euw1: 100, apse: 100}, Health: map[string]RegionHealth{use1: h(OK, time.Hour), euw1: h(Alarm, time.Minute), apse: h(OK, time.Hour)}, Policy: with(aa(), func(p *Policy) { p.Failback = true }), LastChange: t0.Add(-time.Minute)},
+			wantRoutes:  map[string]int{use1: 0, euw1: 0, apse: 100},
+			wantChanged: true, wantEvacuation: true, wantReason: "evacuation, above the cooldown until",
+		},
+		{
+			name:       "HoldDamped (not the primary decider) holds a failback",
+			in:         Input{Routes: map[string]int{use1: 0, euw1: 100, apse: 0}, Health: map[string]RegionHealth{use1: h(OK, time.Hour), euw1: h(OK, time.Hour), apse: h(OK, time.Hour)}, Policy: with(ap(), func(p *Policy) { p.Failback = true }), HoldDamped: "not the primary decider"},
+			wantRoutes: map[string]int{use1: 0, euw1: 100, apse: 0},
+			wantHeld:   true, wantReason: "held by not the primary decider",
+		},
+		{
+			name:        "HoldDamped never holds an evacuation",
+			in:          Input{Routes: map[string]int{use1: 100, euw1: 0, apse: 0}, Health: map[string]RegionHealth{use1: h(Alarm, time.Minute), euw1: h(OK, time.Hour), apse: h(OK, time.Hour)}, Policy: ap(), HoldDamped: "not the primary decider"},
+			wantRoutes:  map[string]int{use1: 0, euw1: 100, apse: 0},
+			wantChanged: true, wantEvacuation: true,
+		},
+		{
+			name:       "no evacuation without a Region in OK: leaving ALARM for unknown health is damped",
+			in:         Input{Routes: map[string]int{use1: 100, euw1: 0}, Health: map[string]RegionHealth{use1: h(Alarm, time.Minute), euw1: h(InsufficientData, time.Hour)}, Policy: ap(), LastChange: t0.Add(-time.Minute)},
+			wantRoutes: map[string]int{use1: 100, euw1: 0},
+			wantHeld:   true,
 		},
 		{
 			name:        "the cooldown ends",
 			in:          Input{Routes: map[string]int{use1: 100, euw1: 100, apse: 100}, Health: map[string]RegionHealth{use1: h(OK, time.Hour), euw1: h(Alarm, time.Minute), apse: h(OK, time.Hour)}, Policy: aa(), LastChange: t0.Add(-5 * time.Minute)},
 			wantRoutes:  map[string]int{use1: 100, euw1: 0, apse: 100},
-			wantChanged: true,
+			wantChanged: true, wantEvacuation: true,
 		},
 		{
 			name:       "INSUFFICIENT_DATA is ignored by default: an active Region stays active",
@@ -111,7 +149,7 @@ func TestDecide(t *testing.T) {
 			name:        "INSUFFICIENT_DATA counts as unhealthy when configured",
 			in:          Input{Routes: map[string]int{use1: 100, euw1: 100, apse: 100}, Health: map[string]RegionHealth{use1: h(OK, time.Hour), euw1: h(InsufficientData, time.Minute), apse: h(OK, time.Hour)}, Policy: with(aa(), func(p *Policy) { p.InsufficientData = Unhealthy })},
 			wantRoutes:  map[string]int{use1: 100, euw1: 0, apse: 100},
-			wantChanged: true,
+			wantChanged: true, wantEvacuation: true,
 		},
 		{
 			name:       "a Region without health data counts as INSUFFICIENT_DATA",
@@ -134,7 +172,7 @@ func TestDecide(t *testing.T) {
 			name:        "routes with every Region passive are repaired even in cooldown",
 			in:          Input{Routes: map[string]int{use1: 0, euw1: 0}, Health: map[string]RegionHealth{use1: h(OK, time.Hour), euw1: h(OK, time.Hour)}, Policy: ap(), LastChange: t0},
 			wantRoutes:  map[string]int{use1: 100, euw1: 0},
-			wantChanged: true,
+			wantChanged: true, wantEvacuation: true,
 		},
 		{
 			name:        "a failover command pins traffic to one Region, ignoring the cooldown",
@@ -158,7 +196,7 @@ func TestDecide(t *testing.T) {
 			name:        "a command that must be refused on a table with no active Region is set aside for the automatic decision",
 			in:          Input{Routes: map[string]int{use1: 0, euw1: 0}, Health: map[string]RegionHealth{use1: h(OK, time.Hour), euw1: h(OK, time.Hour)}, Policy: with(aa(), func(p *Policy) { p.Priority = nil; p.MinActive = 2 }), Command: &Command{Action: Failover, Region: euw1}},
 			wantRoutes:  map[string]int{use1: 100, euw1: 100},
-			wantChanged: true, wantReason: "set aside (failover to one Region conflicts with the minimum of 2 active Regions); no Region was active",
+			wantChanged: true, wantEvacuation: true, wantReason: "set aside (failover to one Region conflicts with the minimum of 2 active Regions); no Region was active",
 		},
 		{
 			name:        "draining the last healthy Region is refused",
@@ -187,7 +225,7 @@ func TestDecide(t *testing.T) {
 			name:        "a drain is overridden when the drained Region is the only healthy one",
 			in:          Input{Routes: map[string]int{use1: 0, euw1: 100}, Health: map[string]RegionHealth{use1: h(OK, time.Hour), euw1: h(Alarm, time.Minute)}, Policy: ap(), Overrides: Overrides{Drained: []string{use1}}},
 			wantRoutes:  map[string]int{use1: 100, euw1: 0},
-			wantChanged: true, wantReason: "drain overridden",
+			wantChanged: true, wantEvacuation: true, wantReason: "drain overridden",
 		},
 		{
 			name:        "a pin is released when its Region goes into ALARM",
@@ -214,6 +252,9 @@ func TestDecide(t *testing.T) {
 			}
 			if !strings.Contains(got.Reason, tt.wantReason) {
 				t.Errorf("Reason = %q, want it to contain %q", got.Reason, tt.wantReason)
+			}
+			if got.Evacuation != tt.wantEvacuation {
+				t.Errorf("Evacuation = %v, want %v\nreason: %s", got.Evacuation, tt.wantEvacuation, got.Reason)
 			}
 			if again := Decide(tt.in); !reflect.DeepEqual(again, got) {
 				t.Errorf("same input, different answer:\n%+v\n%+v", got, again)

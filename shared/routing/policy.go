@@ -169,6 +169,9 @@ type Input struct {
 	// Command is the operator's request, nil for automatic decisions.
 	Command   *Command
 	Overrides Overrides
+	// HoldDamped, when set, holds every change but an evacuation, with this reason (a
+	// decider that is not the primary). The cooldown holds them too.
+	HoldDamped string
 }
 
 // Decision is the answer of the policy.
@@ -182,8 +185,12 @@ type Decision struct {
 	Reason string
 	// TotalOutage is raised when every Region is unhealthy: the best one is kept active.
 	TotalOutage bool
-	// Held is set when a change was wanted but the cooldown holds it.
+	// Held is set when a damped change was wanted but the cooldown (or HoldDamped) holds it.
 	Held bool
+	// Evacuation is set when the change only moves traffic off unhealthy Regions onto
+	// Regions in OK, as needed to keep a Region (and the minimum) active, or repairs a table
+	// with every Region passive: a safety rule that the cooldown never holds.
+	Evacuation bool
 	// Refused is set when a command was refused by a safety rule; nothing changes.
 	Refused bool
 	// Overrides are the operator overrides to persist after this decision.

@@ -151,8 +151,26 @@ func checkStep(in Input, d Decision) error {
 	if active == 0 {
 		return fmt.Errorf("every Region passive: %v", d.Routes)
 	}
-	if d.Changed && in.Command == nil && !in.LastChange.IsZero() && in.Now.Sub(in.LastChange) < in.Policy.Cooldown && len(activeOf(in.Routes)) > 0 {
-		return fmt.Errorf("automatic change only %v after the last one, cooldown %v", in.Now.Sub(in.LastChange), in.Policy.Cooldown)
+	// Safety above the cooldown: inside it, only an evacuation changes the routes, and an
+	// evacuation only takes traffic off unhealthy Regions and adds it only to Regions in OK.
+	if d.Changed && in.Command == nil && !in.LastChange.IsZero() && in.Now.Sub(in.LastChange) < in.Policy.Cooldown && len(activeOf(in.Routes)) > 0 && !d.Evacuation {
+		return fmt.Errorf("damped change only %v after the last one, cooldown %v", in.Now.Sub(in.LastChange), in.Policy.Cooldown)
+	}
+	if d.Evacuation && len(activeOf(in.Routes)) > 0 {
+		if in.Command != nil {
+			return fmt.Errorf("a command decision is marked an evacuation")
+		}
+		for r, v := range d.Routes {
+			was := in.Routes[r]
+			s := in.Health[r].State
+			unhealthy := s == Alarm || (s != OK && in.Policy.InsufficientData == Unhealthy)
+			if was > 0 && v == Passive && !unhealthy {
+				return fmt.Errorf("evacuation takes traffic off %s, which is %s", r, s)
+			}
+			if was == Passive && v > 0 && s != OK {
+				return fmt.Errorf("evacuation adds traffic to %s, which is %s", r, s)
+			}
+		}
 	}
 	anyOK, allUnhealthy := false, true
 	for r := range in.Routes {
@@ -164,7 +182,7 @@ func checkStep(in Input, d Decision) error {
 			allUnhealthy = false
 		}
 	}
-	if !d.Held && !d.Refused && anyOK {
+	if !d.Refused && anyOK {
 		for r, v := range d.Routes {
 			if v == Active && in.Health[r].State == Alarm {
 				return fmt.Errorf("routes to %s in ALARM while a Region is OK", r)
@@ -202,8 +220,9 @@ func seeds(t *testing.T, n int) []uint64 {
 
 // TestPropertySafetyOverRandomAlarmSequences runs 2,000 random worlds of 60 steps each
 // (120,000 decisions; 20,000 worlds and 1,200,000 decisions in the long mode): never all
-// passive, no automatic change inside the cooldown, never routing to ALARM while a Region is
-// OK, total outage exactly when every Region is unhealthy, and the same input always gives
+// passive, inside the cooldown no change but an evacuation (which only leaves unhealthy
+// Regions for ones in OK), never routing to ALARM while a Region is OK (the cooldown holds
+// no exception), total outage exactly when every Region is unhealthy, and the same input always gives
 // the same answer.
 func TestPropertySafetyOverRandomAlarmSequences(t *testing.T) {
 	worlds, steps, want := 2000, 60, 100_000
