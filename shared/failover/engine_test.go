@@ -293,15 +293,15 @@ func TestFailuresLeaveRoutesAlone(t *testing.T) {
 	}
 }
 
-func TestCooldownFromStateHoldsTheChange(t *testing.T) {
+func TestCooldownFromStateNeverHoldsAnEvacuation(t *testing.T) {
 	r := newRig(t, aaPolicy(), false, euAlarm())
 	r.state.State.LastChange = now.Add(-2 * time.Minute)
 	out, err := r.engine.HandleEvent(context.Background(), fixture(t, "alarm-state-alarm.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !out.Held || len(r.routes.submits) != 0 {
-		t.Errorf("outcome %+v submits %v, want held", out, r.routes.submits)
+	if out.Held || len(r.routes.submits) != 1 || r.routes.submits[0]["eu-west-1"] != 0 {
+		t.Errorf("outcome %+v submits %v, want eu-west-1 evacuated inside the cooldown", out, r.routes.submits)
 	}
 }
 
