@@ -25,15 +25,8 @@ const AlarmTimeLayout = "2006-01-02T15:04:05.000-0700"
 // AlarmStateChangeEvent is the EventBridge envelope of "CloudWatch Alarm State Change"
 // (CloudWatch user guide, "Alarm events and EventBridge").
 type AlarmStateChangeEvent struct {
-	Version    string           `json:"version"`
-	ID         string           `json:"id"`
-	DetailType string           `json:"detail-type"`
-	Source     string           `json:"source"`
-	AccountID  string           `json:"account"`
-	Time       time.Time        `json:"time"`
-	Region     string           `json:"region"`
-	Resources  []string         `json:"resources"`
-	Detail     AlarmStateDetail `json:"detail"`
+	Envelope
+	Detail AlarmStateDetail `json:"detail"`
 }
 
 // AlarmStateDetail is the detail of an alarm state change, for metric and composite alarms.
@@ -102,10 +95,10 @@ func ParseAlarmStateChange(raw []byte) (AlarmStateChangeEvent, error) {
 
 // Validate reports what makes ev unusable as an alarm state change.
 func (ev AlarmStateChangeEvent) Validate() error {
+	if err := ev.expect("alarm state change", CloudWatchSource, DetailTypeAlarmStateChange); err != nil {
+		return err
+	}
 	switch {
-	case ev.Source != CloudWatchSource || ev.DetailType != DetailTypeAlarmStateChange:
-		return fmt.Errorf("alarm state change: want source %q and detail-type %q, got %q and %q",
-			CloudWatchSource, DetailTypeAlarmStateChange, ev.Source, ev.DetailType)
 	case ev.Detail.AlarmName == "":
 		return fmt.Errorf("alarm state change: detail.alarmName is empty")
 	case !ValidAlarmState(ev.Detail.State.Value):

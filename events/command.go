@@ -3,7 +3,6 @@ package events
 import (
 	"encoding/json"
 	"fmt"
-	"time"
 )
 
 // EventBridge source and detail-type of the engine's own routing commands
@@ -26,15 +25,8 @@ const (
 // RoutingCommandEvent is the EventBridge envelope of a manual routing command, as put on
 // the bus by `mrapctl failover` or `aws events put-events`.
 type RoutingCommandEvent struct {
-	Version    string               `json:"version"`
-	ID         string               `json:"id"`
-	DetailType string               `json:"detail-type"`
-	Source     string               `json:"source"`
-	AccountID  string               `json:"account"`
-	Time       time.Time            `json:"time"`
-	Region     string               `json:"region"`
-	Resources  []string             `json:"resources"`
-	Detail     RoutingCommandDetail `json:"detail"`
+	Envelope
+	Detail RoutingCommandDetail `json:"detail"`
 }
 
 // RoutingCommandDetail is what the operator asks for.
@@ -60,9 +52,8 @@ func ParseRoutingCommand(raw []byte) (RoutingCommandEvent, error) {
 
 // Validate reports what makes ev unusable as a routing command.
 func (ev RoutingCommandEvent) Validate() error {
-	if ev.Source != CommandSource || ev.DetailType != DetailTypeRoutingCommand {
-		return fmt.Errorf("routing command: want source %q and detail-type %q, got %q and %q",
-			CommandSource, DetailTypeRoutingCommand, ev.Source, ev.DetailType)
+	if err := ev.expect("routing command", CommandSource, DetailTypeRoutingCommand); err != nil {
+		return err
 	}
 	return ev.Detail.Validate()
 }

@@ -25,15 +25,8 @@ const (
 // "AWS Health events Amazon EventBridge schema"). The envelope Region is where the
 // notification was delivered; the affected Region is Detail.EventRegion.
 type HealthEvent struct {
-	Version    string       `json:"version"`
-	ID         string       `json:"id"`
-	DetailType string       `json:"detail-type"`
-	Source     string       `json:"source"`
-	AccountID  string       `json:"account"`
-	Time       time.Time    `json:"time"`
-	Region     string       `json:"region"`
-	Resources  []string     `json:"resources"`
-	Detail     HealthDetail `json:"detail"`
+	Envelope
+	Detail HealthDetail `json:"detail"`
 }
 
 // HealthDetail is the detail of an AWS Health event. Times are strings in RFC 1123 form
@@ -117,10 +110,10 @@ func ParseHealthEvent(raw []byte) (HealthEvent, error) {
 
 // Validate reports what makes ev unusable as an AWS Health event.
 func (ev HealthEvent) Validate() error {
+	if err := ev.expect("health event", HealthSource, DetailTypeHealthEvent); err != nil {
+		return err
+	}
 	switch {
-	case ev.Source != HealthSource || ev.DetailType != DetailTypeHealthEvent:
-		return fmt.Errorf("health event: want source %q and detail-type %q, got %q and %q",
-			HealthSource, DetailTypeHealthEvent, ev.Source, ev.DetailType)
 	case ev.Detail.EventARN == "":
 		return fmt.Errorf("health event: detail.eventArn is empty")
 	case ev.Detail.Service == "":

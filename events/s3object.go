@@ -1,7 +1,5 @@
 package events
 
-import "time"
-
 // EventBridge detail-types and values of the S3 object events the replicator consumes.
 const (
 	S3EventSource             = "aws.s3"
@@ -20,16 +18,8 @@ const (
 // S3ObjectEvent is the EventBridge envelope of the S3 events "Object Created" and
 // "Object Deleted" (S3 user guide, "EventBridge event message structure").
 type S3ObjectEvent struct {
-	Version    string         `json:"version"`
-	ID         string         `json:"id"`
-	DetailType string         `json:"detail-type"`
-	Source     string         `json:"source"`
-	AccountID  string         `json:"account"`
-	Time       time.Time      `json:"time"`
-	Region     string         `json:"region"`
-	Resources  []string       `json:"resources"`
-	ReplayName string         `json:"replay-name,omitempty"`
-	Detail     S3ObjectDetail `json:"detail"`
+	Envelope
+	Detail S3ObjectDetail `json:"detail"`
 }
 
 // S3ObjectDetail is the detail of an S3 object event. Deletes carry no size or etag.

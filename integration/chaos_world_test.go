@@ -271,8 +271,10 @@ func (w *chaosWorld) unknown(key, why string) {
 // form-URL-encoded, version id, sequencer, size and ETag for objects.
 func chaosEnvelope(aw ackWrite, size int64, etag string) []byte {
 	ev := events.S3ObjectEvent{
-		Version: "0", ID: "chaos-" + aw.Region + "-" + aw.VersionID, DetailType: events.DetailTypeObjectCreated, Source: events.S3EventSource,
-		AccountID: "111122223333", Time: aw.LastModified.UTC().Truncate(time.Second), Region: aw.Region, Resources: []string{"arn:aws:s3:::mrap-" + aw.Region},
+		Envelope: events.Envelope{
+			Version: "0", ID: "chaos-" + aw.Region + "-" + aw.VersionID, DetailType: events.DetailTypeObjectCreated, Source: events.S3EventSource,
+			AccountID: "111122223333", Time: aw.LastModified.UTC().Truncate(time.Second), Region: aw.Region, Resources: []string{"arn:aws:s3:::mrap-" + aw.Region},
+		},
 		Detail: events.S3ObjectDetail{
 			Version: "0", Bucket: events.S3DetailBucket{Name: "mrap-" + aw.Region},
 			Object:    events.S3DetailObject{Key: strings.ReplaceAll(url.QueryEscape(aw.Key), "%2F", "/"), Size: size, ETag: strings.Trim(etag, `"`), VersionID: aw.VersionID, Sequencer: aw.Sequencer},

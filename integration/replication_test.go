@@ -72,8 +72,10 @@ func (r *replRegions) server(region string) *s3server.Server {
 // write, with the key form-URL-encoded as in S3 notifications.
 func envelope(region, bucket, key, versionID string, size int64, deleteMarker bool) []byte {
 	ev := events.S3ObjectEvent{
-		Version: "0", ID: "it-" + versionID, DetailType: events.DetailTypeObjectCreated, Source: events.S3EventSource,
-		AccountID: "111122223333", Time: time.Now().UTC().Truncate(time.Second), Region: region, Resources: []string{"arn:aws:s3:::" + bucket},
+		Envelope: events.Envelope{
+			Version: "0", ID: "it-" + versionID, DetailType: events.DetailTypeObjectCreated, Source: events.S3EventSource,
+			AccountID: "111122223333", Time: time.Now().UTC().Truncate(time.Second), Region: region, Resources: []string{"arn:aws:s3:::" + bucket},
+		},
 		Detail: events.S3ObjectDetail{
 			Version: "0", Bucket: events.S3DetailBucket{Name: bucket},
 			Object:    events.S3DetailObject{Key: strings.ReplaceAll(url.QueryEscape(key), "%2F", "/"), Size: size, VersionID: versionID},

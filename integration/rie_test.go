@@ -77,14 +77,16 @@ func (l *lambdaUnderRIE) invoke(tb testing.TB, payload any) []byte {
 // objectCreatedEnvelope is the EventBridge "Object Created" event S3 emits for a PutObject.
 func objectCreatedEnvelope(s *s3server.Server, key string, put *s3.PutObjectOutput, size int64, sequencer string, at time.Time) events.S3ObjectEvent {
 	return events.S3ObjectEvent{
-		Version:    "0",
-		ID:         "17793124-05d4-b198-2fde-7ededc63b103",
-		DetailType: events.DetailTypeObjectCreated,
-		Source:     events.S3EventSource,
-		AccountID:  "111122223333",
-		Time:       at.UTC().Truncate(time.Second),
-		Region:     s.Region,
-		Resources:  []string{"arn:aws:s3:::" + s.Bucket},
+		Envelope: events.Envelope{
+			Version:    "0",
+			ID:         "17793124-05d4-b198-2fde-7ededc63b103",
+			DetailType: events.DetailTypeObjectCreated,
+			Source:     events.S3EventSource,
+			AccountID:  "111122223333",
+			Time:       at.UTC().Truncate(time.Second),
+			Region:     s.Region,
+			Resources:  []string{"arn:aws:s3:::" + s.Bucket},
+		},
 		Detail: events.S3ObjectDetail{
 			Version: "0",
 			Bucket:  events.S3DetailBucket{Name: s.Bucket},

@@ -374,7 +374,7 @@ func awsCommand(ctx context.Context, af awsFlags, c routing.Command, stdout io.W
 	fmt.Fprintln(stdout, "reading routes, alarms and the failover state ...")
 	id := make([]byte, 8)
 	_, _ = rand.Read(id)
-	out, err := engine.Evaluate(ctx, failover.Trigger{Kind: "command", EventID: "mrapctl-" + hex.EncodeToString(id), Region: c.Region,
+	out, err := engine.Evaluate(ctx, failover.Trigger{Kind: failover.TriggerCommand, EventID: "mrapctl-" + hex.EncodeToString(id), Region: c.Region,
 		Command: &c, Time: time.Now(), Summary: fmt.Sprintf("command %s %s by %s (mrapctl): %s", c.Action, c.Region, c.RequestedBy, c.Reason)})
 	if err != nil {
 		return err

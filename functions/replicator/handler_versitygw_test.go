@@ -61,7 +61,10 @@ func TestSQSBatchAgainstLocalRegions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ev := events.S3ObjectEvent{Version: "0", ID: "id", DetailType: events.DetailTypeObjectCreated, Source: events.S3EventSource, Region: "eu-west-1", Time: time.Now().UTC(),
+			ev := events.S3ObjectEvent{
+				Envelope: events.Envelope{
+					Version: "0", ID: "id", DetailType: events.DetailTypeObjectCreated, Source: events.S3EventSource, Region: "eu-west-1", Time: time.Now().UTC(),
+				},
 				Detail: events.S3ObjectDetail{Version: "0", Bucket: events.S3DetailBucket{Name: eu.Bucket}, Reason: events.ReasonPutObject,
 					Object: events.S3DetailObject{Key: url.QueryEscape(key), Size: int64(len("data " + key)), VersionID: aws.ToString(put.VersionId)}}}
 			b, _ := json.Marshal(ev)

@@ -7,7 +7,6 @@ package failover
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -99,21 +98,33 @@ func New(routes mrap.RoutesAPI, health HealthReader, state StateStore, opts Opti
 // Trigger is what woke the engine. It is reported, not trusted: the decision reads the
 // current routes and alarms itself.
 type Trigger struct {
-	// Kind is "alarm", "health", "command" or "schedule".
-	Kind string `json:"kind"`
+	// Kind says what kind of event started the evaluation.
+	Kind TriggerKind `json:"kind"`
 	// EventID is the EventBridge event id.
 	EventID string `json:"eventId,omitempty"`
 	// Region the event is about, when it is about one.
 	Region string `json:"region,omitempty"`
 	// Summary is one line about the event.
 	Summary string `json:"summary"`
-	// Command is the operator's request (Kind "command").
+	// Command is the operator's request (TriggerCommand).
 	Command *routing.Command `json:"command,omitempty"`
 	// Time is the event's time.
 	Time time.Time `json:"time,omitzero"`
-	// Health is the AWS Health event (Kind "health").
+	// Health is the AWS Health event (TriggerHealth).
 	Health *events.HealthEvent `json:"-"`
 }
+
+// TriggerKind says what started an evaluation; its value is the trigger's "kind" in
+// outcomes and logs.
+type TriggerKind string
+
+// The kinds of trigger.
+const (
+	TriggerAlarm    TriggerKind = "alarm"    // a CloudWatch alarm state change
+	TriggerHealth   TriggerKind = "health"   // an AWS Health event
+	TriggerCommand  TriggerKind = "command"  // an operator's routing command
+	TriggerSchedule TriggerKind = "schedule" // a periodic or scheduled re-evaluation
+)
 
 // Outcome reports one invocation.
 type Outcome struct {
@@ -134,40 +145,35 @@ type Outcome struct {
 // ParseEvent turns an EventBridge event into a Trigger. Malformed and unknown events are
 // errors that say what was expected.
 func ParseEvent(raw []byte) (Trigger, error) {
-	var env struct {
-		ID         string `json:"id"`
-		Source     string `json:"source"`
-		DetailType string `json:"detail-type"`
-		Region     string `json:"region"`
-	}
-	if err := json.Unmarshal(raw, &env); err != nil {
-		return Trigger{}, fmt.Errorf("event is not an EventBridge envelope: %w", err)
+	env, err := events.ParseEvent(raw)
+	if err != nil {
+		return Trigger{}, err
 	}
 	switch {
-	case env.Source == events.CloudWatchSource && env.DetailType == events.DetailTypeAlarmStateChange:
+	case env.Is(events.CloudWatchSource, events.DetailTypeAlarmStateChange):
 		ev, err := events.ParseAlarmStateChange(raw)
 		if err != nil {
 			return Trigger{}, err
 		}
-		return Trigger{Kind: "alarm", EventID: ev.ID, Region: ev.Region,
+		return Trigger{Kind: TriggerAlarm, EventID: ev.ID, Region: ev.Region,
 			Summary: fmt.Sprintf("alarm %s in %s: %s -> %s at %s", ev.Detail.AlarmName, ev.Region, ev.Detail.PreviousState.Value, ev.Detail.State.Value, ev.Detail.State.Timestamp)}, nil
-	case env.Source == events.HealthSource && env.DetailType == events.DetailTypeHealthEvent:
+	case env.Is(events.HealthSource, events.DetailTypeHealthEvent):
 		ev, err := events.ParseHealthEvent(raw)
 		if err != nil {
 			return Trigger{}, err
 		}
-		return Trigger{Kind: "health", EventID: ev.ID, Region: ev.AffectedRegion(), Health: &ev,
+		return Trigger{Kind: TriggerHealth, EventID: ev.ID, Region: ev.AffectedRegion(), Health: &ev,
 			Summary: fmt.Sprintf("AWS Health %s %s %s in %s (%s)", ev.Detail.Service, ev.Detail.EventTypeCode, ev.Detail.StatusCode, ev.AffectedRegion(), ev.Detail.EventARN)}, nil
-	case env.Source == events.CommandSource && env.DetailType == events.DetailTypeRoutingCommand:
+	case env.Is(events.CommandSource, events.DetailTypeRoutingCommand):
 		ev, err := events.ParseRoutingCommand(raw)
 		if err != nil {
 			return Trigger{}, err
 		}
 		c := &routing.Command{Action: routing.Action(ev.Detail.Action), Region: ev.Detail.Region, Reason: ev.Detail.Reason, RequestedBy: ev.Detail.RequestedBy}
-		return Trigger{Kind: "command", EventID: ev.ID, Region: ev.Detail.Region, Command: c, Time: ev.Time,
+		return Trigger{Kind: TriggerCommand, EventID: ev.ID, Region: ev.Detail.Region, Command: c, Time: ev.Time,
 			Summary: fmt.Sprintf("command %s %s by %s: %s", ev.Detail.Action, ev.Detail.Region, orDash(ev.Detail.RequestedBy), orDash(ev.Detail.Reason))}, nil
-	case env.Source == ScheduleSource && env.DetailType == DetailTypeSchedule:
-		return Trigger{Kind: "schedule", EventID: env.ID, Summary: "scheduled re-evaluation"}, nil
+	case env.Is(ScheduleSource, DetailTypeSchedule):
+		return Trigger{Kind: TriggerSchedule, EventID: env.ID, Summary: "scheduled re-evaluation"}, nil
 	}
 	return Trigger{}, fmt.Errorf("unknown event: source %q detail-type %q; want %q, %q, %q or %q",
 		env.Source, env.DetailType, events.DetailTypeAlarmStateChange, events.DetailTypeHealthEvent, events.DetailTypeRoutingCommand, DetailTypeSchedule)
@@ -190,7 +196,7 @@ func (e *Engine) HandleEvent(ctx context.Context, raw []byte) (Outcome, error) {
 func (e *Engine) Evaluate(ctx context.Context, tr Trigger) (Outcome, error) {
 	now := e.opts.Now()
 	out := Outcome{Trigger: tr, DryRun: e.opts.DryRun}
-	if tr.Kind == "health" && tr.Health != nil && !tr.Health.IsS3Issue() {
+	if tr.Kind == TriggerHealth && tr.Health != nil && !tr.Health.IsS3Issue() {
 		out.Ignored = true
 		out.Reason = "AWS Health event is not an S3 issue: no decision"
 		e.opts.Logger.InfoContext(ctx, "failover event ignored", "trigger", tr.Summary, "reason", out.Reason)
@@ -210,7 +216,7 @@ func (e *Engine) Evaluate(ctx context.Context, tr Trigger) (Outcome, error) {
 		}
 		st.LastCommandID, st.LastCommandAt = tr.EventID, tr.Time
 	}
-	if tr.Kind == "health" && tr.Health != nil && slices.Contains(e.opts.Regions, tr.Region) {
+	if tr.Kind == TriggerHealth && tr.Health != nil && slices.Contains(e.opts.Regions, tr.Region) {
 		applyHealthEvent(&st, tr.Region, *tr.Health, now)
 	}
 	current, err := e.routes.GetRoutes(ctx)

@@ -107,10 +107,12 @@ func (a *Alarm) Observe(v float64, now time.Time) *events.AlarmStateChangeEvent 
 		"recentDatapoints": a.points, "threshold": a.cfg.Threshold, "evaluatedDatapoints": len(a.points),
 	})
 	ev := &events.AlarmStateChangeEvent{
-		Version: "0", ID: fmt.Sprintf("local-%s-%d", a.cfg.Name, now.UnixNano()),
-		DetailType: events.DetailTypeAlarmStateChange, Source: events.CloudWatchSource,
-		AccountID: a.cfg.AccountID, Time: now.UTC().Truncate(time.Second), Region: a.cfg.Region,
-		Resources: []string{fmt.Sprintf("arn:aws:cloudwatch:%s:%s:alarm:%s", a.cfg.Region, a.cfg.AccountID, a.cfg.Name)},
+		Envelope: events.Envelope{
+			Version: "0", ID: fmt.Sprintf("local-%s-%d", a.cfg.Name, now.UnixNano()),
+			DetailType: events.DetailTypeAlarmStateChange, Source: events.CloudWatchSource,
+			AccountID: a.cfg.AccountID, Time: now.UTC().Truncate(time.Second), Region: a.cfg.Region,
+			Resources: []string{fmt.Sprintf("arn:aws:cloudwatch:%s:%s:alarm:%s", a.cfg.Region, a.cfg.AccountID, a.cfg.Name)},
+		},
 		Detail: events.AlarmStateDetail{
 			AlarmName:     a.cfg.Name,
 			State:         events.AlarmState{Value: next, Reason: a.reason, ReasonData: string(reasonData), Timestamp: stamp(now)},

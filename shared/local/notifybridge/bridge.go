@@ -485,9 +485,12 @@ func (b *Bridge) envelope(ctx context.Context, msg webhook, i int) ([]byte, stri
 		t = time.Now()
 	}
 	env := events.S3ObjectEvent{
-		Version: "0", ID: newID(), DetailType: detailType, Source: events.S3EventSource,
-		AccountID: b.opts.AccountID, Time: t.UTC(), Region: region,
-		Resources: []string{"arn:aws:s3:::" + rec.S3.Bucket.Name}, Detail: d,
+		Envelope: events.Envelope{
+			Version: "0", ID: newID(), DetailType: detailType, Source: events.S3EventSource,
+			AccountID: b.opts.AccountID, Time: t.UTC(), Region: region,
+			Resources: []string{"arn:aws:s3:::" + rec.S3.Bucket.Name},
+		},
+		Detail: d,
 	}
 	out, err := json.Marshal(env)
 	return out, region, err

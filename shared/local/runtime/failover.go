@@ -119,7 +119,7 @@ func (f *failoverFn) OnAlarm(ctx context.Context, raw []byte) (failover.Outcome,
 func (f *failoverFn) Command(ctx context.Context, c routing.Command) (failover.Outcome, error) {
 	id := make([]byte, 8)
 	_, _ = rand.Read(id)
-	tr := failover.Trigger{Kind: "command", EventID: "local-" + hex.EncodeToString(id), Region: c.Region, Command: &c, Time: time.Now(),
+	tr := failover.Trigger{Kind: failover.TriggerCommand, EventID: "local-" + hex.EncodeToString(id), Region: c.Region, Command: &c, Time: time.Now(),
 		Summary: fmt.Sprintf("command %s %s by %s: %s", c.Action, c.Region, c.RequestedBy, c.Reason)}
 	return f.evaluate(ctx, func(ctx context.Context) (failover.Outcome, error) { return f.engine.Evaluate(ctx, tr) })
 }
@@ -135,7 +135,7 @@ func (f *failoverFn) evaluate(ctx context.Context, call func(context.Context) (f
 		// Decide again when the cooldown ends (on AWS: the scheduled re-evaluation).
 		wait := time.Until(f.cooldownUntil()) + 50*time.Millisecond
 		f.rt.after(wait, func(ctx context.Context) {
-			tr := failover.Trigger{Kind: "schedule", Summary: "re-evaluation at the end of the cooldown"}
+			tr := failover.Trigger{Kind: failover.TriggerSchedule, Summary: "re-evaluation at the end of the cooldown"}
 			if _, err := f.evaluate(ctx, func(ctx context.Context) (failover.Outcome, error) { return f.engine.Evaluate(ctx, tr) }); err != nil {
 				f.rt.log.Warn("failover re-evaluation", "err", err)
 			}
