@@ -3,8 +3,8 @@
 package faults
 
 import (
-	"encoding/xml"
 	"fmt"
+	"github.com/mrap-engine/mrap/shared/local/s3xml"
 	"io"
 	"net"
 	"net/http"
@@ -58,7 +58,7 @@ func New(upstream string) (*Proxy, error) {
 		},
 		Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			writeError(w, http.StatusBadGateway, "InternalError", "local Region unreachable: "+err.Error())
+			s3xml.WriteError(w, http.StatusBadGateway, "InternalError", "local Region unreachable: "+err.Error())
 		},
 	}
 	return &Proxy{rp: rp, mode: Up, delay: DefaultDelay}, nil
@@ -93,7 +93,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case Errors:
 		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 64<<20))
 		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusServiceUnavailable, "SlowDown", "Please reduce your request rate. (local fault injection)")
+		s3xml.WriteError(w, http.StatusServiceUnavailable, "SlowDown", "Please reduce your request rate. (local fault injection)")
 		return
 	case Slow:
 		select {
@@ -109,7 +109,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func reset(w http.ResponseWriter) {
 	hj, ok := w.(http.Hijacker)
 	if !ok { // HTTP/2: no raw connection to reset
-		writeError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "local Region is down (fault injection)")
+		s3xml.WriteError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "local Region is down (fault injection)")
 		return
 	}
 	conn, _, err := hj.Hijack()
@@ -120,18 +120,4 @@ func reset(w http.ResponseWriter) {
 		_ = tc.SetLinger(0)
 	}
 	_ = conn.Close()
-}
-
-type s3Error struct {
-	XMLName xml.Name `xml:"Error"`
-	Code    string   `xml:"Code"`
-	Message string   `xml:"Message"`
-}
-
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	b, _ := xml.Marshal(s3Error{Code: code, Message: msg})
-	w.Header().Set("Content-Type", "application/xml")
-	w.WriteHeader(status)
-	_, _ = io.WriteString(w, xml.Header)
-	_, _ = w.Write(b)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
+	"github.com/mrap-engine/mrap/shared/local/s3xml"
 	"github.com/mrap-engine/mrap/shared/local/sigv4verify"
 )
 
@@ -109,7 +110,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rest, ok := p.objectPath(r)
 	if !ok {
-		writeError(w, http.StatusNotFound, "NoSuchBucket",
+		s3xml.WriteError(w, http.StatusNotFound, "NoSuchBucket",
 			"the local global endpoint serves only the Multi-Region Access Point "+p.opts.Alias+
 				" (path style: /"+p.opts.Alias+"/KEY)")
 		return
@@ -119,19 +120,19 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	t, ok := p.Pick()
 	if !ok {
-		writeError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "no Region of the access point is active")
+		s3xml.WriteError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "no Region of the access point is active")
 		return
 	}
 	out, err := p.outbound(r, t, rest)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "InvalidRequest", err.Error())
+		s3xml.WriteError(w, http.StatusBadRequest, "InvalidRequest", err.Error())
 		return
 	}
 	resp, err := p.opts.Transport.RoundTrip(out)
 	if err != nil {
 		p.opts.Logger.Warn("global endpoint: region unreachable", "region", t.Region, "err", err)
 		w.Header().Set(RegionHeader, t.Region)
-		writeError(w, http.StatusServiceUnavailable, "ServiceUnavailable",
+		s3xml.WriteError(w, http.StatusServiceUnavailable, "ServiceUnavailable",
 			fmt.Sprintf("Region %s did not answer: %v", t.Region, err))
 		return
 	}
@@ -268,9 +269,9 @@ func (p *Proxy) verify(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	if e, ok := sigv4verify.AsError(err); ok {
-		writeError(w, http.StatusForbidden, e.Code, e.Message)
+		s3xml.WriteError(w, http.StatusForbidden, e.Code, e.Message)
 	} else {
-		writeError(w, http.StatusBadRequest, "InvalidRequest", err.Error())
+		s3xml.WriteError(w, http.StatusBadRequest, "InvalidRequest", err.Error())
 	}
 	return false
 }
@@ -286,22 +287,5 @@ func (p *Proxy) listBuckets(w http.ResponseWriter, r *http.Request) {
 		Name         string `xml:"Name"`
 		CreationDate string `xml:"CreationDate"`
 	}{p.opts.Alias, "2020-01-01T00:00:00.000Z"})
-	b, _ := xml.Marshal(out)
-	w.Header().Set("Content-Type", "application/xml")
-	_, _ = io.WriteString(w, xml.Header)
-	_, _ = w.Write(b)
-}
-
-type s3Error struct {
-	XMLName xml.Name `xml:"Error"`
-	Code    string   `xml:"Code"`
-	Message string   `xml:"Message"`
-}
-
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	b, _ := xml.Marshal(s3Error{Code: code, Message: msg})
-	w.Header().Set("Content-Type", "application/xml")
-	w.WriteHeader(status)
-	_, _ = io.WriteString(w, xml.Header)
-	_, _ = w.Write(b)
+	s3xml.Write(w, http.StatusOK, out)
 }

@@ -8,10 +8,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync/atomic"
 
+	"github.com/mrap-engine/mrap/shared/local/s3xml"
 	"github.com/mrap-engine/mrap/shared/local/sigv4verify"
 )
 
@@ -70,14 +70,6 @@ type getResult struct {
 type submitRequest struct {
 	XMLName      xml.Name   `xml:"SubmitMultiRegionAccessPointRoutesRequest"`
 	RouteUpdates []routeXML `xml:"RouteUpdates>Route"`
-}
-
-type errorResponse struct {
-	XMLName xml.Name `xml:"ErrorResponse"`
-	Code    string   `xml:"Error>Code"`
-	Message string   `xml:"Error>Message"`
-	ReqID   string   `xml:"RequestId"`
-	HostID  string   `xml:"HostId"`
 }
 
 // ServeHTTP implements http.Handler.
@@ -139,7 +131,7 @@ func (h *Handler) get(w http.ResponseWriter) {
 	for _, r := range h.table.Routes() {
 		out.Routes = append(out.Routes, routeXML{Bucket: r.Bucket, Region: r.Region, TrafficDialPercentage: &r.Dial})
 	}
-	writeXML(w, http.StatusOK, out)
+	s3xml.Write(w, http.StatusOK, out)
 }
 
 func (h *Handler) submit(w http.ResponseWriter, r *http.Request, reqID string) {
@@ -174,19 +166,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request, reqID string) {
 }
 
 func (h *Handler) fail(w http.ResponseWriter, reqID string, status int, code, msg string) {
-	writeXML(w, status, errorResponse{Code: code, Message: msg, ReqID: reqID, HostID: "local"})
-}
-
-func writeXML(w http.ResponseWriter, status int, v any) {
-	b, err := xml.Marshal(v)
-	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(xml.Header)
-	}
-	w.Header().Set("Content-Type", "application/xml")
-	w.Header().Set("Content-Length", strconv.Itoa(len(xml.Header)+len(b)))
-	w.WriteHeader(status)
-	_, _ = io.WriteString(w, xml.Header)
-	_, _ = w.Write(b)
+	s3xml.WriteControlError(w, status, code, msg, reqID)
 }
 
 func fmtRoutes(routes []Route) string {
