@@ -41,6 +41,10 @@ type Lister interface {
 	ListVersionsPage(ctx context.Context, region, bucket string, q Query) (Page, error)
 }
 
+// maxListedVersions bounds the version ids of one key a view keeps from a listing (the key's
+// order in that Region, for the conflict rule). Beyond it only the newest are kept.
+const maxListedVersions = 1000
+
 // cursor streams the current versions of one member bucket, one page in memory at a time.
 type cursor struct {
 	lister Lister
@@ -50,26 +54,23 @@ type cursor struct {
 	page   []Entry
 	i      int
 	done   bool
-	// last is the key of the last current version taken (keys only grow: a repeated key is
-	// skipped); started reports that one was taken.
+	// last is the key of the last group taken (keys only grow: a repeated key is skipped);
+	// started reports that one was taken.
 	last    string
 	started bool
+	head    *group // the next key's group, read by peek
 }
 
-// peek returns the next current version (nil at the end of the range).
-func (c *cursor) peek(ctx context.Context) (*Entry, error) {
-	for {
-		for c.i < len(c.page) {
-			e := &c.page[c.i]
-			if c.end != "" && e.Key >= c.end {
-				c.done, c.page = true, nil
-				return nil, nil
-			}
-			if e.Latest && (!c.started || e.Key > c.last) {
-				return e, nil
-			}
-			c.i++
-		}
+// group is one key of a listing: its current version and its version ids newest first.
+type group struct {
+	cur Entry
+	ids []string
+}
+
+// at returns the entry at the cursor, loading the next page when needed (nil at the end of
+// the range).
+func (c *cursor) at(ctx context.Context) (*Entry, error) {
+	for c.i >= len(c.page) {
 		if c.done {
 			return nil, nil
 		}
@@ -84,6 +85,47 @@ func (c *cursor) peek(ctx context.Context) (*Entry, error) {
 			c.q.KeyMarker, c.q.VersionIDMarker = p.NextKeyMarker, p.NextVersionIDMarker
 		}
 	}
+	e := &c.page[c.i]
+	if c.end != "" && e.Key >= c.end {
+		c.done, c.page = true, nil
+		return nil, nil
+	}
+	return e, nil
+}
+
+// peek returns the next key with a current version: that version and the key's version ids
+// in listing order (nil at the end of the range). A key's versions may span pages.
+func (c *cursor) peek(ctx context.Context) (*group, error) {
+	for c.head == nil {
+		e, err := c.at(ctx)
+		if err != nil || e == nil {
+			return nil, err
+		}
+		if c.started && e.Key <= c.last {
+			c.i++
+			continue
+		}
+		key := e.Key
+		g := &group{}
+		found := false
+		for e != nil && e.Key == key {
+			if len(g.ids) < maxListedVersions {
+				g.ids = append(g.ids, e.VersionID)
+			}
+			if e.Latest && !found {
+				g.cur, found = *e, true
+			}
+			c.i++
+			if e, err = c.at(ctx); err != nil {
+				return nil, err
+			}
+		}
+		c.last, c.started = key, true
+		if found {
+			c.head = g
+		}
+	}
+	return c.head, nil
 }
 
 // merger merges the cursors of every member by key, one key at a time.
@@ -101,17 +143,17 @@ func newMerger(lister Lister, members []config.Member, prefix, after, end string
 
 // next returns the view of the next key in any member (ok false at the end of the range).
 func (m *merger) next(ctx context.Context) (KeyView, bool, error) {
-	heads := make([]*Entry, len(m.cursors))
+	heads := make([]*group, len(m.cursors))
 	var min string
 	found := false
 	for i, c := range m.cursors {
-		e, err := c.peek(ctx)
+		g, err := c.peek(ctx)
 		if err != nil {
 			return KeyView{}, false, err
 		}
-		heads[i] = e
-		if e != nil && (!found || e.Key < min) {
-			min, found = e.Key, true
+		heads[i] = g
+		if g != nil && (!found || g.cur.Key < min) {
+			min, found = g.cur.Key, true
 		}
 	}
 	if !found {
@@ -120,10 +162,11 @@ func (m *merger) next(ctx context.Context) (KeyView, bool, error) {
 	v := KeyView{Key: min, States: make([]State, len(m.cursors))}
 	for i, c := range m.cursors {
 		v.States[i] = State{Region: c.member.Region}
-		if e := heads[i]; e != nil && e.Key == min {
-			v.States[i] = State{Region: c.member.Region, Exists: true, DeleteMarker: e.DeleteMarker, VersionID: e.VersionID, LastModified: e.LastModified, ETag: e.ETag, Size: e.Size}
-			c.i++
-			c.last, c.started = min, true
+		if g := heads[i]; g != nil && g.cur.Key == min {
+			e := g.cur
+			v.States[i] = State{Region: c.member.Region, Exists: true, DeleteMarker: e.DeleteMarker, VersionID: e.VersionID, LastModified: e.LastModified, ETag: e.ETag, Size: e.Size,
+				Versions: g.ids}
+			c.head = nil
 		}
 	}
 	return v, true, nil

@@ -8,8 +8,10 @@
 //
 // For one key the planner sees each Region's current version: absent, a delete marker (its
 // origin is its Region, version id and Last-Modified), or an object (its origin comes from
-// its replica marks, so it needs a HEAD). The winner is the greatest origin by
-// replication.Compare. Then, in member order:
+// its replica marks, so it needs a HEAD). The winner is the greatest origin by the conflict
+// rule (replication.CompareIn, docs/contracts.md "Conflict rule"); two writes of one origin
+// Region are ordered by that Region's own listing of the key, which the scan already holds
+// (State.Versions, KeyView.Order). Then, in member order:
 //   - the winner is an object: every Region that does not hold that write gets a copy of it,
 //     from the origin Region when it still holds it, else from a Region holding a faithful
 //     replica (the original marks are kept);
@@ -23,7 +25,8 @@
 // each marker's record (one read per marker, only for keys where some Region serves an
 // object) and a recorded marker has the origin of the delete it replicates. An object whose Last-Modified is before the
 // best origin time already known cannot win (an origin time is never after the Last-Modified
-// of any copy of it) and cannot be a copy of the winner, so it is repaired without a read.
+// of any copy of it) and cannot be a copy of the winner, so it is repaired without a read
+// (not in the winner's own Region: there its bucket's order, not the time, decides).
 // Every other current object version is read once (HEAD of that version id, so the view stays
 // the one the listing saw). Options.TrustMatchingETags trades exactness for zero reads on keys
 // whose Regions all hold objects of the same size and ETag.
@@ -39,6 +42,7 @@ package reconcile
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/mrap-engine/mrap/shared/replication"
@@ -77,6 +81,10 @@ type State struct {
 	Known   bool
 	Origin  replication.Origin
 	Replica bool // the version carries replica marks
+	// Versions are the Region's version ids of the key (delete markers included) as its
+	// listing gives them, newest first: the Region's own order of the writes made in it, which
+	// the conflict rule reads for two writes of one origin Region (replication.OriginOrder).
+	Versions []string
 }
 
 // KeyView is the current state of one key in every member Region, in member order.
@@ -112,8 +120,8 @@ func Unresolved(v KeyView) []int {
 		if !s.Exists || s.Known || s.DeleteMarker {
 			continue
 		}
-		if ok && s.LastModified.Before(best.Time) {
-			continue
+		if ok && s.LastModified.Before(best.Time) && s.Region != best.Region {
+			continue // an older write of another Region, or a copy of one: loses by time
 		}
 		out = append(out, i)
 	}
@@ -124,11 +132,45 @@ func bestKnown(v KeyView) (replication.Origin, bool) {
 	var best replication.Origin
 	ok := false
 	for _, s := range v.States {
-		if s.Exists && s.Known && (!ok || replication.Wins(s.Origin, best)) {
+		if s.Exists && s.Known && (!ok || replication.WinsIn(s.Origin, best, v.Order(s.Origin.Region))) {
 			best, ok = s.Origin, true
 		}
 	}
 	return best, ok
+}
+
+// Order returns region's own order of the key's versions from its listing (State.Versions),
+// nil when the view holds none for it.
+func (v KeyView) Order(region string) *replication.OriginOrder {
+	for _, s := range v.States {
+		if s.Region != region || s.Versions == nil {
+			continue
+		}
+		o := &replication.OriginOrder{Region: region, Newest: s.Versions}
+		if s.Exists {
+			o.Current = s.VersionID
+		}
+		return o
+	}
+	return nil
+}
+
+// OrdersNeeded returns the member Regions whose own order of the key's versions the plan of v
+// needs and v does not hold (State.Versions): the origin Regions of two known current versions
+// that the conflict rule can only order by their origin bucket (replication.NeedsOrder).
+func OrdersNeeded(v KeyView) []string {
+	var out []string
+	for i, a := range v.States {
+		for _, b := range v.States[i+1:] {
+			if !a.Exists || !b.Exists || !a.Known || !b.Known || !replication.NeedsOrder(a.Origin, b.Origin) {
+				continue
+			}
+			if r := a.Origin.Region; v.Order(r) == nil && !slices.Contains(out, r) && slices.ContainsFunc(v.States, func(s State) bool { return s.Region == r }) {
+				out = append(out, r)
+			}
+		}
+	}
+	return out
 }
 
 // Plan returns the repairs that bring every Region of v to the winning write, in member

@@ -553,6 +553,14 @@ func (rn *Runner) ReconcileKey(ctx context.Context, key string) ([]Result, error
 		}
 		v.States[i] = s
 	}
+	for _, region := range OrdersNeeded(v) {
+		i := slices.IndexFunc(rn.members, func(m config.Member) bool { return m.Region == region })
+		ids, err := rn.listKey(ctx, rn.members[i], key)
+		if err != nil {
+			return nil, fmt.Errorf("reconcile %q: read the order of its versions in %s: %w", key, region, err)
+		}
+		v.States[i].Versions = ids
+	}
 	r := &run{Runner: rn, start: rn.opts.Now()}
 	res := r.repairKey(ctx, v)
 	var errs []error
@@ -562,4 +570,29 @@ func (rn *Runner) ReconcileKey(ctx context.Context, key string) ([]Result, error
 		}
 	}
 	return res, errors.Join(errs...)
+}
+
+// listKey returns the version ids of exactly key in m, newest first, as its listing gives them.
+func (rn *Runner) listKey(ctx context.Context, m config.Member, key string) ([]string, error) {
+	q := Query{Prefix: key, MaxKeys: rn.opts.PageSize}
+	var ids []string
+	for {
+		p, err := rn.store.ListVersionsPage(ctx, m.Region, m.Bucket, q)
+		if err != nil {
+			return nil, err
+		}
+		beyond := false
+		for _, e := range p.Entries {
+			switch {
+			case e.Key == key:
+				ids = append(ids, e.VersionID)
+			case e.Key > key:
+				beyond = true
+			}
+		}
+		if beyond || !p.Truncated || len(ids) >= maxListedVersions {
+			return ids, nil
+		}
+		q.KeyMarker, q.VersionIDMarker = p.NextKeyMarker, p.NextVersionIDMarker
+	}
 }

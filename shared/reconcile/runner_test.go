@@ -65,12 +65,10 @@ func diverge(b *buckets, n int) {
 // replicate writes a faithful replica of v (read in region from) to the other regions, as
 // the replicator would.
 func replicate(b *buckets, from, key string, v replication.Version, body string, to ...string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	meta := maps.Clone(v.Metadata)
 	maps.Copy(meta, replication.DestinationOrigin(from, v).Marks())
 	for _, r := range to {
-		b.write(r, key, replication.Version{Metadata: meta}, body)
+		b.fs.Put(r, key, body, meta)
 	}
 }
 
@@ -115,8 +113,8 @@ func TestRunConvergesAndSecondPlanIsEmpty(t *testing.T) {
 		t.Errorf("by kind %v", s.Run.ByKind)
 	}
 	assertConverged(t, b)
-	if b.maxKeys != 7 || b.lists < 3*50/7 {
-		t.Errorf("listing asked %d pages of at most %d entries, want pages of 7", b.lists, b.maxKeys)
+	if b.fs.MaxKeysAsked() != 7 || b.fs.Count("ListPage") < 3*50/7 {
+		t.Errorf("listing asked %d pages of at most %d entries, want pages of 7", b.fs.Count("ListPage"), b.fs.MaxKeysAsked())
 	}
 
 	again, err := newRunner(t, b, nil, Options{PageSize: 7}).Run(context.Background())
@@ -308,17 +306,17 @@ func TestReadsOnlyWhatThePlanNeeds(t *testing.T) {
 		t.Fatal(err)
 	}
 	// converged: 3 reads; deleted: eu's old object is older than the markers, no read; gone: none.
-	if s.Run.Reads != 3 || b.reads != 3 {
-		t.Errorf("reads = %d (store saw %d), want 3", s.Run.Reads, b.reads)
+	if s.Run.Reads != 3 || b.reads() != 3 {
+		t.Errorf("reads = %d (store saw %d), want 3", s.Run.Reads, b.reads())
 	}
 	if s.Run.RepairsPlanned != 0 {
 		t.Errorf("planned %d repairs, want 0", s.Run.RepairsPlanned)
 	}
 
-	b.reads = 0
+	b.fs.ResetCalls()
 	s, _ = newRunner(t, b, nil, Options{DryRun: true, TrustMatchingETags: true}).Run(context.Background())
-	if b.reads != 0 || s.Run.KeysScanned != 3 {
-		t.Errorf("trusting ETags: %d reads over %d keys, want 0 over 3", b.reads, s.Run.KeysScanned)
+	if b.reads() != 0 || s.Run.KeysScanned != 3 {
+		t.Errorf("trusting ETags: %d reads over %d keys, want 0 over 3", b.reads(), s.Run.KeysScanned)
 	}
 }
 
@@ -327,7 +325,7 @@ func TestMinAgeLeavesRecentKeysToTheReplicator(t *testing.T) {
 	b.put(eu, "old", "x")
 	b.tick(time.Hour)
 	b.put(eu, "new", "y")
-	s, err := newRunner(t, b, nil, Options{MinAge: time.Minute, Now: func() time.Time { return b.now }}).Run(context.Background())
+	s, err := newRunner(t, b, nil, Options{MinAge: time.Minute, Now: func() time.Time { return b.now() }}).Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,6 +34,9 @@ type Decision struct {
 	Action Action
 	Reason string
 	Origin Origin
+	// Order is the origin bucket's order of the key, when the engine read it because the
+	// conflict rule needed it (NeedsOrder); nil otherwise.
+	Order *OriginOrder
 }
 
 func skip(reason string) Decision { return Decision{Action: ActionSkip, Reason: reason} }
@@ -113,7 +116,9 @@ func DestinationOrigin(region string, dst Version) Origin {
 }
 
 // DecideDestination applies the destination rules to a source decision and the destination's
-// current version: skip a duplicate, never overwrite a winner, leave deletes alone.
+// current version: skip a duplicate, never overwrite a winner, leave deletes alone. The
+// conflict rule gets src.Order, which the caller reads when NeedsOrder says the rule needs it
+// (Engine does).
 func DecideDestination(src Decision, dstRegion string, dst Version) Decision {
 	switch src.Action {
 	case ActionCopy:
@@ -124,7 +129,7 @@ func DecideDestination(src Decision, dstRegion string, dst Version) Decision {
 		if !dst.DeleteMarker && d.Same(src.Origin) {
 			return Decision{Action: ActionSkip, Reason: SkipDuplicate, Origin: src.Origin}
 		}
-		if Wins(d, src.Origin) {
+		if WinsIn(d, src.Origin, src.Order) {
 			return Decision{Action: ActionSkip, Reason: SkipDestinationNewer, Origin: src.Origin}
 		}
 		return src
@@ -134,7 +139,7 @@ func DecideDestination(src Decision, dstRegion string, dst Version) Decision {
 			return Decision{Action: ActionSkip, Reason: SkipDestinationAbsent, Origin: src.Origin}
 		case dst.DeleteMarker:
 			return Decision{Action: ActionSkip, Reason: SkipDestinationDeleted, Origin: src.Origin}
-		case Wins(DestinationOrigin(dstRegion, dst), src.Origin):
+		case WinsIn(DestinationOrigin(dstRegion, dst), src.Origin, src.Order):
 			return Decision{Action: ActionSkip, Reason: SkipDestinationNewer, Origin: src.Origin}
 		}
 		return src

@@ -65,10 +65,15 @@
 // is truncated because HTTP dates carry seconds, so every Region computes the same origin time
 // for the same version whichever API it read it from.
 //
-// Conflict rule (Compare): the later origin time wins; for the same origin Region with both
-// sequencers known, the greater sequencer (left-padded with zeros to equal length); otherwise
-// the greater origin Region name, then the greater origin version id (byte order). Concurrent
-// writes of one key in two Regions therefore converge to the same winner everywhere.
+// Conflict rule (CompareIn; docs/contracts.md "Conflict rule" is the one source): writes of
+// different origin Regions: the later origin time, then the greater origin Region name. Two
+// writes of one origin Region: that bucket's own order, never the version id string: the
+// greater sequencer when both are known, else the order in which the origin bucket lists its
+// versions of the key (its current version first). When a pair needs that order (NeedsOrder)
+// the engine lists the origin Region's versions of the key once for the change (OrderOf) and
+// hands it to DecideDestination in Decision.Order; a listing that fails fails the destination
+// retryably. Concurrent writes of one key in two Regions therefore converge to the same
+// winner everywhere, and two writes of one second in one Region keep the later one.
 //
 // Deletes. "Delete Marker Created" is replicated while the source's current version is still
 // that delete marker and is not one the engine wrote (skip "replica"): each destination whose

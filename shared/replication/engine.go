@@ -134,6 +134,7 @@ func (e *Engine) Apply(ctx context.Context, change events.ObjectChange) (Result,
 		}
 		return res, nil
 	}
+	orders := &originOrders{}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, e.opts.DestinationConcurrency)
 	for i, m := range dests {
@@ -142,7 +143,7 @@ func (e *Engine) Apply(ctx context.Context, change events.ObjectChange) (Result,
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			res.Destinations[i] = e.applyFrom(ctx, src, m, res.Key, state.Current, d, opened)
+			res.Destinations[i] = e.applyFrom(ctx, src, m, res.Key, state.Current, d, opened, orders)
 		}()
 	}
 	wg.Wait()
@@ -265,14 +266,56 @@ func (e *Engine) versionGone(ctx context.Context, m config.Member, key, versionI
 
 // applyTo carries out a source decision at one destination.
 func (e *Engine) applyTo(ctx context.Context, src, dst config.Member, key string, srcVersion Version, d Decision) Outcome {
-	return e.applyFrom(ctx, src, dst, key, srcVersion, d, &openedSource{})
+	return e.applyFrom(ctx, src, dst, key, srcVersion, d, &openedSource{}, &originOrders{})
+}
+
+// originOrders holds the origin bucket's order of one key once read, for every destination
+// of a change.
+type originOrders struct {
+	mu    sync.Mutex
+	order *OriginOrder
+}
+
+// withOrder returns d with the origin bucket's order of key when the conflict rule needs it
+// to compare d's origin with other (NeedsOrder). The order is read once per change and again
+// when it does not list other's version (written since).
+func (e *Engine) withOrder(ctx context.Context, d Decision, key string, other Origin, orders *originOrders) (Decision, error) {
+	if !NeedsOrder(d.Origin, other) {
+		return d, nil
+	}
+	m, ok := e.member(d.Origin.Region)
+	if !ok {
+		return d, nil // an origin outside the members: the rule falls back (CompareIn)
+	}
+	orders.mu.Lock()
+	defer orders.mu.Unlock()
+	if o := orders.order; o == nil || !slices.Contains(o.Newest, other.VersionID) {
+		vs, err := e.store.ListVersions(ctx, m.Region, m.Bucket, key)
+		if err != nil {
+			return d, fmt.Errorf("read the order of the versions in origin %s: %w", m.Region, err)
+		}
+		orders.order = OrderOf(m.Region, vs)
+	}
+	d.Order = orders.order
+	return d, nil
+}
+
+// decide is DecideDestination with the origin bucket's order read when the rule needs it.
+func (e *Engine) decide(ctx context.Context, d Decision, dst config.Member, key string, cur Version, orders *originOrders) (Decision, error) {
+	if cur.Exists {
+		var err error
+		if d, err = e.withOrder(ctx, d, key, DestinationOrigin(dst.Region, cur), orders); err != nil {
+			return Decision{}, err
+		}
+	}
+	return DecideDestination(d, dst.Region, cur), nil
 }
 
 // applyFrom is applyTo that copies from the opened source body when one is left. The write
 // is conditioned on the destination state it was decided on (ConditionalStore); when that
 // state changed meanwhile, the destination is read again and the decision made again, at
 // most Options.WriteAttempts times.
-func (e *Engine) applyFrom(ctx context.Context, src, dst config.Member, key string, srcVersion Version, d Decision, opened *openedSource) Outcome {
+func (e *Engine) applyFrom(ctx context.Context, src, dst config.Member, key string, srcVersion Version, d Decision, opened *openedSource, orders *originOrders) Outcome {
 	out := Outcome{Region: dst.Region, Bucket: dst.Bucket, Action: d.Action}
 	fail := func(op string, err error) Outcome {
 		out.Status = Failed
@@ -289,7 +332,10 @@ func (e *Engine) applyFrom(ctx context.Context, src, dst config.Member, key stri
 	cs, conditional := e.store.(ConditionalStore)
 	refused := false // the store refused a condition that held: write without it, verify after
 	for attempt := 1; ; attempt++ {
-		dd := DecideDestination(d, dst.Region, cur)
+		dd, err := e.decide(ctx, d, dst, key, cur, orders)
+		if err != nil {
+			return fail("decide", err)
+		}
 		out.Action = dd.Action
 		if dd.Action == ActionSkip {
 			out.Status, out.Reason = Skipped, dd.Reason
@@ -330,7 +376,7 @@ func (e *Engine) applyFrom(ctx context.Context, src, dst config.Member, key stri
 			return out
 		}
 		// The write was not guarded atomically: check what the destination holds now.
-		redo, after, err := e.verify(ctx, dst, key, dd, cur)
+		redo, after, err := e.verify(ctx, dst, key, d, cur, orders)
 		if err != nil {
 			return fail("verify", err)
 		}
@@ -371,12 +417,16 @@ func (e *Engine) write(ctx context.Context, src, dst config.Member, key string, 
 // current (the write must be made again over after). When the engine's own replica is
 // current but a concurrent winning replica landed just before it, the engine's replica is
 // deleted (permanently, by version id) so that the winner is current again.
-func (e *Engine) verify(ctx context.Context, dst config.Member, key string, d Decision, observed Version) (redo bool, after Version, err error) {
+func (e *Engine) verify(ctx context.Context, dst config.Member, key string, d Decision, observed Version, orders *originOrders) (redo bool, after Version, err error) {
 	after, err = e.store.Head(ctx, dst.Region, dst.Bucket, key)
 	if err != nil {
 		return false, after, err
 	}
-	if DecideDestination(d, dst.Region, after).Action != ActionSkip {
+	dd, err := e.decide(ctx, d, dst, key, after, orders)
+	if err != nil {
+		return false, after, err
+	}
+	if dd.Action != ActionSkip {
 		return true, after, nil
 	}
 	if d.Action != ActionCopy || !after.Exists || after.DeleteMarker || !DestinationOrigin(dst.Region, after).Same(d.Origin) {
@@ -402,7 +452,11 @@ func (e *Engine) verify(ctx context.Context, dst config.Member, key string, d De
 	// Only a concurrent replica counts: its origin is in its marks. An original's origin time
 	// is its Last-Modified, which versitygw v1.8.0 rewrites when the version stops being
 	// current; a user's write has its own event anyway.
-	if IsReplica(below.Metadata) && Wins(DestinationOrigin(dst.Region, below), d.Origin) {
+	bo := DestinationOrigin(dst.Region, below)
+	if d, err = e.withOrder(ctx, d, key, bo, orders); err != nil {
+		return false, after, err
+	}
+	if IsReplica(below.Metadata) && WinsIn(bo, d.Origin, d.Order) {
 		if err := e.store.DeleteVersion(ctx, dst.Region, dst.Bucket, key, after.VersionID); err != nil && !errors.Is(err, ErrNotFound) {
 			return false, after, err
 		}

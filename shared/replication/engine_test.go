@@ -1,10 +1,12 @@
-package replication
+package replication_test
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"maps"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -12,198 +14,65 @@ import (
 
 	"github.com/mrap-engine/mrap/events"
 	"github.com/mrap-engine/mrap/shared/config"
+	"github.com/mrap-engine/mrap/shared/internal/fakestore"
+	. "github.com/mrap-engine/mrap/shared/replication"
 )
 
-// memStore is a hand-written versioned bucket per Region. Versions of a key are kept oldest
-// first; each write gets the next version id and the store clock's time.
-type memStore struct {
-	mu      sync.Mutex
-	now     time.Time
-	seq     int
-	objects map[string]map[string][]Version // region -> key -> versions
-	data    map[string]string               // version id -> body
-	fail    map[string]error                // "op region" -> error to return
-	calls   []string
-	// beforeWrite, when set, runs before every write (copy or delete marker) lands, outside
-	// the lock: race tests inject competing writes there.
-	beforeWrite func(region, key string)
+// memStore is the shared fake (shared/internal/fakestore) with the short helpers these
+// tests use. Its version ids sort against time (descending, then random: TestMain runs the
+// package once with each).
+type memStore struct{ *fakestore.Store }
+
+// fakeIDs is the version id scheme of this run of the package's tests, fakeSeed the seed of
+// random ids (MRAP_FAKE_SEED replays one): TestMain runs the tests once per scheme.
+var (
+	fakeIDs  = fakestore.Descending
+	fakeSeed = uint64(time.Now().UnixNano())
+)
+
+func TestMain(m *testing.M) {
+	if v, err := strconv.ParseUint(os.Getenv("MRAP_FAKE_SEED"), 10, 64); err == nil {
+		fakeSeed = v
+	}
+	code := 0
+	for _, ids := range []fakestore.IDs{fakestore.Descending, fakestore.Random} {
+		fakeIDs = ids
+		fmt.Printf("fake version ids: %s (MRAP_FAKE_SEED=%d)\n", ids, fakeSeed)
+		if c := m.Run(); c != 0 {
+			code = c
+		}
+	}
+	os.Exit(code)
 }
+
+var (
+	t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	t2 = t0.Add(2 * time.Second)
+)
 
 func newMemStore(regions ...string) *memStore {
-	s := &memStore{now: t0, objects: map[string]map[string][]Version{}, data: map[string]string{}, fail: map[string]error{}}
-	for _, r := range regions {
-		s.objects[r] = map[string][]Version{}
-	}
-	return s
+	return &memStore{fakestore.New(fakestore.Options{IDs: fakeIDs, Seed: fakeSeed, Start: t0}, regions...)}
 }
 
-func (s *memStore) tick(d time.Duration) { s.mu.Lock(); s.now = s.now.Add(d); s.mu.Unlock() }
-
-func (s *memStore) write(region, key string, v Version, body string) Version {
-	s.seq++
-	v.Exists, v.VersionID, v.LastModified = true, fmt.Sprintf("%s-v%d", region, s.seq), s.now
-	if !v.DeleteMarker {
-		v.ETag = fmt.Sprintf("%q", body)
-	}
-	s.objects[region][key] = append(s.objects[region][key], v)
-	s.data[v.VersionID] = body
-	return v
-}
+func (s *memStore) tick(d time.Duration) { s.Tick(d) }
 
 // put is a user write.
 func (s *memStore) put(region, key, body string, meta map[string]string) Version {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.write(region, key, Version{Metadata: meta, Size: int64(len(body))}, body)
+	return s.Put(region, key, body, meta)
 }
 
 // del is a user delete without version id.
-func (s *memStore) del(region, key string) Version {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.write(region, key, Version{DeleteMarker: true}, "")
+func (s *memStore) del(region, key string) Version { return s.Delete(region, key) }
+
+func (s *memStore) current(region, key string) Version { return s.Current(region, key) }
+
+// body returns the bytes of region's current version of key.
+func (s *memStore) body(region, key string) string {
+	return s.Body(region, s.Current(region, key).VersionID)
 }
 
-func (s *memStore) current(region, key string) Version {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	vs := s.objects[region][key]
-	if len(vs) == 0 {
-		return Version{}
-	}
-	return vs[len(vs)-1]
-}
-
-func (s *memStore) record(op, region string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.calls = append(s.calls, op+" "+region)
-	return s.fail[op+" "+region]
-}
-
-func (s *memStore) Head(_ context.Context, region, _, key string) (Version, error) {
-	if err := s.record("Head", region); err != nil {
-		return Version{}, err
-	}
-	return s.current(region, key), nil
-}
-
-func (s *memStore) HeadVersion(_ context.Context, region, _, key, id string) (Version, error) {
-	if err := s.record("HeadVersion", region); err != nil {
-		return Version{}, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, v := range s.objects[region][key] {
-		if v.VersionID == id {
-			return v, nil
-		}
-	}
-	return Version{}, fmt.Errorf("head %s: %w", id, ErrNotFound)
-}
-
-func (s *memStore) Copy(_ context.Context, req CopyRequest) (int64, error) {
-	if err := s.record("Copy", req.DestRegion); err != nil {
-		return 0, err
-	}
-	s.hook(req.DestRegion, req.Key)
-	return s.copy(req)
-}
-
-func (s *memStore) hook(region, key string) {
-	if s.beforeWrite != nil {
-		s.beforeWrite(region, key)
-	}
-}
-
-func (s *memStore) copy(req CopyRequest) (int64, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var src Version
-	for _, v := range s.objects[req.SourceRegion][req.Key] {
-		if v.VersionID == req.Source.VersionID {
-			src = v
-		}
-	}
-	if !src.Exists {
-		return 0, fmt.Errorf("copy %s: %w", req.Source.VersionID, ErrNotFound)
-	}
-	meta := maps.Clone(src.Metadata)
-	if meta == nil {
-		meta = map[string]string{}
-	}
-	maps.Copy(meta, req.Marks)
-	v := s.write(req.DestRegion, req.Key, Version{Metadata: meta, Size: src.Size}, s.data[src.VersionID])
-	return v.Size, nil
-}
-
-func (s *memStore) PutDeleteMarker(_ context.Context, region, _, key string) error {
-	if err := s.record("PutDeleteMarker", region); err != nil {
-		return err
-	}
-	s.hook(region, key)
-	s.del(region, key)
-	return nil
-}
-
-// PutReplicaDeleteMarker makes memStore a MarkerStore: the marks live on the marker version
-// itself (Head and HeadVersion return them, ListVersions does not, as with S3 listings).
-func (s *memStore) PutReplicaDeleteMarker(_ context.Context, region, _, key string, origin Origin, _ Condition) error {
-	if err := s.record("PutDeleteMarker", region); err != nil {
-		return err
-	}
-	s.hook(region, key)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.write(region, key, Version{DeleteMarker: true, Metadata: origin.Marks()}, "")
-	return nil
-}
-
-func (s *memStore) MarkerMarks(_ context.Context, region, _, key, id string) (map[string]string, error) {
-	if err := s.record("MarkerMarks", region); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, v := range s.objects[region][key] {
-		if v.VersionID == id && v.DeleteMarker {
-			return maps.Clone(v.Metadata), nil
-		}
-	}
-	return nil, nil
-}
-
-func (s *memStore) ListVersions(_ context.Context, region, _, key string) ([]Version, error) {
-	if err := s.record("ListVersions", region); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []Version // newest first, as S3 lists them
-	vs := s.objects[region][key]
-	for i := len(vs) - 1; i >= 0; i-- {
-		v := vs[i]
-		v.Metadata = nil
-		out = append(out, v)
-	}
-	return out, nil
-}
-
-func (s *memStore) DeleteVersion(_ context.Context, region, _, key, id string) error {
-	if err := s.record("DeleteVersion", region); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	vs := s.objects[region][key]
-	for i, v := range vs {
-		if v.VersionID == id {
-			s.objects[region][key] = append(vs[:i:i], vs[i+1:]...)
-			return nil
-		}
-	}
-	return fmt.Errorf("delete %s: %w", id, ErrNotFound)
-}
+// count returns the versions of key in region.
+func (s *memStore) count(region, key string) int { return len(s.Versions(region, key)) }
 
 var members = []config.Member{{Region: "eu-west-1", Bucket: "b-eu"}, {Region: "us-east-1", Bucket: "b-us"}, {Region: "ap-southeast-2", Bucket: "b-ap"}}
 
@@ -259,8 +128,8 @@ func TestApplyCopiesToEveryOtherMember(t *testing.T) {
 		if cur.Metadata["owner"] != "me" || cur.Metadata[MarkOriginRegion] != "eu-west-1" || cur.Metadata[MarkOriginVersionID] != v.VersionID || cur.Metadata[MarkOriginTime] != t0.Format(time.RFC3339Nano) {
 			t.Errorf("%s holds %+v, want user metadata and marks naming %s", r, cur.Metadata, v.VersionID)
 		}
-		if s.data[cur.VersionID] != "hello" {
-			t.Errorf("%s body = %q", r, s.data[cur.VersionID])
+		if s.Body(r, cur.VersionID) != "hello" {
+			t.Errorf("%s body = %q", r, s.Body(r, cur.VersionID))
 		}
 	}
 }
@@ -273,7 +142,7 @@ func TestApplySkipsReplicaEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	replica := s.current("us-east-1", "k")
-	before := len(s.objects["eu-west-1"]["k"])
+	before := s.count("eu-west-1", "k")
 	res, err := e.Apply(context.Background(), createdEvent("us-east-1", "k", replica))
 	if err != nil {
 		t.Fatal(err)
@@ -281,7 +150,7 @@ func TestApplySkipsReplicaEvents(t *testing.T) {
 	if got, want := statuses(res), map[string]string{"eu-west-1": "skipped:replica", "ap-southeast-2": "skipped:replica"}; !maps.Equal(got, want) {
 		t.Errorf("outcomes %v, want %v", got, want)
 	}
-	if after := len(s.objects["eu-west-1"]["k"]); after != before {
+	if after := s.count("eu-west-1", "k"); after != before {
 		t.Errorf("origin got %d new versions from its own replica's event, want 0 (loop)", after-before)
 	}
 }
@@ -294,7 +163,7 @@ func TestApplyDuplicateEventIsIdempotent(t *testing.T) {
 	if _, err := e.Apply(context.Background(), ev); err != nil {
 		t.Fatal(err)
 	}
-	s.calls = nil
+	s.ResetCalls()
 	res, err := e.Apply(context.Background(), ev)
 	if err != nil {
 		t.Fatal(err)
@@ -302,12 +171,12 @@ func TestApplyDuplicateEventIsIdempotent(t *testing.T) {
 	if got, want := statuses(res), map[string]string{"us-east-1": "skipped:duplicate", "ap-southeast-2": "skipped:duplicate"}; !maps.Equal(got, want) {
 		t.Errorf("outcomes %v, want %v", got, want)
 	}
-	if n := len(s.objects["us-east-1"]["k"]); n != 1 {
+	if n := s.count("us-east-1", "k"); n != 1 {
 		t.Errorf("destination holds %d versions, want 1", n)
 	}
-	for _, c := range s.calls {
+	for _, c := range s.Calls() {
 		if strings.HasPrefix(c, "Copy") {
-			t.Errorf("duplicate event made a copy: %v", s.calls)
+			t.Errorf("duplicate event made a copy: %v", s.Calls())
 		}
 	}
 }
@@ -328,7 +197,7 @@ func TestApplyReorderedEventsNeverRegress(t *testing.T) {
 	if got := statuses(res)["us-east-1"]; got != "skipped:superseded" {
 		t.Errorf("late event for the old version: %s, want skipped:superseded", got)
 	}
-	if got := s.data[s.current("us-east-1", "k").VersionID]; got != "new" {
+	if got := s.body("us-east-1", "k"); got != "new" {
 		t.Errorf("destination holds %q, want the newer write", got)
 	}
 }
@@ -351,7 +220,7 @@ func TestApplyConcurrentWritesConverge(t *testing.T) {
 				}
 			}
 			for _, m := range members {
-				if got := s.data[s.current(m.Region, "k").VersionID]; got != "from-us" {
+				if got := s.body(m.Region, "k"); got != "from-us" {
 					t.Errorf("%s holds %q, want from-us (us-east-1 > eu-west-1)", m.Region, got)
 				}
 			}
@@ -371,7 +240,7 @@ func TestApplyLaterWriteWinsAcrossRegions(t *testing.T) {
 		}
 	}
 	for _, m := range members {
-		if got := s.data[s.current(m.Region, "k").VersionID]; got != "late-eu" {
+		if got := s.body(m.Region, "k"); got != "late-eu" {
 			t.Errorf("%s holds %q, want late-eu", m.Region, got)
 		}
 	}
@@ -410,7 +279,7 @@ func TestApplyDeleteMarker(t *testing.T) {
 	if got := statuses(res); got["eu-west-1"] != "skipped:replica" || got["ap-southeast-2"] != "skipped:replica" {
 		t.Errorf("echo of the delete marker: %v, want skipped:replica everywhere", got)
 	}
-	if n := len(s.objects["eu-west-1"]["k"]); n != 2 {
+	if n := s.count("eu-west-1", "k"); n != 2 {
 		t.Errorf("origin holds %d versions, want 2 (no extra marker)", n)
 	}
 }
@@ -474,10 +343,10 @@ func TestApplyPermanentDeletes(t *testing.T) {
 			if tt.wantDeleted {
 				wantVersions = 1
 			}
-			if n := len(s.objects["us-east-1"]["k"]); n != wantVersions {
+			if n := s.count("us-east-1", "k"); n != wantVersions {
 				t.Errorf("destination holds %d versions, want %d", n, wantVersions)
 			}
-			if got := s.data[s.current("us-east-1", "k").VersionID]; got != "two" {
+			if got := s.body("us-east-1", "k"); got != "two" {
 				t.Errorf("destination current = %q, want two", got)
 			}
 		})
@@ -552,7 +421,10 @@ func TestApplyErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newMemStore("eu-west-1", "us-east-1", "ap-southeast-2")
 			v := s.put("eu-west-1", "k", "x", nil)
-			s.fail = tt.fail
+			for call, err := range tt.fail {
+				op, region, _ := strings.Cut(call, " ")
+				s.FailOn(op, region, err)
+			}
 			ev := createdEvent("eu-west-1", "k", v)
 			if tt.change != nil {
 				ev = tt.change(v)
@@ -609,10 +481,12 @@ func (b *memBody) Close() error { b.s.mu.Lock(); b.s.closed++; b.s.mu.Unlock(); 
 func (s *memStreaming) Streams(size int64) bool { return size < 1000 }
 
 func (s *memStreaming) Open(ctx context.Context, region, bucket, key string) (Version, Source, error) {
-	v, err := s.Head(ctx, region, bucket, key)
-	s.calls[len(s.calls)-1] = "Open " + region
-	if err != nil || !v.Exists || v.DeleteMarker {
-		return v, nil, err
+	if err := s.Record("Open", region); err != nil {
+		return Version{}, nil, err
+	}
+	v := s.Current(region, key)
+	if !v.Exists || v.DeleteMarker {
+		return v, nil, nil
 	}
 	s.mu.Lock()
 	s.opened++
@@ -622,10 +496,10 @@ func (s *memStreaming) Open(ctx context.Context, region, bucket, key string) (Ve
 
 func (s *memStreaming) CopyFrom(_ context.Context, req CopyRequest, src Source) (int64, error) {
 	defer src.Close()
-	if err := s.record("CopyFrom", req.DestRegion); err != nil {
+	if err := s.Record("CopyFrom", req.DestRegion); err != nil {
 		return 0, err
 	}
-	return s.copy(req)
+	return s.CopyNow(req)
 }
 
 func TestApplyStreamingOpensTheSourceOnce(t *testing.T) {
@@ -653,7 +527,7 @@ func TestApplyStreamingOpensTheSourceOnce(t *testing.T) {
 			mem := newMemStore("eu-west-1", "us-east-1", "ap-southeast-2")
 			ev := tt.setup(mem)
 			s := &memStreaming{memStore: mem}
-			mem.calls = nil
+			mem.ResetCalls()
 			res, err := newEngine(t, s, Options{}).Apply(context.Background(), ev)
 			if err != nil {
 				t.Fatal(err)
@@ -661,7 +535,7 @@ func TestApplyStreamingOpensTheSourceOnce(t *testing.T) {
 			if got := statuses(res)["us-east-1"]; got != tt.wantState {
 				t.Errorf("outcome %s, want %s", got, tt.wantState)
 			}
-			calls := slicesSorted(mem.calls)
+			calls := slicesSorted(mem.Calls())
 			// The two copies run in parallel: either destination may take the opened body.
 			if len(calls) > 0 && strings.HasPrefix(calls[0], "Copy") && strings.HasPrefix(tt.wantCalls[0], "Copy ap-southeast-2|") {
 				if calls[0]+"|"+calls[1] == "Copy ap-southeast-2|CopyFrom us-east-1" || calls[0]+"|"+calls[1] == "Copy us-east-1|CopyFrom ap-southeast-2" {

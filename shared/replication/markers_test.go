@@ -1,4 +1,4 @@
-package replication
+package replication_test
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/mrap-engine/mrap/events"
+
+	. "github.com/mrap-engine/mrap/shared/replication"
 )
 
 // TestEngineMarkerKeepsTheDeleteOrigin is the chaos test's data-loss case, pure: a user deletes
@@ -106,7 +108,7 @@ func TestEngineMarkers(t *testing.T) {
 			t.Errorf("write replicated: %v, want replicated over both delete markers", got)
 		}
 		for _, r := range all {
-			if cur := mem.current(r, "k"); cur.DeleteMarker || mem.data[cur.VersionID] != "written after the delete" {
+			if cur := mem.current(r, "k"); cur.DeleteMarker || mem.Body(r, cur.VersionID) != "written after the delete" {
 				t.Errorf("%s serves %+v, want the write made after the delete", r, cur)
 			}
 		}

@@ -3,6 +3,7 @@ package replication
 import (
 	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -48,30 +49,100 @@ func (o Origin) Marks() map[string]string {
 	return m
 }
 
-// Compare orders two versions of one key by the conflict rule of docs/contracts.md: it
-// returns +1 when a wins, -1 when b wins and 0 only when both name the same write.
-//  1. the later origin time wins;
-//  2. same origin Region and both sequencers known: the greater sequencer (left-padded with
-//     zeros to equal length, then compared as strings);
-//  3. otherwise the greater origin Region name (byte order), then the greater version id.
-func Compare(a, b Origin) int {
-	if c := a.Time.Compare(b.Time); c != 0 {
-		return c
+// Compare orders two versions of one key by the conflict rule of docs/contracts.md ("Conflict
+// rule") when the origin bucket's order of the key is not at hand: CompareIn with a nil order.
+// It returns +1 when a wins, -1 when b wins and 0 only when both name the same write.
+func Compare(a, b Origin) int { return CompareIn(a, b, nil) }
+
+// Wins reports whether a wins over b by the conflict rule (Compare).
+func Wins(a, b Origin) bool { return Compare(a, b) > 0 }
+
+// WinsIn reports whether a wins over b by the conflict rule given the origin bucket's order
+// (CompareIn).
+func WinsIn(a, b Origin, order *OriginOrder) bool { return CompareIn(a, b, order) > 0 }
+
+// NeedsOrder reports whether the conflict rule needs the origin bucket's own order of the key
+// to compare a and b: two different writes of the same origin Region whose sequencers are not
+// both known. The engine then reads that bucket's versions of the key (OrderOf).
+func NeedsOrder(a, b Origin) bool {
+	return a.Region == b.Region && a.VersionID != b.VersionID && (a.Sequencer == "" || b.Sequencer == "")
+}
+
+// CompareIn orders two versions of one key by the conflict rule of docs/contracts.md
+// ("Conflict rule"): +1 when a wins, -1 when b wins, 0 only when both name the same write.
+//   - Different origin Regions: the later origin time, then the greater origin Region name
+//     (byte order).
+//   - Same origin Region: the origin bucket's own order. Both sequencers known: the greater
+//     sequencer (left-padded with zeros to equal length). Otherwise order, the origin
+//     bucket's versions of the key as it lists them (newest first): the one listed first wins,
+//     and its current version wins over one it no longer lists. Only when the origin bucket
+//     can no longer tell (order nil or of another Region, neither version listed): the later
+//     origin time, then the greater version id, an arbitrary order that every Region
+//     computes alike, never taken for recency where the bucket can say.
+func CompareIn(a, b Origin, order *OriginOrder) int {
+	if a.Same(b) {
+		return 0
 	}
-	if a.Region == b.Region && a.Sequencer != "" && b.Sequencer != "" {
+	if a.Region != b.Region {
+		if c := a.Time.Compare(b.Time); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Region, b.Region)
+	}
+	if a.Sequencer != "" && b.Sequencer != "" {
 		if c := compareSequencers(a.Sequencer, b.Sequencer); c != 0 {
 			return c
 		}
 	}
-	if c := cmp.Compare(a.Region, b.Region); c != 0 {
+	if c, ok := order.compare(a.Region, a.VersionID, b.VersionID); ok {
+		return c
+	}
+	if c := a.Time.Compare(b.Time); c != 0 {
 		return c
 	}
 	return cmp.Compare(a.VersionID, b.VersionID)
 }
 
-// Wins reports whether a wins over b by the conflict rule.
-func Wins(a, b Origin) bool {
-	return Compare(a, b) > 0
+// OriginOrder is one bucket's own order of the versions of one key: the version ids of its
+// versions and delete markers as it lists them, newest first, and its current version. It is
+// what the conflict rule reads for two writes of that bucket's Region whose sequencers are
+// not both known: version ids are opaque (they do not sort by time) and Last-Modified has one
+// second precision, so only the bucket knows which of two writes of one second came last.
+type OriginOrder struct {
+	Region  string   // the Region of the bucket listed
+	Current string   // the key's current version id there ("" when it has none)
+	Newest  []string // version ids, newest first
+}
+
+// OrderOf returns the order of a key in region from its versions as a Store lists them
+// (ListVersions: newest first, the current version first).
+func OrderOf(region string, versions []Version) *OriginOrder {
+	o := &OriginOrder{Region: region, Newest: make([]string, 0, len(versions))}
+	for _, v := range versions {
+		o.Newest = append(o.Newest, v.VersionID)
+	}
+	if len(versions) > 0 {
+		o.Current = versions[0].VersionID
+	}
+	return o
+}
+
+// compare orders versions a and b of region by o: ok false when o cannot tell.
+func (o *OriginOrder) compare(region, a, b string) (int, bool) {
+	if o == nil || o.Region != region {
+		return 0, false
+	}
+	switch {
+	case o.Current != "" && a == o.Current:
+		return 1, true
+	case o.Current != "" && b == o.Current:
+		return -1, true
+	}
+	ia, ib := slices.Index(o.Newest, a), slices.Index(o.Newest, b)
+	if ia < 0 || ib < 0 {
+		return 0, false
+	}
+	return cmp.Compare(ib, ia), true
 }
 
 func compareSequencers(a, b string) int {

@@ -7,34 +7,75 @@ import (
 
 func TestCompare(t *testing.T) {
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	// eu-west-1 lists "new" before "mid" before "old": version ids that sort against time.
+	order := &OriginOrder{Region: "eu-west-1", Current: "new", Newest: []string{"new", "mid", "old"}}
 	tests := []struct {
-		name string
-		a, b Origin
-		want int
+		name  string
+		a, b  Origin
+		order *OriginOrder
+		want  int
 	}{
 		{name: "later origin time wins", a: Origin{Region: "us-east-1", VersionID: "a", Time: t0.Add(time.Second)}, b: Origin{Region: "us-west-2", VersionID: "z", Time: t0}, want: 1},
 		{name: "earlier origin time loses whatever the Region", a: Origin{Region: "us-west-2", VersionID: "z", Time: t0}, b: Origin{Region: "us-east-1", VersionID: "a", Time: t0.Add(time.Nanosecond)}, want: -1},
-		{name: "same Region same time: greater sequencer wins", a: Origin{Region: "eu-west-1", VersionID: "a", Time: t0, Sequencer: "0055AED6DCD90281F0"}, b: Origin{Region: "eu-west-1", VersionID: "z", Time: t0, Sequencer: "0055AED6DCD90281E5"}, want: 1},
-		{name: "sequencers compare after left-padding", a: Origin{Region: "eu-west-1", VersionID: "a", Time: t0, Sequencer: "FF"}, b: Origin{Region: "eu-west-1", VersionID: "b", Time: t0, Sequencer: "0100"}, want: -1},
-		{name: "equal sequencers fall through to version id", a: Origin{Region: "eu-west-1", VersionID: "b", Time: t0, Sequencer: "10"}, b: Origin{Region: "eu-west-1", VersionID: "a", Time: t0, Sequencer: "0010"}, want: 1},
-		{name: "one sequencer unknown: version id decides", a: Origin{Region: "eu-west-1", VersionID: "a", Time: t0, Sequencer: "FF"}, b: Origin{Region: "eu-west-1", VersionID: "b", Time: t0}, want: -1},
+		{name: "different Regions, same time: greater Region name wins", a: Origin{Region: "us-west-2", VersionID: "a", Time: t0}, b: Origin{Region: "us-east-1", VersionID: "z", Time: t0}, want: 1},
 		{name: "sequencers of different Regions are ignored", a: Origin{Region: "eu-west-1", VersionID: "a", Time: t0, Sequencer: "FF"}, b: Origin{Region: "us-east-1", VersionID: "a", Time: t0, Sequencer: "00"}, want: -1},
-		{name: "tie: greater Region name wins", a: Origin{Region: "us-west-2", VersionID: "a", Time: t0}, b: Origin{Region: "us-east-1", VersionID: "z", Time: t0}, want: 1},
-		{name: "tie in Region: greater version id wins", a: Origin{Region: "us-east-1", VersionID: "a", Time: t0}, b: Origin{Region: "us-east-1", VersionID: "b", Time: t0}, want: -1},
-		{name: "same write compares equal", a: Origin{Region: "us-east-1", VersionID: "v", Time: t0, Sequencer: "1"}, b: Origin{Region: "us-east-1", VersionID: "v", Time: t0, Sequencer: "1"}, want: 0},
+		{name: "same Region: greater sequencer wins", a: Origin{Region: "eu-west-1", VersionID: "a", Time: t0, Sequencer: "0055AED6DCD90281F0"}, b: Origin{Region: "eu-west-1", VersionID: "z", Time: t0, Sequencer: "0055AED6DCD90281E5"}, want: 1},
+		{name: "same Region: the sequencer outranks the origin time", a: Origin{Region: "eu-west-1", VersionID: "a", Time: t0, Sequencer: "0055AED6DCD90281F0"}, b: Origin{Region: "eu-west-1", VersionID: "z", Time: t0.Add(time.Second), Sequencer: "0055AED6DCD90281E5"}, want: 1},
+		{name: "sequencers compare after left-padding", a: Origin{Region: "eu-west-1", VersionID: "a", Time: t0, Sequencer: "FF"}, b: Origin{Region: "eu-west-1", VersionID: "b", Time: t0, Sequencer: "0100"}, want: -1},
+		{name: "same Region, one sequencer unknown: the origin's listing decides", a: Origin{Region: "eu-west-1", VersionID: "old", Time: t0, Sequencer: "FF"}, b: Origin{Region: "eu-west-1", VersionID: "mid", Time: t0}, order: order, want: -1},
+		{name: "same Region, no sequencers: the one listed first wins", a: Origin{Region: "eu-west-1", VersionID: "mid", Time: t0}, b: Origin{Region: "eu-west-1", VersionID: "old", Time: t0}, order: order, want: 1},
+		{name: "same Region: the listing outranks the origin time (multipart Last-Modified)", a: Origin{Region: "eu-west-1", VersionID: "mid", Time: t0}, b: Origin{Region: "eu-west-1", VersionID: "old", Time: t0.Add(time.Minute)}, order: order, want: 1},
+		{name: "same Region: the origin's current version wins over one it no longer lists", a: Origin{Region: "eu-west-1", VersionID: "gone", Time: t0.Add(time.Second)}, b: Origin{Region: "eu-west-1", VersionID: "new", Time: t0}, order: order, want: -1},
+		{name: "same Region, neither listed: the later origin time", a: Origin{Region: "eu-west-1", VersionID: "a", Time: t0.Add(time.Second)}, b: Origin{Region: "eu-west-1", VersionID: "z", Time: t0}, order: order, want: 1},
+		{name: "same Region, no order at hand, same time: the version id, arbitrary but the same everywhere", a: Origin{Region: "us-east-1", VersionID: "a", Time: t0}, b: Origin{Region: "us-east-1", VersionID: "b", Time: t0}, want: -1},
+		{name: "an order of another Region is not used", a: Origin{Region: "us-east-1", VersionID: "mid", Time: t0}, b: Origin{Region: "us-east-1", VersionID: "old", Time: t0}, order: order, want: -1},
+		{name: "same write compares equal", a: Origin{Region: "us-east-1", VersionID: "v", Time: t0, Sequencer: "1"}, b: Origin{Region: "us-east-1", VersionID: "v", Time: t0}, want: 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := Compare(tt.a, tt.b); got != tt.want {
-				t.Errorf("Compare(a, b) = %d, want %d", got, tt.want)
+			if got := CompareIn(tt.a, tt.b, tt.order); got != tt.want {
+				t.Errorf("CompareIn(a, b) = %d, want %d", got, tt.want)
 			}
-			if got := Compare(tt.b, tt.a); got != -tt.want {
-				t.Errorf("Compare(b, a) = %d, want %d (the rule must be antisymmetric)", got, -tt.want)
+			if got := CompareIn(tt.b, tt.a, tt.order); got != -tt.want {
+				t.Errorf("CompareIn(b, a) = %d, want %d (the rule must be antisymmetric)", got, -tt.want)
 			}
-			if got := Wins(tt.a, tt.b); got != (tt.want > 0) {
-				t.Errorf("Wins(a, b) = %v, want %v", got, tt.want > 0)
+			if got := WinsIn(tt.a, tt.b, tt.order); got != (tt.want > 0) {
+				t.Errorf("WinsIn(a, b) = %v, want %v", got, tt.want > 0)
+			}
+			if tt.order == nil && Compare(tt.a, tt.b) != tt.want {
+				t.Errorf("Compare(a, b) = %d, want %d", Compare(tt.a, tt.b), tt.want)
 			}
 		})
+	}
+}
+
+func TestNeedsOrder(t *testing.T) {
+	tests := []struct {
+		name string
+		a, b Origin
+		want bool
+	}{
+		{name: "same Region, a sequencer missing", a: Origin{Region: "eu-west-1", VersionID: "a", Sequencer: "1"}, b: Origin{Region: "eu-west-1", VersionID: "b"}, want: true},
+		{name: "same Region, both sequencers known", a: Origin{Region: "eu-west-1", VersionID: "a", Sequencer: "1"}, b: Origin{Region: "eu-west-1", VersionID: "b", Sequencer: "2"}},
+		{name: "different Regions", a: Origin{Region: "eu-west-1", VersionID: "a"}, b: Origin{Region: "us-east-1", VersionID: "b"}},
+		{name: "the same write", a: Origin{Region: "eu-west-1", VersionID: "a"}, b: Origin{Region: "eu-west-1", VersionID: "a"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := NeedsOrder(tt.a, tt.b); got != tt.want {
+				t.Errorf("NeedsOrder = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestOrderOf(t *testing.T) {
+	o := OrderOf("eu-west-1", []Version{{VersionID: "z"}, {VersionID: "a", DeleteMarker: true}, {VersionID: "m"}})
+	if o.Region != "eu-west-1" || o.Current != "z" || len(o.Newest) != 3 || o.Newest[1] != "a" {
+		t.Errorf("OrderOf = %+v, want current z, then a, m", o)
+	}
+	if got := OrderOf("eu-west-1", nil); got.Current != "" || len(got.Newest) != 0 {
+		t.Errorf("OrderOf(nothing) = %+v, want an empty order", got)
 	}
 }
 

@@ -1,4 +1,4 @@
-package replication
+package replication_test
 
 import (
 	"context"
@@ -10,12 +10,15 @@ import (
 	"testing"
 
 	"github.com/mrap-engine/mrap/events"
+	"github.com/mrap-engine/mrap/shared/internal/fakestore"
+	. "github.com/mrap-engine/mrap/shared/replication"
 )
 
-// condStore is memStore as a ConditionalStore. Its writes check their condition under the
-// store lock, like S3 and versitygw's PutObject. refuseAbsentOverMarker mimics versitygw
-// v1.8.0, which fails If-None-Match when the current version is a delete marker;
-// ignoreConditions mimics a store that accepts the headers but does not check them.
+// condStore is memStore as a ConditionalStore (fakestore.Conditional): its writes check
+// their condition under the store lock, like S3 and versitygw's PutObject.
+// refuseAbsentOverMarker mimics versitygw v1.8.0, which fails If-None-Match when the current
+// version is a delete marker; ignoreConditions mimics a store that accepts the headers but
+// does not check them.
 type condStore struct {
 	*memStore
 	atomic                 bool
@@ -25,66 +28,22 @@ type condStore struct {
 
 var _ ConditionalStore = (*condStore)(nil)
 
-func (s *condStore) Atomic(string, bool, int64) bool { return s.atomic }
-
-// check reports whether cond holds for the current version of key; the caller holds s.mu.
-func (s *condStore) check(region, key string, cond Condition) error {
-	if s.ignoreConditions || cond.IsZero() {
-		return nil
-	}
-	vs := s.objects[region][key]
-	var cur Version
-	if len(vs) > 0 {
-		cur = vs[len(vs)-1]
-	}
-	object := cur.Exists && !cur.DeleteMarker
-	switch {
-	case cond.IfAbsent && s.refuseAbsentOverMarker && cur.DeleteMarker:
-		return fmt.Errorf("412 over a delete marker: %w", ErrConditionFailed)
-	case cond.IfAbsent && object:
-		return fmt.Errorf("412 If-None-Match: %w", ErrConditionFailed)
-	case cond.IfMatch != "" && (!object || cur.ETag != cond.IfMatch):
-		return fmt.Errorf("412 If-Match %s: %w", cond.IfMatch, ErrConditionFailed)
-	}
-	return nil
+func (s *condStore) c() *fakestore.Conditional {
+	return &fakestore.Conditional{Store: s.Store, NotAtomic: !s.atomic, RefuseAbsentOverMarker: s.refuseAbsentOverMarker, IgnoreConditions: s.ignoreConditions}
 }
 
-func (s *condStore) Copy(_ context.Context, req CopyRequest) (int64, error) {
-	if err := s.record("Copy", req.DestRegion); err != nil {
-		return 0, err
-	}
-	s.hook(req.DestRegion, req.Key)
-	s.mu.Lock()
-	err := s.check(req.DestRegion, req.Key, req.Condition)
-	s.mu.Unlock()
-	if err != nil {
-		return 0, err
-	}
-	// A real store checks and writes under one lock; memStore.copy takes the lock itself, and
-	// the race tests inject competing writes only through beforeWrite, before the check.
-	return s.copy(req)
+func (s *condStore) Atomic(string, bool, int64) bool { return s.atomic }
+
+func (s *condStore) Copy(ctx context.Context, req CopyRequest) (int64, error) {
+	return s.c().Copy(ctx, req)
 }
 
 func (s *condStore) PutDeleteMarkerIf(ctx context.Context, region, bucket, key string, cond Condition) error {
-	return s.putMarker(region, key, nil, cond)
+	return s.c().PutDeleteMarkerIf(ctx, region, bucket, key, cond)
 }
 
-func (s *condStore) PutReplicaDeleteMarker(_ context.Context, region, _, key string, origin Origin, cond Condition) error {
-	return s.putMarker(region, key, origin.Marks(), cond)
-}
-
-func (s *condStore) putMarker(region, key string, marks map[string]string, cond Condition) error {
-	if err := s.record("PutDeleteMarker", region); err != nil {
-		return err
-	}
-	s.hook(region, key)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.check(region, key, cond); err != nil {
-		return err
-	}
-	s.write(region, key, Version{DeleteMarker: true, Metadata: marks}, "")
-	return nil
+func (s *condStore) PutReplicaDeleteMarker(ctx context.Context, region, bucket, key string, origin Origin, cond Condition) error {
+	return s.c().PutReplicaDeleteMarker(ctx, region, bucket, key, origin, cond)
 }
 
 // raceWorld is three Regions, one engine per Region (as the replicator runs in each), and a
@@ -113,7 +72,7 @@ func newRaceWorld(t *testing.T, wrap func(*memStore) Store) *raceWorld {
 func (w *raceWorld) interleave(t *testing.T, firstEU bool) {
 	t.Helper()
 	var fired atomic.Bool
-	w.mem.beforeWrite = func(region, _ string) {
+	w.mem.BeforeWrite = func(region, _ string) {
 		if region != "ap-southeast-2" || !fired.CompareAndSwap(false, true) {
 			return // only the first engine's first write there is interrupted
 		}
@@ -129,7 +88,7 @@ func (w *raceWorld) interleave(t *testing.T, firstEU bool) {
 	} else {
 		w.usRes, err = w.us.Apply(context.Background(), w.usEv)
 	}
-	w.mem.beforeWrite = nil
+	w.mem.BeforeWrite = nil
 	if err != nil {
 		t.Fatalf("apply: %v", err)
 	}
@@ -139,7 +98,7 @@ func (w *raceWorld) interleave(t *testing.T, firstEU bool) {
 func (w *raceWorld) holdings() map[string]string {
 	out := map[string]string{}
 	for _, r := range []string{"eu-west-1", "us-east-1", "ap-southeast-2"} {
-		out[r] = w.mem.data[w.mem.current(r, "k").VersionID]
+		out[r] = w.mem.body(r, "k")
 	}
 	return out
 }
@@ -220,17 +179,17 @@ func TestConditionalWriteRequests(t *testing.T) {
 			mem.tick(2e9) // the change is newer than anything set up or raced
 			ev := createdEvent("eu-west-1", "k", mem.put("eu-west-1", "k", "x", nil))
 			var once sync.Once
-			mem.beforeWrite = func(region, _ string) {
+			mem.BeforeWrite = func(region, _ string) {
 				if region == "ap-southeast-2" && tt.race != nil {
 					once.Do(func() { tt.race(mem) })
 				}
 			}
-			mem.calls = nil
+			mem.ResetCalls()
 			if _, err := newEngine(t, tt.store(mem), Options{}).Apply(context.Background(), ev); err != nil {
 				t.Fatal(err)
 			}
 			var got []string
-			for _, c := range mem.calls {
+			for _, c := range mem.Calls() {
 				if op, ok := strings.CutSuffix(c, " ap-southeast-2"); ok {
 					got = append(got, op)
 				}
@@ -238,7 +197,7 @@ func TestConditionalWriteRequests(t *testing.T) {
 			if strings.Join(got, ",") != strings.Join(tt.want, ",") {
 				t.Errorf("calls at ap-southeast-2 %v, want %v", got, tt.want)
 			}
-			if b := mem.data[mem.current("ap-southeast-2", "k").VersionID]; b != tt.hold {
+			if b := mem.body("ap-southeast-2", "k"); b != tt.hold {
 				t.Errorf("ap-southeast-2 holds %q, want %q", b, tt.hold)
 			}
 		})
@@ -249,7 +208,7 @@ func TestWriteAttemptsAreBounded(t *testing.T) {
 	mem := newMemStore("eu-west-1", "us-east-1", "ap-southeast-2")
 	ev := createdEvent("eu-west-1", "k", mem.put("eu-west-1", "k", "x", nil))
 	n := 0
-	mem.beforeWrite = func(region, _ string) {
+	mem.BeforeWrite = func(region, _ string) {
 		if region == "ap-southeast-2" {
 			n++
 			mem.put("ap-southeast-2", "k", fmt.Sprintf("noise %d", n), nil) // loses to eu-west-1 (same second, smaller Region)
@@ -274,7 +233,7 @@ func TestDeleteMarkerIsConditioned(t *testing.T) {
 	mem.put("eu-west-1", "k", "x", nil)
 	ev := markerEvent("eu-west-1", "k", mem.del("eu-west-1", "k"))
 	var once sync.Once
-	mem.beforeWrite = func(region, _ string) {
+	mem.BeforeWrite = func(region, _ string) {
 		if region == "ap-southeast-2" {
 			once.Do(func() { mem.tick(2e9); mem.put("ap-southeast-2", "k", "newer than the delete", nil) })
 		}
@@ -286,7 +245,7 @@ func TestDeleteMarkerIsConditioned(t *testing.T) {
 	if s := statuses(res)["ap-southeast-2"]; s != "skipped:destination-newer" {
 		t.Errorf("ap-southeast-2: %s, want skipped:destination-newer", s)
 	}
-	if cur := mem.current("ap-southeast-2", "k"); cur.DeleteMarker || mem.data[cur.VersionID] != "newer than the delete" {
+	if cur := mem.current("ap-southeast-2", "k"); cur.DeleteMarker || mem.Body("ap-southeast-2", cur.VersionID) != "newer than the delete" {
 		t.Errorf("ap-southeast-2 current %+v, want the newer write kept", cur)
 	}
 }
@@ -314,12 +273,12 @@ func TestDeleteMarkerRequests(t *testing.T) {
 			mem.put("ap-southeast-2", "k", "old", nil)
 			mem.tick(2e9)
 			ev := markerEvent("eu-west-1", "k", mem.del("eu-west-1", "k"))
-			mem.calls = nil
+			mem.ResetCalls()
 			if _, err := newEngine(t, tt.store(mem), Options{}).Apply(context.Background(), ev); err != nil {
 				t.Fatal(err)
 			}
 			var got []string
-			for _, c := range mem.calls {
+			for _, c := range mem.Calls() {
 				if op, ok := strings.CutSuffix(c, " ap-southeast-2"); ok {
 					got = append(got, op)
 				}

@@ -1,10 +1,12 @@
-package replication
+package replication_test
 
 import (
 	"context"
 	"errors"
 	"testing"
 	"time"
+
+	. "github.com/mrap-engine/mrap/shared/replication"
 )
 
 func TestRepair(t *testing.T) {
@@ -40,7 +42,7 @@ func TestRepair(t *testing.T) {
 			}},
 		{name: "origin Region lost it: copied from a faithful replica keeping the original marks",
 			prepare: func(st *setup) Repair {
-				r := st.s.write("ap-southeast-2", "k", Version{Metadata: st.origin.Marks(), Size: 5}, "hello")
+				r := st.s.put("ap-southeast-2", "k", "hello", st.origin.Marks())
 				st.s.tick(time.Minute)
 				_ = st.s.DeleteVersion(context.Background(), "eu-west-1", "", "k", st.srcID)
 				return Repair{Key: "k", Action: ActionCopy, Origin: st.origin, SourceRegion: "ap-southeast-2", SourceVersionID: r.VersionID, Region: "eu-west-1"}
@@ -55,7 +57,7 @@ func TestRepair(t *testing.T) {
 			}},
 		{name: "destination already holds the winner: duplicate",
 			prepare: func(st *setup) Repair {
-				st.s.write("us-east-1", "k", Version{Metadata: st.origin.Marks()}, "hello")
+				st.s.put("us-east-1", "k", "hello", st.origin.Marks())
 				return Repair{Key: "k", Action: ActionCopy, Origin: st.origin, SourceRegion: "eu-west-1", SourceVersionID: st.srcID, Region: "us-east-1"}
 			},
 			wantStatus: Skipped, wantReason: SkipDuplicate},
@@ -82,7 +84,7 @@ func TestRepair(t *testing.T) {
 			prepare: func(st *setup) Repair {
 				st.s.tick(time.Minute)
 				m := st.s.del("eu-west-1", "k")
-				st.s.write("us-east-1", "k", Version{Metadata: st.origin.Marks()}, "hello")
+				st.s.put("us-east-1", "k", "hello", st.origin.Marks())
 				return Repair{Key: "k", Action: ActionDeleteMarker, Origin: Origin{Region: "eu-west-1", VersionID: m.VersionID, Time: m.LastModified}, Region: "us-east-1"}
 			},
 			wantStatus: Replicated,
@@ -141,7 +143,7 @@ func TestRepair(t *testing.T) {
 func TestRepairReportsStoreFailures(t *testing.T) {
 	s := newMemStore("eu-west-1", "us-east-1", "ap-southeast-2")
 	v := s.put("eu-west-1", "k", "x", nil)
-	s.fail["Copy us-east-1"] = errors.New("slow down")
+	s.FailOn("Copy", "us-east-1", errors.New("slow down"))
 	out, err := newEngine(t, s, Options{}).Repair(context.Background(), Repair{Key: "k", Action: ActionCopy,
 		Origin: Origin{Region: "eu-west-1", VersionID: v.VersionID, Time: v.LastModified}, SourceRegion: "eu-west-1", SourceVersionID: v.VersionID, Region: "us-east-1"})
 	if err == nil || out.Status != Failed || IsPermanent(err) {
