@@ -60,6 +60,9 @@ func (s *Store) ListVersionsPage(ctx context.Context, region, bucket string, q r
 		if a.Key != b.Key {
 			return a.Key < b.Key
 		}
+		if a.Latest != b.Latest {
+			return a.Latest // the current version first: a marker and the version it hides can share a second
+		}
 		return a.LastModified.After(b.LastModified)
 	})
 	if p.Truncated && p.NextKeyMarker == "" {

@@ -398,9 +398,14 @@ func (s *Store) listVersions(ctx context.Context, c S3API, bucket, key string, l
 }
 
 func sortNewestFirst(vs []listed) {
-	// Versions and delete markers come in two lists; merge by time, newest first (stable).
+	// Versions and delete markers come in two lists; merge by time, newest first (stable),
+	// the current version first whatever its time (a marker and the version it hides can
+	// share a second; versitygw v1.8.0 gives a marker the time of the version it hides).
+	newer := func(a, b listed) bool {
+		return a.current && !b.current || a.current == b.current && a.LastModified.After(b.LastModified)
+	}
 	for i := 1; i < len(vs); i++ {
-		for j := i; j > 0 && vs[j].LastModified.After(vs[j-1].LastModified); j-- {
+		for j := i; j > 0 && newer(vs[j], vs[j-1]); j-- {
 			vs[j], vs[j-1] = vs[j-1], vs[j]
 		}
 	}
