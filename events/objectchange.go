@@ -230,8 +230,13 @@ func parseS3Event(body []byte) ([]ObjectChange, error) {
 
 // S3RecordChange normalises one classic S3 notification record, decoding its key once.
 func S3RecordChange(r events.S3EventRecord) (ObjectChange, error) {
-	name := strings.TrimPrefix(r.EventName, "s3:")
+	kind, reason, ok := S3EventNameChange(r.EventName)
+	if !ok {
+		return ObjectChange{}, fmt.Errorf("event %q is not an object create or delete: %w", r.EventName, ErrNotObjectChange)
+	}
 	c := ObjectChange{
+		Kind:      kind,
+		Reason:    reason,
 		Region:    r.AWSRegion,
 		Bucket:    r.S3.Bucket.Name,
 		RawKey:    r.S3.Object.Key,
@@ -240,26 +245,6 @@ func S3RecordChange(r events.S3EventRecord) (ObjectChange, error) {
 		Size:      r.S3.Object.Size,
 		ETag:      r.S3.Object.ETag,
 		EventTime: r.EventTime,
-	}
-	switch name {
-	case "ObjectCreated:Put":
-		c.Kind, c.Reason = Created, ReasonPutObject
-	case "ObjectCreated:Post":
-		c.Kind, c.Reason = Created, ReasonPostObject
-	case "ObjectCreated:Copy":
-		c.Kind, c.Reason = Created, ReasonCopyObject
-	case "ObjectCreated:CompleteMultipartUpload":
-		c.Kind, c.Reason = Created, ReasonCompleteMultipart
-	case "ObjectRemoved:Delete":
-		c.Kind, c.Reason = PermanentlyDeleted, ReasonDeleteObject
-	case "ObjectRemoved:DeleteMarkerCreated":
-		c.Kind, c.Reason = DeleteMarkerCreated, ReasonDeleteObject
-	case "LifecycleExpiration:Delete":
-		c.Kind, c.Reason = PermanentlyDeleted, ReasonLifecycleExpiration
-	case "LifecycleExpiration:DeleteMarkerCreated":
-		c.Kind, c.Reason = DeleteMarkerCreated, ReasonLifecycleExpiration
-	default:
-		return ObjectChange{}, fmt.Errorf("event %q is not an object create or delete: %w", r.EventName, ErrNotObjectChange)
 	}
 	return finish(c)
 }

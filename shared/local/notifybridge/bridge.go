@@ -442,13 +442,15 @@ func (b *Bridge) envelope(ctx context.Context, msg webhook, i int) ([]byte, stri
 		d.Object.VersionID = *obj.VersionID
 	}
 	var detailType string
-	switch rec.EventName {
-	case "s3:ObjectCreated:Put", "s3:ObjectCreated:Post", "s3:ObjectCreated:Copy", "s3:ObjectCreated:CompleteMultipartUpload":
+	name := rec.EventName
+	if name == "s3:ObjectRemoved:DeleteObjects" { // versitygw's name for one delete of a DeleteObjects batch
+		name = "s3:ObjectRemoved:Delete"
+	}
+	kind, reason, known := events.S3EventNameChange(name)
+	switch {
+	case known && kind == events.Created:
 		detailType = events.DetailTypeObjectCreated
-		d.Reason = map[string]string{
-			"s3:ObjectCreated:Put": events.ReasonPutObject, "s3:ObjectCreated:Post": events.ReasonPostObject,
-			"s3:ObjectCreated:Copy": events.ReasonCopyObject, "s3:ObjectCreated:CompleteMultipartUpload": events.ReasonCompleteMultipart,
-		}[rec.EventName]
+		d.Reason = reason
 		head, err := m.Client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(m.Bucket), Key: aws.String(obj.Key), VersionId: nilIfEmpty(d.Object.VersionID)})
 		if isNotFound(err) {
 			// Deleted or overwritten before we looked: the later change has its own event.
@@ -460,9 +462,9 @@ func (b *Bridge) envelope(ctx context.Context, msg webhook, i int) ([]byte, stri
 		d.Object.VersionID = aws.ToString(head.VersionId)
 		d.Object.Size = aws.ToInt64(head.ContentLength)
 		d.Object.ETag = strings.Trim(aws.ToString(head.ETag), `"`)
-	case "s3:ObjectRemoved:Delete", "s3:ObjectRemoved:DeleteObjects":
+	case known && name == "s3:ObjectRemoved:Delete": // marker or permanent: the version id and the bucket tell
 		detailType = events.DetailTypeObjectDeleted
-		d.Reason = events.ReasonDeleteObject
+		d.Reason = reason
 		if d.Object.VersionID != "" {
 			d.DeletionType = events.DeletionTypePermanent
 			break
