@@ -70,7 +70,7 @@ func (l *local) status(ctx context.Context) (runtime.Status, error) {
 func printLocalStatus(w io.Writer, st runtime.Status) {
 	fmt.Fprintf(w, "access point %s\nglobal endpoint %s serving from %s\n\n", st.MRAPARN, st.GlobalEndpoint, orDash(st.Serving))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "REGION\tDIAL\tALARM\tFAULT\tPROBE\tBACKLOG\tREPL. LATENCY\tBUCKET\tENDPOINT")
+	fmt.Fprintln(tw, "REGION\tDIAL\tHEALTH\tFAULT\tPROBES\tBACKLOG\tREPL. LATENCY\tBUCKET\tENDPOINT")
 	for _, r := range st.Regions {
 		probe := fmt.Sprintf("ok %dms", r.ProbeLatencyMs)
 		if !r.ProbeOK {
@@ -83,6 +83,19 @@ func printLocalStatus(w io.Writer, st runtime.Status) {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.Region, r.Dial, r.Alarm, r.Fault, probe, r.ReplicationBacklog, repl, r.Bucket, r.Endpoint)
 	}
 	tw.Flush()
+	printMatrix(w, st)
+	if len(st.Deciders) > 0 {
+		fmt.Fprintln(w, "\ndeciders (control Regions, in order):")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, d := range st.Deciders {
+			at := "-"
+			if !d.LastDecisionAt.IsZero() {
+				at = d.LastDecisionAt.UTC().Format(time.TimeOnly)
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", d.Region, d.State, at, orDash(d.LastDecision))
+		}
+		tw.Flush()
+	}
 	rs := st.Replication
 	fmt.Fprintf(w, "\nreplication: backlog %d, %d events received, %d delivered, %d dead-lettered, %d ignored\n",
 		rs.Backlog, rs.Received, rs.Delivered, rs.DeadLettered, rs.Ignored)
@@ -92,6 +105,57 @@ func printLocalStatus(w io.Writer, st runtime.Status) {
 	if st.LastDecision != "" {
 		fmt.Fprintf(w, "last decision: %s\n", st.LastDecision)
 	}
+	if st.LastDecider != "" {
+		fmt.Fprintf(w, "last routing change made by the decider in %s\n", st.LastDecider)
+	}
+}
+
+// printMatrix prints the observer x target matrix: each observer's alarm about each target
+// (regional path) and its last probe of the global endpoint.
+func printMatrix(w io.Writer, st runtime.Status) {
+	if len(st.Observations) == 0 {
+		return
+	}
+	var targets []string
+	for _, r := range st.Regions {
+		targets = append(targets, r.Region)
+	}
+	targets = append(targets, "global")
+	cells := map[[2]string]runtime.ObservationStatus{}
+	var observers []string
+	for _, o := range st.Observations {
+		if len(observers) == 0 || observers[len(observers)-1] != o.Observer {
+			observers = append(observers, o.Observer)
+		}
+		cells[[2]string{o.Observer, o.Target}] = o
+	}
+	fmt.Fprintln(w, "\nobserver x target (alarm of the regional probe; global: the last probe through the access point):")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprint(tw, "  FROM \\ TO")
+	for _, t := range targets {
+		fmt.Fprintf(tw, "\t%s", t)
+	}
+	fmt.Fprintln(tw)
+	for _, o := range observers {
+		fmt.Fprintf(tw, "  %s", o)
+		for _, t := range targets {
+			c, ok := cells[[2]string{o, t}]
+			switch {
+			case !ok:
+				fmt.Fprint(tw, "\t-")
+			case t == "global" && c.ProbeAt.IsZero():
+				fmt.Fprint(tw, "\tno probe")
+			case t == "global" && c.ProbeOK:
+				fmt.Fprintf(tw, "\tok %dms", c.ProbeLatencyMs)
+			case t == "global":
+				fmt.Fprint(tw, "\tFAIL")
+			default:
+				fmt.Fprintf(tw, "\t%s", c.Alarm)
+			}
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
 }
 
 func orDash(s string) string {
@@ -102,7 +166,7 @@ func orDash(s string) string {
 }
 
 func cmdFault(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("fault", "fault [flags] REGION down|errors|slow|up", stderr)
+	fs := newFlags("fault", "fault [flags] REGION down|errors|slow|outage|isolate|up", stderr)
 	data := fs.String("data", ".local", "data folder of the local runtime")
 	delay := fs.Duration("delay", faults.DefaultDelay, "added latency of the slow fault")
 	pos, err := parse(fs, args)
@@ -111,7 +175,7 @@ func cmdFault(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if len(pos) != 2 {
 		fs.Usage()
-		return fmt.Errorf("want a Region and a fault (down, errors, slow or up), got %q", strings.Join(pos, " "))
+		return fmt.Errorf("want a Region and a fault (down, errors, slow, outage, isolate or up), got %q", strings.Join(pos, " "))
 	}
 	if _, err := faults.ParseMode(pos[1]); err != nil {
 		return err
@@ -129,7 +193,9 @@ func cmdFault(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	what := map[string]string{
 		"down": "connections are reset", "errors": "every request gets 503 SlowDown",
-		"slow": "every request waits " + delay.String(), "up": "requests pass through again",
+		"slow": "every request waits " + delay.String(), "up": "requests pass through again, every link restored",
+		"outage":  "everything of the Region stops (S3, probes, alarms, decider, state copy); nobody reaches it",
+		"isolate": "the Region serves its own clients but no link to or from the other Regions",
 	}[pos[1]]
 	fmt.Fprintf(stdout, "%s: %s (watch it with `mrapctl status`)\n", pos[0], what)
 	return nil
@@ -139,7 +205,7 @@ func cmdDrill(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlags("drill", "drill [flags]", stderr)
 	data := fs.String("data", ".local", "data folder of the local runtime")
 	region := fs.String("region", "", "Region to fail (default: the one the global endpoint serves from)")
-	fault := fs.String("fault", "down", "fault to inject: down, errors or slow")
+	fault := fs.String("fault", "down", "fault to inject: down, errors, slow, outage or isolate")
 	jsonOut := fs.Bool("json", false, "print the report as JSON after the timeline")
 	b := drill.DefaultBounds
 	fs.DurationVar(&b.Replication, "bound-replication", b.Replication, "most time for a write to reach every Region")
@@ -154,7 +220,7 @@ func cmdDrill(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if _, err := faults.ParseMode(*fault); err != nil || *fault == "up" {
-		return fmt.Errorf("--fault %q: want down, errors or slow", *fault)
+		return fmt.Errorf("--fault %q: want down, errors, slow, outage or isolate", *fault)
 	}
 	l, err := openLocal(*data)
 	if err != nil {

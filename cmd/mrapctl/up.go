@@ -30,6 +30,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	probeTimeout := fs.Duration("probe-timeout", 800*time.Millisecond, "a probe slower than this fails")
 	datapoints := fs.Int("alarm-datapoints", 2, "failed probes (N) out of --alarm-periods (M) that raise a Region's alarm")
 	periods := fs.Int("alarm-periods", 3, "probes (M) the alarm looks at")
+	deciders := fs.String("deciders", "", "control Regions running a failover decider, in order (default: the first two --regions)")
 	binary := fs.String("versitygw", "", "versitygw executable (default: on PATH, then ./bin/versitygw)")
 	quiet := fs.Bool("quiet", false, "print only the start-up summary and errors")
 	if _, err := parse(fs, args); err != nil {
@@ -59,7 +60,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			Mode: routing.Mode(*mode), Cooldown: *cooldown, Failback: *failback, FailbackWindow: *failbackWindow,
 			Priority: splitList(*proximity),
 		},
-		Logger: logger, Progress: stdout,
+		Deciders: splitList(*deciders), Logger: logger, Progress: stdout,
 	}
 	if opts.Policy.Mode == routing.ActivePassive && len(opts.Policy.Priority) == 0 {
 		opts.Policy.Priority = opts.Regions

@@ -1,5 +1,7 @@
 // Package faults puts a fault-injecting reverse proxy in front of one local Region's S3
-// endpoint, so drills can make a Region go down, answer errors or turn slow.
+// endpoint, so drills can make a Region go down, answer errors or turn slow. The two
+// whole-Region faults (outage, isolate) also cut links between Regions: the runtime applies
+// them to its link model (shared/local/network) as well.
 package faults
 
 import (
@@ -23,15 +25,21 @@ const (
 	Down   Mode = "down"   // connections are reset without an answer
 	Errors Mode = "errors" // every request gets 503 SlowDown
 	Slow   Mode = "slow"   // requests pass through after a delay
+	// Outage: everything of the Region stops. Its S3 endpoint resets connections as Down
+	// does; the runtime also stops the Region's probes, alarms, decider and state copy.
+	Outage Mode = "outage"
+	// Isolate: the Region serves its own clients (its endpoint passes requests through) but
+	// the runtime cuts every link between it and the other Regions.
+	Isolate Mode = "isolate"
 )
 
 // ParseMode returns the Mode named s.
 func ParseMode(s string) (Mode, error) {
 	switch m := Mode(s); m {
-	case Up, Down, Errors, Slow:
+	case Up, Down, Errors, Slow, Outage, Isolate:
 		return m, nil
 	}
-	return "", fmt.Errorf("unknown fault %q: want up, down, errors or slow", s)
+	return "", fmt.Errorf("unknown fault %q: want up, down, errors, slow, outage or isolate", s)
 }
 
 // DefaultDelay is the added latency of Slow.
@@ -87,7 +95,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	mode, delay := p.mode, p.delay
 	p.mu.RUnlock()
 	switch mode {
-	case Down:
+	case Down, Outage:
 		reset(w)
 		return
 	case Errors:

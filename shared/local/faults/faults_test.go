@@ -33,6 +33,8 @@ func TestModes(t *testing.T) {
 		{faults.Up, 200, "host=" + strings.TrimPrefix(srv.URL, "http://"), 0},
 		{faults.Errors, 503, "<Code>SlowDown</Code>", 0},
 		{faults.Slow, 200, "host=", 200 * time.Millisecond},
+		{faults.Isolate, 200, "host=", 0}, // the Region's own clients are served; the link model cuts the rest
+		{faults.Outage, 0, "", 0},
 		{faults.Down, 0, "", 0},
 	}
 	for _, tt := range tests {
@@ -67,7 +69,7 @@ func TestModes(t *testing.T) {
 }
 
 func TestParseMode(t *testing.T) {
-	for _, s := range []string{"up", "down", "errors", "slow"} {
+	for _, s := range []string{"up", "down", "errors", "slow", "outage", "isolate"} {
 		if m, err := faults.ParseMode(s); err != nil || string(m) != s {
 			t.Errorf("ParseMode(%q) = %q, %v", s, m, err)
 		}

@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/mrap-engine/mrap/shared/failover"
+	"github.com/mrap-engine/mrap/shared/health"
 	"github.com/mrap-engine/mrap/shared/local/faults"
+	"github.com/mrap-engine/mrap/shared/local/network"
 	"github.com/mrap-engine/mrap/shared/routing"
 )
 
@@ -35,20 +38,55 @@ type Status struct {
 	// CooldownUntil is when the next automatic routing change may happen.
 	CooldownUntil time.Time `json:"cooldown_until,omitzero"`
 	LastDecision  string    `json:"last_decision,omitempty"`
+	// LastDecider is the control Region whose decider made the last routing change.
+	LastDecider string `json:"last_decider,omitempty"`
+	// Observations is the observer x target matrix: every Region's view of every other
+	// Region (regional path, with its alarm) and of the global endpoint.
+	Observations []ObservationStatus `json:"observations"`
+	// Deciders are the failover deciders, one per control Region, in order.
+	Deciders []DeciderStatus `json:"deciders"`
+}
+
+// ObservationStatus is one cell of the observer x target matrix.
+type ObservationStatus struct {
+	Observer string `json:"observer"`
+	// Target is a Region (regional path) or "global" (the access point).
+	Target string `json:"target"`
+	Path   string `json:"path"`
+	// Alarm is the state of {prefix}{target}-from-{observer}-availability (regional only);
+	// "UNREADABLE" while the observer's Region is out.
+	Alarm          string    `json:"alarm,omitempty"`
+	AlarmSince     time.Time `json:"alarm_since,omitzero"`
+	ProbeOK        bool      `json:"probe_ok"`
+	ProbeLatencyMs int64     `json:"probe_latency_ms"`
+	ProbeError     string    `json:"probe_error,omitempty"`
+	ProbeAt        time.Time `json:"probe_at,omitzero"`
+}
+
+// DeciderStatus is one decider.
+type DeciderStatus struct {
+	Region string `json:"region"`
+	// State is "running", "out" (its Region is out) or "isolated".
+	State          string    `json:"state"`
+	LastDecisionAt time.Time `json:"last_decision_at,omitzero"`
+	LastDecision   string    `json:"last_decision,omitempty"`
 }
 
 // RegionStatus is one Region of Status.
 type RegionStatus struct {
-	Region         string    `json:"region"`
-	Bucket         string    `json:"bucket"`
-	Endpoint       string    `json:"endpoint"`
-	Dial           int       `json:"traffic_dial_percentage"`
-	Alarm          string    `json:"alarm"`
-	AlarmSince     time.Time `json:"alarm_since,omitzero"`
-	Fault          string    `json:"fault"`
-	ProbeOK        bool      `json:"probe_ok"`
-	ProbeLatencyMs int64     `json:"probe_latency_ms"`
-	ProbeError     string    `json:"probe_error,omitempty"`
+	Region     string    `json:"region"`
+	Bucket     string    `json:"bucket"`
+	Endpoint   string    `json:"endpoint"`
+	Dial       int       `json:"traffic_dial_percentage"`
+	Alarm      string    `json:"alarm"`
+	AlarmSince time.Time `json:"alarm_since,omitzero"`
+	// AlarmDetail is the quorum's reason: every observer's vote.
+	AlarmDetail string `json:"alarm_detail,omitempty"`
+	Fault       string `json:"fault"`
+	// ProbeOK is true when every running observer's last probe of this Region succeeded.
+	ProbeOK        bool   `json:"probe_ok"`
+	ProbeLatencyMs int64  `json:"probe_latency_ms"` // the slowest observer's last probe
+	ProbeError     string `json:"probe_error,omitempty"`
 	// ReplicationBacklog counts this Region's object events waiting or being replicated.
 	ReplicationBacklog int `json:"replication_backlog"`
 	// ReplicationLatency is the last write from this Region: notification to copied everywhere.
@@ -84,17 +122,36 @@ type CommandResponse struct {
 
 // FaultRequest is the body of POST /_mrap/faults/{region}.
 type FaultRequest struct {
-	Mode  string `json:"mode"`            // up, down, errors, slow
+	Mode  string `json:"mode"`            // up, down, errors, slow, outage, isolate
 	Delay string `json:"delay,omitempty"` // Go duration for slow
 }
 
 // Status returns the current state.
 func (rt *Runtime) Status() Status {
-	health, st, lastReason := rt.failover.snapshot()
+	v := rt.healthView()
 	bs := rt.bridge.Stats()
+	st, _ := rt.deciders[0].state.Load(context.Background())
 	s := Status{
-		MRAPARN: rt.id.ARN(), GlobalEndpoint: rt.global, Overrides: st.Overrides, CooldownUntil: rt.failover.cooldownUntil(), LastChange: st.LastChange, LastDecision: lastReason,
+		MRAPARN: rt.id.ARN(), GlobalEndpoint: rt.global, Overrides: st.Overrides, CooldownUntil: rt.cooldownUntil(), LastChange: st.LastChange,
 		Replication: ReplicationStatus{Backlog: bs.Backlog, Received: bs.Received, Delivered: bs.Delivered, DeadLettered: bs.DeadLettered, Ignored: bs.Ignored},
+	}
+	if ld, ok := rt.lastDecider.Load().(string); ok {
+		s.LastDecider = ld
+	}
+	var latest time.Time
+	for _, d := range rt.deciders {
+		ld := d.lastDecision()
+		state := "running"
+		switch rt.links.State(d.region) {
+		case network.Outage:
+			state = "out"
+		case network.Isolated:
+			state = "isolated"
+		}
+		s.Deciders = append(s.Deciders, DeciderStatus{Region: d.region, State: state, LastDecisionAt: ld.At, LastDecision: ld.Reason})
+		if !ld.At.Before(latest) && ld.Reason != "" {
+			latest, s.LastDecision = ld.At, ld.Reason
+		}
 	}
 	for _, name := range rt.opts.Proximity {
 		if d, _ := rt.table.Dial(name); d >= 100 {
@@ -102,24 +159,61 @@ func (rt *Runtime) Status() Status {
 			break
 		}
 	}
+	s.Observations = rt.observationMatrix()
 	for _, r := range rt.regions {
 		dial, _ := rt.table.Dial(r.name)
-		r.probeMu.Lock()
-		p := r.probe
-		r.probeMu.Unlock()
-		h := health[r.name]
-		alarm := string(h.State)
-		if alarm == "" {
-			alarm = "INSUFFICIENT_DATA"
-		}
-		s.Regions = append(s.Regions, RegionStatus{
-			Region: r.name, Bucket: r.server.Bucket, Endpoint: r.url, Dial: dial, Alarm: alarm, AlarmSince: h.Since,
-			Fault: string(r.fault.Mode()), ProbeOK: p.OK, ProbeLatencyMs: p.Latency.Milliseconds(), ProbeError: p.Err,
+		h := v.health[r.name]
+		rs := RegionStatus{
+			Region: r.name, Bucket: r.server.Bucket, Endpoint: r.url, Dial: dial, Alarm: string(h.State), AlarmSince: h.Since, AlarmDetail: h.Detail,
+			Fault: string(r.fault.Mode()), ProbeOK: true,
 			ReplicationLatency: replLatency(&rt.replLatency, r.name).Milliseconds(),
 			ReplicationBacklog: bs.RegionBacklog[r.name],
-		})
+		}
+		for _, o := range s.Observations {
+			if o.Target != r.name || o.ProbeAt.IsZero() || !rt.links.Running(o.Observer) {
+				continue
+			}
+			rs.ProbeLatencyMs = max(rs.ProbeLatencyMs, o.ProbeLatencyMs)
+			if !o.ProbeOK {
+				rs.ProbeOK = false
+				if rs.ProbeError == "" {
+					rs.ProbeError = "from " + o.Observer + ": " + o.ProbeError
+				}
+			}
+		}
+		if rs.Alarm == "" {
+			rs.Alarm = string(routing.InsufficientData)
+		}
+		s.Regions = append(s.Regions, rs)
 	}
 	return s
+}
+
+// observationMatrix is every observer's last probe of every target and its alarm.
+func (rt *Runtime) observationMatrix() []ObservationStatus {
+	var out []ObservationStatus
+	for _, obs := range rt.regions {
+		o := obs.observer
+		running := rt.links.Running(o.region)
+		for _, t := range append(slices.Clone(rt.opts.Regions), network.Global) {
+			if t == o.region {
+				continue
+			}
+			p := o.lastProbe(t)
+			cell := ObservationStatus{Observer: o.region, Target: t, Path: health.PathRegional,
+				ProbeOK: p.OK, ProbeLatencyMs: p.Latency.Milliseconds(), ProbeError: p.Err, ProbeAt: p.At}
+			if t == network.Global {
+				cell.Path = health.PathGlobal
+			} else if a, ok := o.alarm(t); ok {
+				cell.Alarm, cell.AlarmSince = string(a.State), a.Since
+				if !running {
+					cell.Alarm = "UNREADABLE"
+				}
+			}
+			out = append(out, cell)
+		}
+	}
+	return out
 }
 
 func replLatency(m *sync.Map, region string) time.Duration {
@@ -135,8 +229,18 @@ func (rt *Runtime) SetFault(regionName string, mode faults.Mode, delay time.Dura
 	if r == nil {
 		return fmt.Errorf("%q is not a Region of this deployment (%v)", regionName, rt.opts.Regions)
 	}
+	link := network.Up
+	switch mode {
+	case faults.Outage:
+		link = network.Outage
+	case faults.Isolate:
+		link = network.Isolated
+	}
+	if err := rt.links.Set(regionName, link); err != nil {
+		return err
+	}
 	r.fault.Set(mode, delay)
-	rt.log.Info("fault injected", "region", regionName, "mode", mode)
+	rt.log.Info("fault injected", "region", regionName, "mode", mode, "links", link)
 	return nil
 }
 
@@ -145,7 +249,7 @@ func (rt *Runtime) Command(ctx context.Context, c routing.Command) (failover.Out
 	if c.Region != "" && rt.region(c.Region) == nil {
 		return failover.Outcome{}, fmt.Errorf("%q is not a Region of this deployment (%v)", c.Region, rt.opts.Regions)
 	}
-	return rt.failover.Command(ctx, c)
+	return rt.command(ctx, c)
 }
 
 func (rt *Runtime) adminRoutes(mux *http.ServeMux) {

@@ -7,45 +7,53 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3control"
 
-	"github.com/mrap-engine/mrap/events"
 	"github.com/mrap-engine/mrap/shared/failover"
+	"github.com/mrap-engine/mrap/shared/local/network"
 	"github.com/mrap-engine/mrap/shared/local/routesapi"
 	"github.com/mrap-engine/mrap/shared/mrap"
 	"github.com/mrap-engine/mrap/shared/routing"
 )
 
-// AlarmPrefix starts the names of the local health alarms: {AlarmPrefix}{Region}-canary-availability.
+// AlarmPrefix starts the names of the local health alarms (see AlarmName).
 const AlarmPrefix = "mrap-local-"
 
-// failoverFn is the local failover function: the engine's failover orchestration (read
-// routes through the routes API adapter, read health, decide, submit, audit) over local
-// ports: the alarms of this runtime, a state file and an audit file. Calls are serialised,
-// as reserved concurrency 1 does on AWS.
-type failoverFn struct {
+// decider is the failover function of one control Region: the engine's failover
+// orchestration (read routes through the routes API adapter, read health, decide, submit,
+// audit) over local ports: the alarms of every observer and the routes API, each reached
+// through the link model from this Region, a state file and an audit file. Calls are
+// serialised, as reserved concurrency 1 does on AWS. It does nothing while its Region is out.
+type decider struct {
 	rt     *Runtime
+	region string
 	engine *failover.Engine
 	state  *fileState
 
-	mu         sync.Mutex // one evaluation at a time
-	healthMu   sync.Mutex
-	health     map[string]routing.RegionHealth
-	lastReason string
+	mu   sync.Mutex // one evaluation at a time
+	last decision
 }
 
-func newFailover(rt *Runtime) (*failoverFn, error) {
+// decision is what a decider last did, for the status.
+type decision struct {
+	At        time.Time
+	Reason    string
+	Submitted bool
+}
+
+func newDecider(rt *Runtime, region string) (*decider, error) {
+	base := routesapi.LoopbackHTTPClient()
 	api := s3control.New(s3control.Options{
 		Region:      "us-east-1",
 		Credentials: credentials.NewStaticCredentialsProvider(rt.id.AccessKeyID, rt.id.SecretAccessKey, ""),
-		HTTPClient:  routesapi.LoopbackHTTPClient(),
+		HTTPClient:  &http.Client{Transport: rt.links.Transport(region, network.RoutesAPI, base.Transport)},
 	})
 	routes, err := mrap.New(api, mrap.Options{
 		AccountID: rt.id.AccountID, ARN: rt.id.ARN(), Endpoint: rt.control,
@@ -54,90 +62,68 @@ func newFailover(rt *Runtime) (*failoverFn, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &failoverFn{rt: rt, health: map[string]routing.RegionHealth{},
-		state: &fileState{path: filepath.Join(rt.opts.DataDir, "failover.json")}}
-	st, err := f.state.Load(context.Background())
+	d := &decider{rt: rt, region: region, state: &fileState{path: filepath.Join(rt.opts.DataDir, "failover.json")}}
+	st, err := d.state.Load(context.Background())
 	if err != nil {
 		return nil, err
 	}
-	f.lastReason = st.LastReason
-	f.engine, err = failover.New(routes, f, f.state, failover.Options{
-		Regions: rt.opts.Regions, Policy: rt.opts.Policy, Metrics: rt.metrics, Logger: rt.log,
+	d.last.Reason = st.LastReason
+	d.engine, err = failover.New(routes, d, d.state, failover.Options{
+		Regions: rt.opts.Regions, Policy: rt.opts.Policy, Metrics: rt.metrics, Logger: rt.log.With("decider", region),
 		Notifier: &auditFile{path: filepath.Join(rt.opts.DataDir, "audit.jsonl")},
 	})
 	if err != nil {
 		return nil, err
 	}
-	return f, nil
+	return d, nil
 }
 
-// Read implements failover.HealthReader over the local alarms.
-func (f *failoverFn) Read(_ context.Context, regions []string) (map[string]routing.RegionHealth, error) {
-	f.healthMu.Lock()
-	defer f.healthMu.Unlock()
+// Read implements failover.HealthReader: the quorum of the observers this decider's Region
+// can read.
+func (d *decider) Read(_ context.Context, regions []string) (map[string]routing.RegionHealth, error) {
+	v := d.rt.healthFrom(d.region)
 	out := make(map[string]routing.RegionHealth, len(regions))
 	for _, r := range regions {
-		if h, ok := f.health[r]; ok {
-			out[r] = h
-		} else {
-			out[r] = routing.RegionHealth{State: routing.InsufficientData, Detail: "no probe evaluated yet"}
-		}
+		out[r] = v.health[r]
 	}
 	return out, nil
 }
 
-// regionOfAlarm returns the Region named in a local alarm name.
-func regionOfAlarm(name string, regions []string) string {
-	rest := strings.TrimPrefix(name, AlarmPrefix)
-	for _, r := range regions {
-		if strings.HasPrefix(rest, r+"-") {
-			return r
-		}
-	}
-	return ""
+// errDeciderOut is the answer of a decider whose Region is out.
+var errDeciderOut = errors.New("the decider's Region is out")
+
+// handle evaluates one EventBridge event.
+func (d *decider) handle(ctx context.Context, raw []byte) (failover.Outcome, error) {
+	return d.evaluate(ctx, func(ctx context.Context) (failover.Outcome, error) { return d.engine.HandleEvent(ctx, raw) })
 }
 
-// OnAlarm handles a "CloudWatch Alarm State Change" event: the alarm's state becomes the
-// Region's health, then the failover function evaluates the event.
-func (f *failoverFn) OnAlarm(ctx context.Context, raw []byte) (failover.Outcome, error) {
-	ev, err := events.ParseAlarmStateChange(raw)
-	if err != nil {
-		return failover.Outcome{}, err
-	}
-	region := regionOfAlarm(ev.Detail.AlarmName, f.rt.opts.Regions)
-	if region == "" {
-		return failover.Outcome{}, fmt.Errorf("alarm %s names no member Region", ev.Detail.AlarmName)
-	}
-	since, _ := ev.Detail.State.Time()
-	f.healthMu.Lock()
-	f.health[region] = routing.RegionHealth{State: routing.State(ev.Detail.State.Value), Since: since, Detail: ev.Detail.AlarmName}
-	f.healthMu.Unlock()
-	return f.evaluate(ctx, func(ctx context.Context) (failover.Outcome, error) { return f.engine.HandleEvent(ctx, raw) })
-}
-
-// Command applies an operator command under the policy's safety rules.
-func (f *failoverFn) Command(ctx context.Context, c routing.Command) (failover.Outcome, error) {
-	id := make([]byte, 8)
-	_, _ = rand.Read(id)
-	tr := failover.Trigger{Kind: failover.TriggerCommand, EventID: "local-" + hex.EncodeToString(id), Region: c.Region, Command: &c, Time: time.Now(),
+// command applies an operator command under the policy's safety rules.
+func (d *decider) command(ctx context.Context, c routing.Command, id string, at time.Time) (failover.Outcome, error) {
+	tr := failover.Trigger{Kind: failover.TriggerCommand, EventID: id, Region: c.Region, Command: &c, Time: at,
 		Summary: fmt.Sprintf("command %s %s by %s: %s", c.Action, c.Region, c.RequestedBy, c.Reason)}
-	return f.evaluate(ctx, func(ctx context.Context) (failover.Outcome, error) { return f.engine.Evaluate(ctx, tr) })
+	return d.evaluate(ctx, func(ctx context.Context) (failover.Outcome, error) { return d.engine.Evaluate(ctx, tr) })
 }
 
-func (f *failoverFn) evaluate(ctx context.Context, call func(context.Context) (failover.Outcome, error)) (failover.Outcome, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+func (d *decider) evaluate(ctx context.Context, call func(context.Context) (failover.Outcome, error)) (failover.Outcome, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.rt.links.Running(d.region) {
+		return failover.Outcome{Reason: "decider in " + d.region + " is out: nothing decided"}, errDeciderOut
+	}
 	out, err := call(ctx)
 	if out.Reason != "" {
-		f.lastReason = out.Reason
+		d.last = decision{At: time.Now(), Reason: out.Reason, Submitted: out.Submitted}
+		if out.Submitted {
+			d.rt.lastDecider.Store(d.region)
+		}
 	}
 	if out.Held {
 		// Decide again when the cooldown ends (on AWS: the scheduled re-evaluation).
-		wait := time.Until(f.cooldownUntil()) + 50*time.Millisecond
-		f.rt.after(wait, func(ctx context.Context) {
+		wait := time.Until(d.cooldownUntil()) + 50*time.Millisecond
+		d.rt.after(wait, func(ctx context.Context) {
 			tr := failover.Trigger{Kind: failover.TriggerSchedule, Summary: "re-evaluation at the end of the cooldown"}
-			if _, err := f.evaluate(ctx, func(ctx context.Context) (failover.Outcome, error) { return f.engine.Evaluate(ctx, tr) }); err != nil {
-				f.rt.log.Warn("failover re-evaluation", "err", err)
+			if _, err := d.evaluate(ctx, func(ctx context.Context) (failover.Outcome, error) { return d.engine.Evaluate(ctx, tr) }); err != nil {
+				d.rt.log.Warn("failover re-evaluation", "decider", d.region, "err", err)
 			}
 		})
 	}
@@ -145,21 +131,92 @@ func (f *failoverFn) evaluate(ctx context.Context, call func(context.Context) (f
 }
 
 // cooldownUntil is when the next automatic change may happen (zero: now).
-func (f *failoverFn) cooldownUntil() time.Time {
-	st, err := f.state.Load(context.Background())
+func (d *decider) cooldownUntil() time.Time {
+	st, err := d.state.Load(context.Background())
 	if err != nil || st.LastChange.IsZero() {
 		return time.Time{}
 	}
-	return st.LastChange.Add(f.rt.opts.Policy.Cooldown)
+	return st.LastChange.Add(d.rt.opts.Policy.Cooldown)
 }
 
-// snapshot returns the health, the saved state and the last decision's reason.
-func (f *failoverFn) snapshot() (map[string]routing.RegionHealth, failover.State, string) {
-	h, _ := f.Read(context.Background(), f.rt.opts.Regions)
-	st, _ := f.state.Load(context.Background())
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return h, st, f.lastReason
+// lastDecision returns what this decider last did.
+func (d *decider) lastDecision() decision {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.last
+}
+
+// startDeciders builds the decider of every control Region.
+func (rt *Runtime) startDeciders() error {
+	for _, region := range rt.opts.Deciders[:1] { // one until the engine's multi-decider state lands
+		d, err := newDecider(rt, region)
+		if err != nil {
+			return fmt.Errorf("decider in %s: %w", region, err)
+		}
+		rt.deciders = append(rt.deciders, d)
+	}
+	return nil
+}
+
+// deliverEvent sends an event from Region `from` to the bus of every decider it can reach,
+// each evaluated on its own (on AWS: one Lambda invocation per decider Region).
+func (rt *Runtime) deliverEvent(ctx context.Context, from string, raw []byte) {
+	for _, d := range rt.deciders {
+		if err := rt.links.Reach(from, d.region); err != nil {
+			continue
+		}
+		rt.wg.Add(1)
+		go func() {
+			defer rt.wg.Done()
+			if _, err := d.handle(ctx, raw); err != nil && !errors.Is(err, errDeciderOut) {
+				rt.log.Warn("failover", "decider", d.region, "err", err)
+			}
+		}()
+	}
+}
+
+// command sends an operator command to every decider with one command id (as mrapctl
+// sends one event to every decider Region's bus) and returns the outcome of the decider
+// that applied it, else the first answer.
+func (rt *Runtime) command(ctx context.Context, c routing.Command) (failover.Outcome, error) {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	id, at := "local-"+hex.EncodeToString(b), time.Now()
+	type answer struct {
+		out failover.Outcome
+		err error
+	}
+	answers := make([]answer, len(rt.deciders))
+	var wg sync.WaitGroup
+	for i, d := range rt.deciders {
+		wg.Go(func() {
+			out, err := d.command(ctx, c, id, at)
+			answers[i] = answer{out, err}
+		})
+	}
+	wg.Wait()
+	for _, a := range answers {
+		if a.err == nil && a.out.Submitted {
+			return a.out, nil
+		}
+	}
+	for _, a := range answers {
+		if !errors.Is(a.err, errDeciderOut) {
+			return a.out, a.err
+		}
+	}
+	return failover.Outcome{Reason: "every decider is out: command not applied"}, errors.New("no decider is running")
+}
+
+// cooldownUntil is when the next automatic change may happen, as the deciders see it.
+func (rt *Runtime) cooldownUntil() time.Time {
+	var until time.Time
+	for _, d := range rt.deciders {
+		if u := d.cooldownUntil(); u.After(until) {
+			until = u
+		}
+	}
+	return until
 }
 
 // fileState keeps the failover function's state in DATA/failover.json.
@@ -215,4 +272,30 @@ func (a *auditFile) Notify(_ context.Context, subject, message string) error {
 	defer f.Close()
 	_, err = f.Write(append(line, '\n'))
 	return err
+}
+
+// startSchedules re-evaluates every decider each ScheduleInterval (on AWS: an EventBridge
+// schedule in each decider Region), so a decider acts on what it sees even when no alarm
+// event reached it.
+func (rt *Runtime) startSchedules(ctx context.Context) {
+	for _, d := range rt.deciders {
+		rt.wg.Add(1)
+		go func() {
+			defer rt.wg.Done()
+			t := time.NewTicker(rt.opts.ScheduleInterval)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
+				tr := failover.Trigger{Kind: failover.TriggerSchedule, Summary: "scheduled re-evaluation"}
+				_, err := d.evaluate(ctx, func(ctx context.Context) (failover.Outcome, error) { return d.engine.Evaluate(ctx, tr) })
+				if err != nil && !errors.Is(err, errDeciderOut) && ctx.Err() == nil {
+					rt.log.Warn("scheduled failover evaluation", "decider", d.region, "err", err)
+				}
+			}
+		}()
+	}
 }

@@ -37,6 +37,13 @@ func TestOptionsDefaultsAndErrors(t *testing.T) {
 		{name: "one Region", opts: Options{Regions: []string{"us-east-1"}}, wantErr: "at least two Regions"},
 		{name: "Region twice", opts: Options{Regions: []string{"us-east-1", "us-east-1"}}, wantErr: "listed twice"},
 		{name: "proximity outside the Regions", opts: Options{Regions: []string{"us-east-1", "eu-west-1"}, Proximity: []string{"us-west-2"}}, wantErr: "proximity Region us-west-2"},
+		{name: "deciders default to the first two Regions", opts: Options{}, check: func(t *testing.T, o Options) {
+			if got := strings.Join(o.Deciders, ","); got != "us-east-1,eu-west-1" {
+				t.Errorf("deciders = %s", got)
+			}
+		}},
+		{name: "decider outside the Regions", opts: Options{Deciders: []string{"us-west-2"}}, wantErr: "decider Region us-west-2 is not one of the Regions"},
+		{name: "decider twice", opts: Options{Deciders: []string{"eu-west-1", "eu-west-1"}}, wantErr: "decider Region eu-west-1 is listed twice"},
 		{name: "N above M", opts: Options{AlarmDatapoints: 4, AlarmPeriods: 3}, wantErr: "exceed the evaluation periods"},
 		{name: "bad mode", opts: Options{Policy: routing.Policy{Mode: "round-robin"}}, wantErr: "round-robin"},
 	}
@@ -58,16 +65,41 @@ func TestOptionsDefaultsAndErrors(t *testing.T) {
 	}
 }
 
-func TestRegionOfAlarm(t *testing.T) {
-	regions := []string{"us-east-1", "us-east-2", "eu-west-1"}
-	for name, want := range map[string]string{
-		"mrap-local-us-east-1-canary-availability": "us-east-1",
-		"mrap-local-us-east-2-canary-availability": "us-east-2",
-		"mrap-local-ap-south-1-canary":             "",
-		"other-alarm":                              "",
-	} {
-		if got := regionOfAlarm(name, regions); got != want {
-			t.Errorf("regionOfAlarm(%q) = %q, want %q", name, got, want)
-		}
+func TestAlarmNameIsAsOnAWS(t *testing.T) {
+	if got, want := AlarmName("eu-west-1", "us-east-1"), "mrap-local-eu-west-1-from-us-east-1-availability"; got != want {
+		t.Errorf("AlarmName = %q, want %q", got, want)
+	}
+}
+
+func TestQuorumOfObservers(t *testing.T) {
+	regions := []string{"a", "b", "c"}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	obs := func(o, tg string, s routing.State, at int) observation {
+		return observation{Observer: o, Target: tg, State: s, Since: t0.Add(time.Duration(at) * time.Second)}
+	}
+	tests := []struct {
+		name       string
+		matrix     []observation
+		unreadable map[string]string
+		want       routing.State
+		wantSince  int
+	}{
+		{name: "every observer ALARM", matrix: []observation{obs("b", "a", routing.Alarm, 3), obs("c", "a", routing.Alarm, 5)}, want: routing.Alarm, wantSince: 5},
+		{name: "one ALARM of two observers is no majority", matrix: []observation{obs("b", "a", routing.Alarm, 3), obs("c", "a", routing.OK, 1)}, want: routing.OK, wantSince: 1},
+		{name: "one ALARM and one unreadable is no majority of all observers", matrix: []observation{obs("b", "a", routing.Alarm, 3)}, unreadable: map[string]string{"c": "c is out"}, want: routing.InsufficientData},
+		{name: "the target's own opinion of itself does not count", matrix: []observation{obs("a", "a", routing.OK, 1), obs("b", "a", routing.Alarm, 2), obs("c", "a", routing.Alarm, 4)}, want: routing.Alarm, wantSince: 4},
+		{name: "no votes", matrix: []observation{obs("b", "a", routing.InsufficientData, 1)}, unreadable: map[string]string{"c": "cut"}, want: routing.InsufficientData},
+		{name: "OK since the latest OK vote", matrix: []observation{obs("b", "a", routing.OK, 7), obs("c", "a", routing.OK, 2)}, want: routing.OK, wantSince: 7},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := quorum(regions, tt.matrix, tt.unreadable)["a"]
+			if h.State != tt.want {
+				t.Fatalf("state = %s (%s), want %s", h.State, h.Detail, tt.want)
+			}
+			if tt.want != routing.InsufficientData && !h.Since.Equal(t0.Add(time.Duration(tt.wantSince)*time.Second)) {
+				t.Errorf("since = %s, want +%ds", h.Since, tt.wantSince)
+			}
+		})
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -25,9 +26,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/mrap-engine/mrap/shared/config"
-	"github.com/mrap-engine/mrap/shared/health"
 	"github.com/mrap-engine/mrap/shared/local/faults"
 	"github.com/mrap-engine/mrap/shared/local/globalendpoint"
+	"github.com/mrap-engine/mrap/shared/local/network"
 	"github.com/mrap-engine/mrap/shared/local/notifybridge"
 	"github.com/mrap-engine/mrap/shared/local/routesapi"
 	"github.com/mrap-engine/mrap/shared/local/s3server"
@@ -65,6 +66,12 @@ type Options struct {
 	// Policy is the failover policy (default active-active, cooldown 30s, no automatic
 	// failback, INSUFFICIENT_DATA ignored).
 	Policy routing.Policy
+	// Deciders are the control Regions, in order, each running a failover decider
+	// (default: the first two Regions).
+	Deciders []string
+	// ScheduleInterval is the time between scheduled re-evaluations of each decider
+	// (default 5s; one minute on AWS).
+	ScheduleInterval time.Duration
 	// Logger receives the runtime's log lines (default: discard).
 	Logger *slog.Logger
 	// Progress receives start-up progress for humans (default: discard).
@@ -80,10 +87,13 @@ type Runtime struct {
 	regions  []*region
 	table    *routesapi.Table
 	bridge   *notifybridge.Bridge
-	failover *failoverFn
-	servers  []*http.Server
-	global   string
-	control  string
+	links    *network.Links
+	deciders []*decider
+	// lastDecider is the Region of the decider that made the last routing change.
+	lastDecider atomic.Value
+	servers     []*http.Server
+	global      string
+	control     string
 
 	stopProbes context.CancelFunc
 	probeCtx   context.Context
@@ -95,14 +105,11 @@ type Runtime struct {
 }
 
 type region struct {
-	name    string
-	server  *s3server.Server
-	fault   *faults.Proxy
-	url     string // the fault proxy: the Region's endpoint for everyone
-	client  *s3.Client
-	prober  *health.Prober
-	probeMu sync.Mutex
-	probe   probeResult
+	name     string
+	server   *s3server.Server
+	fault    *faults.Proxy
+	url      string // the fault proxy: the Region's endpoint for everyone
+	observer *observer
 }
 
 type probeResult struct {
@@ -181,6 +188,22 @@ func (o *Options) defaults() error {
 			o.Proximity = append(slices.Clone(o.Proximity), r)
 		}
 	}
+	if len(o.Deciders) == 0 {
+		o.Deciders = o.Regions[:min(2, len(o.Regions))]
+	}
+	seenDecider := map[string]bool{}
+	for _, d := range o.Deciders {
+		if !seen[d] {
+			errs = append(errs, fmt.Errorf("decider Region %s is not one of the Regions %v (locally every decider runs in a member Region)", d, o.Regions))
+		}
+		if seenDecider[d] {
+			errs = append(errs, fmt.Errorf("the decider Region %s is listed twice", d))
+		}
+		seenDecider[d] = true
+	}
+	if o.ScheduleInterval <= 0 {
+		o.ScheduleInterval = 5 * time.Second
+	}
 	if o.GlobalAddr == "" {
 		o.GlobalAddr = "127.0.0.1:0"
 	}
@@ -236,95 +259,154 @@ func Start(ctx context.Context, opts Options) (_ *Runtime, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w\n  install it with: make tools   (or: GOBIN=$PWD/bin go install github.com/versity/versitygw/cmd/versitygw@v1.8.0)", err)
 	}
-	dir, err := filepath.Abs(opts.DataDir)
-	if err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("data folder: %w", err)
-	}
-	opts.DataDir = dir
-	rt := &Runtime{opts: opts, log: opts.Logger}
+	rt := &Runtime{opts: opts, log: opts.Logger, links: network.New(opts.Regions)}
 	defer func() {
 		if err != nil {
 			rt.Close()
 		}
 	}()
-	if rt.id, err = loadIdentity(dir); err != nil {
+	if err := rt.openDataDir(); err != nil {
 		return nil, err
+	}
+	ls, err := rt.listenAll()
+	if err != nil {
+		return nil, err
+	}
+	// The webhook must answer before versitygw starts (it posts a test event at start).
+	hook := &switchHandler{}
+	rt.serve(ls.hook, hook)
+	if err := rt.startRegions(ctx, binary, "http://"+ls.hook.Addr().String()); err != nil {
+		return nil, err
+	}
+	if err := rt.openRoutes(); err != nil {
+		return nil, err
+	}
+	if err := rt.startReplication(hook); err != nil {
+		return nil, err
+	}
+	verifier := sigv4verify.New(rt.id.AccessKeyID, rt.id.SecretAccessKey)
+	if err := rt.serveGlobalEndpoint(ls.global, verifier); err != nil {
+		return nil, err
+	}
+	rt.serveControl(ls.control, verifier)
+	if err := rt.startDeciders(); err != nil {
+		return nil, err
+	}
+	if err := rt.newObservers(); err != nil {
+		return nil, err
+	}
+	probeCtx, cancel := context.WithCancel(context.Background())
+	rt.stopProbes, rt.probeCtx = cancel, probeCtx
+	rt.startProbers(probeCtx)
+	rt.startSchedules(probeCtx)
+	rt.startRedriver(probeCtx, 30*time.Second)
+	if err := rt.writeEndpoints(); err != nil {
+		return nil, err
+	}
+	return rt, nil
+}
+
+// openDataDir makes the data folder absolute and opens the identity and this run's metrics log.
+func (rt *Runtime) openDataDir() error {
+	dir, err := filepath.Abs(rt.opts.DataDir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("data folder: %w", err)
+	}
+	rt.opts.DataDir = dir
+	if rt.id, err = loadIdentity(dir); err != nil {
+		return err
 	}
 	mf, err := os.OpenFile(filepath.Join(dir, "metrics.log"), os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644) // this run's EMF lines
 	if err != nil {
-		return nil, fmt.Errorf("metrics log: %w", err)
+		return fmt.Errorf("metrics log: %w", err)
 	}
 	rt.closers = append(rt.closers, func() { mf.Close() })
 	rt.metrics = telemetry.NewMetrics(mf, telemetry.DefaultNamespace)
+	return nil
+}
 
-	// Listen first: a port in use must fail before anything is started.
-	globalL, err := listen("global endpoint", opts.GlobalAddr)
-	if err != nil {
-		return nil, err
-	}
-	rt.closers = append(rt.closers, func() { globalL.Close() })
-	controlL, err := listen("control endpoint", opts.ControlAddr)
-	if err != nil {
-		return nil, err
-	}
-	rt.closers = append(rt.closers, func() { controlL.Close() })
-	hookL, err := listen("notification webhook", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	rt.closers = append(rt.closers, func() { hookL.Close() })
-	rt.global = "http://" + globalL.Addr().String()
-	rt.control = "http://" + controlL.Addr().String()
+type listeners struct{ global, control, hook net.Listener }
 
-	// The webhook must answer before versitygw starts (it posts a test event at start).
-	hook := &switchHandler{}
-	rt.serve(hookL, hook)
+// listenAll opens the global, control and webhook listeners first: a port in use must fail
+// before anything is started.
+func (rt *Runtime) listenAll() (listeners, error) {
+	var ls listeners
+	for _, l := range []struct {
+		what, addr string
+		to         *net.Listener
+	}{
+		{"global endpoint", rt.opts.GlobalAddr, &ls.global},
+		{"control endpoint", rt.opts.ControlAddr, &ls.control},
+		{"notification webhook", "127.0.0.1:0", &ls.hook},
+	} {
+		nl, err := listen(l.what, l.addr)
+		if err != nil {
+			return ls, err
+		}
+		rt.closers = append(rt.closers, func() { nl.Close() })
+		*l.to = nl
+	}
+	rt.global = "http://" + ls.global.Addr().String()
+	rt.control = "http://" + ls.control.Addr().String()
+	return ls, nil
+}
 
-	var members []notifybridge.Member
-	for _, name := range opts.Regions {
-		fmt.Fprintf(opts.Progress, "  starting %s (versitygw) ...\n", name)
+// startRegions starts one versitygw per Region behind its fault proxy.
+func (rt *Runtime) startRegions(ctx context.Context, binary, hookURL string) error {
+	for _, name := range rt.opts.Regions {
+		fmt.Fprintf(rt.opts.Progress, "  starting %s (versitygw) ...\n", name)
 		s, err := s3server.Start(ctx, s3server.Options{
-			Binary: binary, Region: name, DataDir: filepath.Join(dir, "regions", name), Bucket: Bucket(name),
+			Binary: binary, Region: name, DataDir: filepath.Join(rt.opts.DataDir, "regions", name), Bucket: Bucket(name),
 			AccessKey: rt.id.AccessKeyID, SecretKey: rt.id.SecretAccessKey,
-			WebhookURL: "http://" + hookL.Addr().String() + "/webhook/" + name,
+			WebhookURL: hookURL + "/webhook/" + name,
 			Log:        rt.processLog(name),
 		})
 		if err != nil {
-			return nil, fmt.Errorf("start Region %s: %w", name, err)
+			return fmt.Errorf("start Region %s: %w", name, err)
 		}
 		r := &region{name: name, server: s}
 		rt.regions = append(rt.regions, r)
 		if r.fault, err = faults.New(s.Endpoint); err != nil {
-			return nil, err
+			return err
 		}
 		fl, err := listen(name+" endpoint", "127.0.0.1:0")
 		if err != nil {
-			return nil, err
+			return err
 		}
 		rt.closers = append(rt.closers, func() { fl.Close() })
 		rt.serve(fl, r.fault)
 		r.url = "http://" + fl.Addr().String()
-		r.client = rt.s3Client(name, r.url, func(o *s3.Options) { o.Retryer = aws.NopRetryer{} })
-		members = append(members, notifybridge.Member{Region: name, Bucket: s.Bucket, Client: s.Client()})
 	}
+	return nil
+}
 
+// openRoutes opens the persisted routing table (every Region at dial 100 the first time).
+func (rt *Runtime) openRoutes() error {
 	var initial []routesapi.Route
 	for _, r := range rt.regions {
 		initial = append(initial, routesapi.Route{Region: r.name, Bucket: r.server.Bucket, Dial: 100})
 	}
-	if rt.table, err = routesapi.Open(filepath.Join(dir, "routes.json"), initial); err != nil {
-		return nil, err
-	}
+	var err error
+	rt.table, err = routesapi.Open(filepath.Join(rt.opts.DataDir, "routes.json"), initial)
+	return err
+}
 
+// startReplication starts the notification bridge feeding the replicators and redrives
+// what the last run dead-lettered.
+func (rt *Runtime) startReplication(hook *switchHandler) error {
+	var members []notifybridge.Member
+	for _, r := range rt.regions {
+		members = append(members, notifybridge.Member{Region: r.name, Bucket: r.server.Bucket, Client: r.server.Client()})
+	}
 	deliver, err := rt.replicator()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	rt.bridge = notifybridge.New(members, deliver, notifybridge.Options{
-		AccountID: rt.id.AccountID, DeadLetterPath: filepath.Join(dir, "replication-dlq.jsonl"), Logger: rt.log,
+		AccountID: rt.id.AccountID, DeadLetterPath: filepath.Join(rt.opts.DataDir, "replication-dlq.jsonl"), Logger: rt.log,
 		SkipPrefixes: []string{CanaryPrefix},
 	})
 	rt.bridge.Start()
@@ -333,12 +415,15 @@ func Start(ctx context.Context, opts Options) (_ *Runtime, err error) {
 	if n, err := rt.bridge.Redrive(); err != nil {
 		rt.log.Warn("redrive dead letters", "err", err)
 	} else if n > 0 {
-		fmt.Fprintf(opts.Progress, "  redriving %d replication events left from the last run\n", n)
+		fmt.Fprintf(rt.opts.Progress, "  redriving %d replication events left from the last run\n", n)
 	}
+	return nil
+}
 
-	verifier := sigv4verify.New(rt.id.AccessKeyID, rt.id.SecretAccessKey)
+// serveGlobalEndpoint serves the access point's global endpoint over the Regions' fault proxies.
+func (rt *Runtime) serveGlobalEndpoint(l net.Listener, verifier *sigv4verify.Verifier) error {
 	var targets []globalendpoint.Target
-	for _, name := range opts.Proximity {
+	for _, name := range rt.opts.Proximity {
 		r := rt.region(name)
 		targets = append(targets, globalendpoint.Target{Region: name, Endpoint: r.url, Bucket: r.server.Bucket})
 	}
@@ -347,29 +432,20 @@ func Start(ctx context.Context, opts Options) (_ *Runtime, err error) {
 		Credentials: aws.Credentials{AccessKeyID: rt.id.AccessKeyID, SecretAccessKey: rt.id.SecretAccessKey},
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	rt.serve(globalL, proxy)
+	rt.serve(l, proxy)
+	return nil
+}
 
+// serveControl serves the routes API and the runtime's admin API.
+func (rt *Runtime) serveControl(l net.Listener, verifier *sigv4verify.Verifier) {
 	routes := routesapi.New(rt.table, routesapi.Identity{AccountID: rt.id.AccountID, ARN: rt.id.ARN(), Alias: rt.id.Alias},
 		routesapi.Options{Verifier: verifier, Logger: rt.log})
 	mux := http.NewServeMux()
 	mux.Handle("/v20180820/", routes)
 	rt.adminRoutes(mux)
-	rt.serve(controlL, mux)
-
-	if rt.failover, err = newFailover(rt); err != nil {
-		return nil, err
-	}
-	probeCtx, cancel := context.WithCancel(context.Background())
-	rt.stopProbes, rt.probeCtx = cancel, probeCtx
-	rt.startProber(probeCtx)
-	rt.startRedriver(probeCtx, 30*time.Second)
-
-	if err := rt.writeEndpoints(); err != nil {
-		return nil, err
-	}
-	return rt, nil
+	rt.serve(l, mux)
 }
 
 // switchHandler serves 200 until the real handler is set (versitygw's start-up test event).
