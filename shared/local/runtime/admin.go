@@ -162,7 +162,7 @@ func (rt *Runtime) Status() Status {
 	s.Observations = rt.observationMatrix()
 	for _, r := range rt.regions {
 		dial, _ := rt.table.Dial(r.name)
-		h := v.health[r.name]
+		h := v.Health[r.name]
 		rs := RegionStatus{
 			Region: r.name, Bucket: r.server.Bucket, Endpoint: r.url, Dial: dial, Alarm: string(h.State), AlarmSince: h.Since, AlarmDetail: h.Detail,
 			Fault: string(r.fault.Mode()), ProbeOK: true,

@@ -84,7 +84,7 @@ func (d *decider) Read(_ context.Context, regions []string) (map[string]routing.
 	v := d.rt.healthFrom(d.region)
 	out := make(map[string]routing.RegionHealth, len(regions))
 	for _, r := range regions {
-		out[r] = v.health[r]
+		out[r] = v.Health[r]
 	}
 	return out, nil
 }

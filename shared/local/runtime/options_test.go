@@ -70,36 +70,3 @@ func TestAlarmNameIsAsOnAWS(t *testing.T) {
 		t.Errorf("AlarmName = %q, want %q", got, want)
 	}
 }
-
-func TestQuorumOfObservers(t *testing.T) {
-	regions := []string{"a", "b", "c"}
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	obs := func(o, tg string, s routing.State, at int) observation {
-		return observation{Observer: o, Target: tg, State: s, Since: t0.Add(time.Duration(at) * time.Second)}
-	}
-	tests := []struct {
-		name       string
-		matrix     []observation
-		unreadable map[string]string
-		want       routing.State
-		wantSince  int
-	}{
-		{name: "every observer ALARM", matrix: []observation{obs("b", "a", routing.Alarm, 3), obs("c", "a", routing.Alarm, 5)}, want: routing.Alarm, wantSince: 5},
-		{name: "one ALARM of two observers is no majority", matrix: []observation{obs("b", "a", routing.Alarm, 3), obs("c", "a", routing.OK, 1)}, want: routing.OK, wantSince: 1},
-		{name: "one ALARM and one unreadable is no majority of all observers", matrix: []observation{obs("b", "a", routing.Alarm, 3)}, unreadable: map[string]string{"c": "c is out"}, want: routing.InsufficientData},
-		{name: "the target's own opinion of itself does not count", matrix: []observation{obs("a", "a", routing.OK, 1), obs("b", "a", routing.Alarm, 2), obs("c", "a", routing.Alarm, 4)}, want: routing.Alarm, wantSince: 4},
-		{name: "no votes", matrix: []observation{obs("b", "a", routing.InsufficientData, 1)}, unreadable: map[string]string{"c": "cut"}, want: routing.InsufficientData},
-		{name: "OK since the latest OK vote", matrix: []observation{obs("b", "a", routing.OK, 7), obs("c", "a", routing.OK, 2)}, want: routing.OK, wantSince: 7},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			h := quorum(regions, tt.matrix, tt.unreadable)["a"]
-			if h.State != tt.want {
-				t.Fatalf("state = %s (%s), want %s", h.State, h.Detail, tt.want)
-			}
-			if tt.want != routing.InsufficientData && !h.Since.Equal(t0.Add(time.Duration(tt.wantSince)*time.Second)) {
-				t.Errorf("since = %s, want +%ds", h.Since, tt.wantSince)
-			}
-		})
-	}
-}

@@ -188,7 +188,7 @@ func (rt *Runtime) startRedriver(ctx context.Context, interval time.Duration) {
 			case <-t.C:
 			}
 			healthy := true
-			for _, h := range rt.healthView().health {
+			for _, h := range rt.healthView().Health {
 				healthy = healthy && h.State == routing.OK
 			}
 			if !healthy {
