@@ -63,6 +63,7 @@ const (
 	CtxPrivateAccess             = "privateAccess"
 	CtxBatchRepair               = "batchRepair"
 	CtxMarkerRecordDays          = "markerRecordDays"
+	CtxUnguardedWrites           = "unguardedWrites"
 )
 
 // PlaceholderAccount is the documented stand-in account of cdk.json: it synthesizes, and
@@ -91,6 +92,9 @@ type Config struct {
 	ReplicatePermanentDeletes bool
 	ReplicateLifecycleDeletes bool
 	StorageClass              string
+	// UnguardedWrites: the member stores do not support write conditions; replicas are
+	// written without them and verified (MRAP_UNGUARDED_WRITES).
+	UnguardedWrites bool
 
 	ReplicatorMemoryMB       int
 	ReplicatorTimeout        time.Duration
@@ -209,6 +213,7 @@ func LoadConfig(lookup ContextLookup) (Config, error) {
 		ReplicatePermanentDeletes: env.Bool(CtxReplicatePermanentDeletes, false),
 		ReplicateLifecycleDeletes: env.Bool(CtxReplicateLifecycleDeletes, false),
 		StorageClass:              env.String(CtxStorageClass, ""),
+		UnguardedWrites:           env.Bool(CtxUnguardedWrites, false),
 
 		ReplicatorMemoryMB:       int(env.Int64(CtxReplicatorMemory, 512)),
 		ReplicatorTimeout:        time.Duration(env.Int64(CtxReplicatorTimeout, 300)) * time.Second,

@@ -152,7 +152,7 @@ func TestCdkJSONContextIsValidAndKnown(t *testing.T) {
 		CtxReplicatePermanentDeletes, CtxReplicateLifecycleDeletes, CtxStorageClass, CtxReplicatorMemory,
 		CtxReplicatorTimeout, CtxReplicatorBatchSize, CtxReplicatorMaxConcurrency, CtxReplicatorReserved,
 		CtxProberRate, CtxReevaluateRate, CtxReconcileRate, CtxReconcileDryRun, CtxAlarmAvailability, CtxAlarmLatency, CtxAlarmErrors, CtxAlarmPeriods, CtxNoncurrentDays,
-		CtxAbortMultipartDays, CtxLogRetentionDays, CtxPrivateAccess, CtxBatchRepair, CtxMarkerRecordDays}
+		CtxAbortMultipartDays, CtxLogRetentionDays, CtxPrivateAccess, CtxBatchRepair, CtxMarkerRecordDays, CtxUnguardedWrites}
 	for k := range file.Context {
 		if !slices.Contains(known, k) && !strings.HasPrefix(k, "@aws-cdk/") {
 			t.Errorf("cdk.json context key %q is not read by the app", k)

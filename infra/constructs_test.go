@@ -114,6 +114,7 @@ func TestReplicationPipeline(t *testing.T) {
 				"MRAP_REPLICATE_PERMANENT_DELETES": "true",
 				"MRAP_REPLICATE_LIFECYCLE_DELETES": "false",
 				"MRAP_METRIC_NAMESPACE":            "MRAPEngine",
+				"MRAP_UNGUARDED_WRITES":            "true",
 			}},
 		})
 	})
@@ -164,11 +165,26 @@ func TestReplicatorPermissionsAreScopedToMembers(t *testing.T) {
 	}
 }
 
-func TestReplicatorWithoutPermanentDeletesCannotDeleteVersions(t *testing.T) {
-	b := defaultApp(t)
-	write := statementBySid(t, b.json["Region-us-east-1"], "ReplicationReplicatorRole", "WriteOtherMemberObjects")
-	if slices.Contains(strs(write["Action"]), "s3:DeleteObjectVersion") {
-		t.Error("s3:DeleteObjectVersion granted although no permanent deletes are replicated")
+// The write-then-verify path deletes the engine's own replica version; it can run in every
+// deployment (unguardedWrites, or a store refusing a write condition at run time), so the
+// replicator may always delete versions, of the other members' objects only.
+func TestReplicatorMayDeleteReplicaVersionsForTheVerifyPath(t *testing.T) {
+	for name, b := range map[string]*built{"default (conditions, 501 fallback)": defaultApp(t), "unguardedWrites": fullApp(t)} {
+		for stack, tpl := range b.json {
+			if !strings.HasPrefix(stack, "Region-") {
+				continue
+			}
+			region := strings.TrimPrefix(stack, "Region-")
+			write := statementBySid(t, tpl, "ReplicationReplicatorRole", "WriteOtherMemberObjects")
+			if !slices.Contains(strs(write["Action"]), "s3:DeleteObjectVersion") {
+				t.Errorf("%s, %s: s3:DeleteObjectVersion not granted; the verify path cannot delete its replica", name, stack)
+			}
+			for _, res := range strs(write["Resource"]) {
+				if strings.Contains(res, b.cfg.Names().Bucket(region)) {
+					t.Errorf("%s, %s: the replicator may write its own Region's bucket (%s)", name, stack, res)
+				}
+			}
+		}
 	}
 }
 

@@ -127,6 +127,7 @@ func fullApp(t *testing.T) *built {
 			"kms":                       "true",
 			"privateAccess":             "true",
 			"replicatePermanentDeletes": "true",
+			"unguardedWrites":           "true",
 			"batchRepair":               "true",
 		})
 	})

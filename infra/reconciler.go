@@ -131,11 +131,10 @@ func grantMemberRepairs(role awsiam.Role, cfg Config) {
 	role.AddToPolicy(statement("ReadMemberObjects",
 		[]string{"s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:GetObjectVersionTagging",
 			"s3:GetObjectAttributes", "s3:GetObjectVersionAttributes"}, objects))
-	write := []string{"s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObject",
+	// s3:DeleteObjectVersion always: repairs run the replication engine, whose
+	// write-then-verify path can delete its own replica version (infra/replication.go).
+	write := []string{"s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObject", "s3:DeleteObjectVersion",
 		"s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"}
-	if cfg.ReplicatePermanentDeletes || cfg.ReplicateLifecycleDeletes {
-		write = append(write, "s3:DeleteObjectVersion")
-	}
 	role.AddToPolicy(statement("RepairMemberObjects", write, objects))
 	suppress(role, "AwsSolutions-IAM5", "Repairs read and write objects of any key in the member buckets; the wildcard is limited to those buckets.", reasons...)
 	if cfg.KMS {

@@ -86,6 +86,9 @@ func NewReplication(scope constructs.Construct, id string, p ReplicationProps) *
 	if cfg.StorageClass != "" {
 		env["MRAP_STORAGE_CLASS"] = cfg.StorageClass
 	}
+	if cfg.UnguardedWrites {
+		env["MRAP_UNGUARDED_WRITES"] = "true"
+	}
 	fn := NewEngineFunction(c, "Replicator", EngineFunctionProps{
 		Name:             n.Function("replicator", p.Region),
 		Description:      "Copies object versions written in " + p.Region + " to the other member buckets",
@@ -123,11 +126,13 @@ func grantReplicator(role awsiam.Role, cfg Config, region string) {
 	role.AddToPolicy(statement("ReadMemberObjects",
 		[]string{"s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:GetObjectVersionTagging",
 			"s3:GetObjectAttributes", "s3:GetObjectVersionAttributes"}, objects))
-	write := []string{"s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObject",
+	// s3:DeleteObjectVersion is always granted, on the other members only: besides replicated
+	// version deletes, the write-then-verify path deletes the engine's own replica version when
+	// a concurrent winning replica landed just below it, and that path can run in any
+	// deployment (unguardedWrites, or a store answering 501 to a write condition, which
+	// switches a Region to it at run time).
+	write := []string{"s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObject", "s3:DeleteObjectVersion",
 		"s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"}
-	if cfg.ReplicatePermanentDeletes || cfg.ReplicateLifecycleDeletes {
-		write = append(write, "s3:DeleteObjectVersion")
-	}
 	role.AddToPolicy(statement("WriteOtherMemberObjects", write, destObjects))
 
 	var reasons []string

@@ -25,6 +25,7 @@ func Setup(ctx context.Context, lookup func(string) (string, bool), stdout io.Wr
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
+	cfg.Store.Logger = log
 	_, store, err := s3store.Open(ctx, cfg.Config)
 	if err != nil {
 		return nil, err

@@ -10,7 +10,7 @@ import (
 // Config is the part of every repairing function's environment that says where the member
 // buckets are and how to copy between them (docs/contracts.md: MRAP_MEMBERS, MRAP_ENDPOINTS,
 // MRAP_MAX_ATTEMPTS, MRAP_MULTIPART_THRESHOLD, MRAP_PART_SIZE, MRAP_COPY_CONCURRENCY,
-// MRAP_STORAGE_CLASS, MRAP_KMS_KEYS).
+// MRAP_STORAGE_CLASS, MRAP_KMS_KEYS, MRAP_UNGUARDED_WRITES).
 type Config struct {
 	Members     []sharedconfig.Member
 	Endpoints   map[string]string // empty on AWS
@@ -37,6 +37,7 @@ func LoadConfig(env *sharedconfig.Env) Config {
 		Concurrency:        int(env.Int64("MRAP_COPY_CONCURRENCY", 0)),
 		StorageClass:       env.String("MRAP_STORAGE_CLASS", ""),
 		KMSKeys:            env.Map("MRAP_KMS_KEYS"),
+		UnguardedWrites:    env.Bool("MRAP_UNGUARDED_WRITES", false),
 	}
 	regions := map[string]bool{}
 	for _, m := range c.Members {

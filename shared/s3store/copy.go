@@ -23,6 +23,17 @@ import (
 // Copy writes the source version to the destination as a replica and returns the bytes
 // written: server-side when Options.SameService, streamed otherwise.
 func (s *Store) Copy(ctx context.Context, req replication.CopyRequest) (int64, error) {
+	req.Condition = s.guardFor(req.DestRegion, req.Condition)
+	n, err := s.copy(ctx, req)
+	if s.refused(ctx, req.DestRegion, req.Condition, err) {
+		req.Condition = replication.Condition{}
+		return s.copy(ctx, req)
+	}
+	return n, err
+}
+
+// copy is Copy under exactly req.Condition.
+func (s *Store) copy(ctx context.Context, req replication.CopyRequest) (int64, error) {
 	dst, err := s.client(req.DestRegion)
 	if err != nil {
 		return 0, err
@@ -314,7 +325,14 @@ func (s *Store) CopyFrom(ctx context.Context, req replication.CopyRequest, src r
 	if err != nil {
 		return 0, err
 	}
-	return s.streamFrom(ctx, from, dst, req, o.out)
+	req.Condition = s.guardFor(req.DestRegion, req.Condition)
+	n, err := s.streamFrom(ctx, from, dst, req, o.out)
+	if s.refused(ctx, req.DestRegion, req.Condition, err) {
+		// The opened body is spent: read the version again, without the condition.
+		req.Condition = replication.Condition{}
+		return s.copy(ctx, req)
+	}
+	return n, err
 }
 
 func getContent(get *s3.GetObjectOutput) replication.Content {

@@ -43,7 +43,12 @@ func (s *Store) PutReplicaDeleteMarker(ctx context.Context, region, bucket, key 
 		return err
 	}
 	cond.IfAbsent = false
+	cond = s.guardFor(region, cond)
 	out, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), IfMatch: ifMatch(cond)})
+	if s.refused(ctx, region, cond, err) {
+		cond = replication.Condition{}
+		out, err = c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	}
 	if conditionFailed(err, cond) {
 		return conditionError("delete", cond, err)
 	}

@@ -61,10 +61,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -141,16 +143,24 @@ type Options struct {
 	// Without it such replicas get the destination's default checksum. Full-object
 	// checksums are always sent whole.
 	TrailingChecksums bool
-	// UnguardedWrites: the stores do not check write conditions (If-Match, If-None-Match)
-	// atomically, or ignore them. The engine still sends them and verifies every write by
-	// reading the destination again. Leave false for AWS and versitygw v1.8.0.
+	// UnguardedWrites: the stores do not support write conditions (If-Match, If-None-Match),
+	// or do not check them atomically: writes go without them and the engine verifies every
+	// write by reading the destination again (MRAP_UNGUARDED_WRITES). Leave false for AWS and
+	// versitygw v1.8.0: a store that refuses a condition (501 NotImplemented) is switched to
+	// this path per Region at its first refusal anyway.
 	UnguardedWrites bool
+	// Logger receives the one warning per Region that switches it to unguarded writes
+	// (default: discard).
+	Logger *slog.Logger
 }
 
 // Store implements replication.Store over one S3 client per Region.
 type Store struct {
 	clients map[string]S3API
 	opts    Options
+	// guardMu guards refusedRegions: Regions whose store refused a write condition.
+	guardMu        sync.Mutex
+	refusedRegions map[string]bool
 	// buffers holds the part buffers of streamed multipart copies, shared by every copy of
 	// this Store: at most Concurrency+1 buffers of PartSize bytes exist at once.
 	buffers chan []byte
@@ -191,7 +201,10 @@ func New(clients map[string]S3API, opts Options, optFns ...func(*Options)) (*Sto
 	for range opts.Concurrency + 1 {
 		buffers <- nil // allocated on first use
 	}
-	return &Store{clients: clients, opts: opts, buffers: buffers}, nil
+	if opts.Logger == nil {
+		opts.Logger = discardLogger()
+	}
+	return &Store{clients: clients, opts: opts, buffers: buffers, refusedRegions: map[string]bool{}}, nil
 }
 
 func (s *Store) client(region string) (S3API, error) {
@@ -296,7 +309,12 @@ func (s *Store) PutDeleteMarkerIf(ctx context.Context, region, bucket, key strin
 		return err
 	}
 	cond.IfAbsent = false
+	cond = s.guardFor(region, cond)
 	_, err = c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), IfMatch: ifMatch(cond)})
+	if s.refused(ctx, region, cond, err) {
+		_, err = c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+		return classify("delete", err)
+	}
 	if conditionFailed(err, cond) {
 		return conditionError("delete", cond, err)
 	}
@@ -308,11 +326,14 @@ func (s *Store) PutDeleteMarkerIf(ctx context.Context, region, bucket, key strin
 // CompleteMultipartUpload; versitygw v1.8.0 on PutObject and CompleteMultipartUpload, under its
 // per-key publish lock). Delete markers: on AWS only (versitygw v1.8.0 evaluates If-Match on
 // DeleteObject outside that lock).
-func (s *Store) Atomic(_ string, deleteMarker bool, _ int64) bool {
-	if deleteMarker {
-		return s.opts.SameService && !s.opts.UnguardedWrites
+func (s *Store) Atomic(region string, deleteMarker bool, _ int64) bool {
+	if s.unguarded(region) {
+		return false
 	}
-	return !s.opts.UnguardedWrites
+	if deleteMarker {
+		return s.opts.SameService
+	}
+	return true
 }
 
 // DeleteVersion permanently deletes one version of key.
