@@ -327,10 +327,13 @@ func (s *Store) CopyFrom(ctx context.Context, req replication.CopyRequest, src r
 	}
 	req.Condition = s.guardFor(req.DestRegion, req.Condition)
 	n, err := s.streamFrom(ctx, from, dst, req, o.out)
-	if s.refused(ctx, req.DestRegion, req.Condition, err) {
+	switch {
+	case s.refused(ctx, req.DestRegion, req.Condition, err):
 		// The opened body is spent: read the version again, without the condition.
 		req.Condition = replication.Condition{}
 		return s.copy(ctx, req)
+	case err != nil && s.copyAgain(n, err):
+		return s.stream(ctx, from, dst, req, wholeCopyAttempts-1)
 	}
 	return n, err
 }
@@ -344,17 +347,56 @@ func getContent(get *s3.GetObjectOutput) replication.Content {
 }
 
 // stream copies a version through this process: GET -> PUT, or GET -> multipart upload.
-func (s *Store) stream(ctx context.Context, src, dst S3API, req replication.CopyRequest) (int64, error) {
-	get, err := src.GetObject(ctx, &s3.GetObjectInput{
-		Bucket: aws.String(req.SourceBucket), Key: aws.String(req.Key), VersionId: aws.String(req.Source.VersionID),
-		ChecksumMode: types.ChecksumModeEnabled,
-	})
-	if err != nil {
-		return 0, sourceOr("get object", err)
+// A streamed single PUT up to the part size sends a buffered, seekable body, so the SDK's
+// retryer retries it like any request. Above the part size (MRAP_MULTIPART_THRESHOLD set
+// above MRAP_PART_SIZE) the body is the source GET itself, which the SDK cannot rewind: a
+// transient failure (5xx, throttling, a broken connection) of that PUT reads the source again
+// and makes the whole copy again, at most wholeCopyAttempts times in all.
+const wholeCopyAttempts = 3
+
+// smallBody is the size up to which a single PUT's body is its own allocation rather than a
+// shared part buffer (so small copies never wait for one).
+const smallBody int64 = 8 * MiB
+
+// stream copies a version through this process: GET -> PUT, or GET -> multipart upload; a
+// non-seekable PUT that failed transiently is made again from a new GET, attempts in all.
+func (s *Store) stream(ctx context.Context, src, dst S3API, req replication.CopyRequest, attempts ...int) (int64, error) {
+	left := wholeCopyAttempts
+	if len(attempts) > 0 {
+		left = attempts[0]
 	}
-	defer get.Body.Close()
-	return s.streamFrom(ctx, src, dst, req, get)
+	for {
+		get, err := src.GetObject(ctx, &s3.GetObjectInput{
+			Bucket: aws.String(req.SourceBucket), Key: aws.String(req.Key), VersionId: aws.String(req.Source.VersionID),
+			ChecksumMode: types.ChecksumModeEnabled,
+		})
+		if err != nil {
+			return 0, sourceOr("get object", err)
+		}
+		n, err := s.streamFrom(ctx, src, dst, req, get)
+		_ = get.Body.Close()
+		left--
+		if err == nil || left <= 0 || !s.copyAgain(n, err) || ctx.Err() != nil {
+			return n, err
+		}
+	}
 }
+
+// copyAgain reports whether a failed streamed copy of n bytes sent a body the SDK could not
+// rewind (a single PUT above the part size) and failed transiently.
+func (s *Store) copyAgain(n int64, err error) bool {
+	var ns *nonSeekablePut
+	if !errors.As(err, &ns) {
+		return false
+	}
+	return transient(err)
+}
+
+// nonSeekablePut marks the failure of a single PUT whose body was the source stream.
+type nonSeekablePut struct{ err error }
+
+func (e *nonSeekablePut) Error() string { return e.err.Error() }
+func (e *nonSeekablePut) Unwrap() error { return e.err }
 
 // streamFrom writes an open GET of the source version to the destination; the caller closes it.
 func (s *Store) streamFrom(ctx context.Context, src, dst S3API, req replication.CopyRequest, get *s3.GetObjectOutput) (int64, error) {
@@ -378,10 +420,23 @@ func (s *Store) streamFrom(ctx context.Context, src, dst S3API, req replication.
 	if size > s.opts.MultipartThreshold {
 		return size, s.streamMultipart(ctx, dst, req, t, get.Body, size)
 	}
+	var body io.Reader = io.NopCloser(get.Body) // not seekable: sent as it is read
+	seekable := size <= s.opts.PartSize
+	if seekable {
+		buf, release, err := s.putBuffer(ctx, size)
+		if err != nil {
+			return 0, err
+		}
+		defer release()
+		if _, err := io.ReadFull(get.Body, buf); err != nil {
+			return 0, fmt.Errorf("read source %s/%q version %s: %w", req.SourceBucket, req.Key, req.Source.VersionID, err)
+		}
+		body = bytesReader(buf) // seekable: the SDK retries transient failures
+	}
 	in := &s3.PutObjectInput{
 		Bucket:               aws.String(req.DestBucket),
 		Key:                  aws.String(req.Key),
-		Body:                 io.NopCloser(get.Body), // not seekable: sent as it is read
+		Body:                 body,
 		ContentLength:        aws.Int64(size),
 		Metadata:             t.metadata,
 		ContentType:          nonEmpty(content.Type),
@@ -409,9 +464,30 @@ func (s *Store) streamFrom(ctx context.Context, src, dst S3API, req replication.
 		if conditionFailed(err, req.Condition) {
 			return 0, conditionError("put object", req.Condition, err)
 		}
+		if !seekable {
+			err = &nonSeekablePut{err: err}
+		}
 		return 0, classify("put object", err)
 	}
 	return size, nil
+}
+
+// putBuffer returns a buffer of size bytes for a single PUT's body and its release: its own
+// allocation up to smallBody, else one of the Store's shared part buffers (bounded memory).
+func (s *Store) putBuffer(ctx context.Context, size int64) ([]byte, func(), error) {
+	if size <= smallBody {
+		return make([]byte, size), func() {}, nil
+	}
+	var buf []byte
+	select {
+	case buf = <-s.buffers:
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
+	if int64(cap(buf)) < size {
+		buf = make([]byte, s.opts.PartSize)
+	}
+	return buf[:size], func() { s.buffers <- buf }, nil
 }
 
 // streamMultipart reads body part by part into the Store's shared part buffers and uploads

@@ -599,6 +599,17 @@ func conditionError(op string, c replication.Condition, err error) error {
 	return fmt.Errorf("%s (%s): %w", op, c, errors.Join(replication.ErrConditionFailed, err))
 }
 
+// transient reports whether err is worth the same request again: throttling, a 5xx, a
+// timeout or a connection that broke before any HTTP answer.
+func transient(err error) bool {
+	switch errorCode(err) {
+	case "SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout", "Throttling", "ThrottlingException":
+		return true
+	}
+	status := statusOf(err)
+	return status >= 500 || status == http.StatusTooManyRequests || status == http.StatusRequestTimeout || status == 0
+}
+
 // permanentCodes are S3 error codes that retrying the same record cannot fix.
 var permanentCodes = map[string]bool{
 	"AccessDenied": true, "AllAccessDisabled": true, "NoSuchBucket": true, "InvalidAccessKeyId": true,
