@@ -21,6 +21,9 @@ const (
 	DeleteMarkerCreated ChangeKind = "DeleteMarkerCreated"
 	// PermanentlyDeleted: one version was removed for good (delete with version id, lifecycle).
 	PermanentlyDeleted ChangeKind = "PermanentlyDeleted"
+	// TagsChanged: the tag set of one existing version was replaced or deleted
+	// (PutObjectTagging, DeleteObjectTagging); no new version was written.
+	TagsChanged ChangeKind = "TagsChanged"
 )
 
 // ErrNotObjectChange is returned (wrapped) for a well-formed message that carries no object
@@ -37,8 +40,8 @@ type ObjectChange struct {
 	Sequencer string     // S3 event sequencer (orders events of one key in one bucket)
 	Size      int64      // bytes, zero for deletes
 	ETag      string     // entity tag, empty for deletes
-	Kind      ChangeKind // Created, DeleteMarkerCreated or PermanentlyDeleted
-	Reason    string     // PutObject, POST Object, CopyObject, CompleteMultipartUpload, DeleteObject, Lifecycle Expiration
+	Kind      ChangeKind // Created, DeleteMarkerCreated, PermanentlyDeleted or TagsChanged
+	Reason    string     // PutObject, POST Object, CopyObject, CompleteMultipartUpload, DeleteObject, Lifecycle Expiration, PutObjectTagging, DeleteObjectTagging
 	EventTime time.Time  // when S3 says the change happened
 }
 
@@ -66,7 +69,7 @@ func (c ObjectChange) Validate() error {
 		missing = append(missing, "version id")
 	}
 	switch c.Kind {
-	case Created, DeleteMarkerCreated, PermanentlyDeleted:
+	case Created, DeleteMarkerCreated, PermanentlyDeleted, TagsChanged:
 	default:
 		return fmt.Errorf("object change for %q has unknown kind %q", c.RawKey, c.Kind)
 	}
@@ -91,7 +94,8 @@ type envelopeProbe struct {
 }
 
 // ParseObjectChanges normalises one message into object changes. It accepts an EventBridge
-// S3 envelope ("Object Created" / "Object Deleted"), a classic S3 notification (S3Event with
+// S3 envelope ("Object Created", "Object Deleted", "Object Tags Added", "Object Tags
+// Deleted"), a classic S3 notification (S3Event with
 // Records, as S3 sends to SQS, SNS and Lambda), an SNS notification wrapping either (raw
 // message delivery off), and an SNS event (Records[].Sns) wrapping either. Anything else,
 // including s3:TestEvent, is a clear error; no message yields a partial result.
@@ -186,6 +190,10 @@ func (ev S3ObjectEvent) ObjectChange() (ObjectChange, error) {
 	switch ev.DetailType {
 	case DetailTypeObjectCreated:
 		c.Kind = Created
+	case DetailTypeObjectTagsAdded:
+		c.Kind, c.Reason = TagsChanged, ReasonPutObjectTagging
+	case DetailTypeObjectTagsDeleted:
+		c.Kind, c.Reason = TagsChanged, ReasonDeleteObjectTagging
 	case DetailTypeObjectDeleted:
 		switch ev.Detail.DeletionType {
 		case DeletionTypeMarker:
@@ -196,8 +204,8 @@ func (ev S3ObjectEvent) ObjectChange() (ObjectChange, error) {
 			return ObjectChange{}, fmt.Errorf("parse EventBridge S3 event: unknown deletion-type %q", ev.Detail.DeletionType)
 		}
 	default:
-		return ObjectChange{}, fmt.Errorf("parse EventBridge S3 event: detail-type %q is not %q or %q: %w",
-			ev.DetailType, DetailTypeObjectCreated, DetailTypeObjectDeleted, ErrNotObjectChange)
+		return ObjectChange{}, fmt.Errorf("parse EventBridge S3 event: detail-type %q is not %q, %q, %q or %q: %w",
+			ev.DetailType, DetailTypeObjectCreated, DetailTypeObjectDeleted, DetailTypeObjectTagsAdded, DetailTypeObjectTagsDeleted, ErrNotObjectChange)
 	}
 	// EventBridge's key encoding is undocumented (AWS's examples only show plain keys): a key
 	// that is not valid form-URL encoding was sent as is, so it is kept raw; the replicator
@@ -232,7 +240,7 @@ func parseS3Event(body []byte) ([]ObjectChange, error) {
 func S3RecordChange(r events.S3EventRecord) (ObjectChange, error) {
 	kind, reason, ok := S3EventNameChange(r.EventName)
 	if !ok {
-		return ObjectChange{}, fmt.Errorf("event %q is not an object create or delete: %w", r.EventName, ErrNotObjectChange)
+		return ObjectChange{}, fmt.Errorf("event %q is not an object create, delete or tag change: %w", r.EventName, ErrNotObjectChange)
 	}
 	c := ObjectChange{
 		Kind:      kind,

@@ -50,6 +50,24 @@ func TestParseObjectChanges(t *testing.T) {
 			VersionID: "mtB0cV.jejK63XkRNceanNMC.qXPWLeK", Sequencer: "617b398000000000", Kind: PermanentlyDeleted,
 			Reason: ReasonLifecycleExpiration, EventTime: time.Date(2021, 11, 12, 0, 0, 0, 0, time.UTC),
 		}}},
+		{name: "EventBridge Object Tags Added: no size, sequencer or reason", fixture: "s3-object-tags-added.json", want: []ObjectChange{{
+			Region: "ca-central-1", Bucket: "amzn-s3-demo-bucket1", Key: "example-key", RawKey: "example-key",
+			VersionID: "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e", ETag: "d41d8cd98f00b204e9800998ecf8427e", Kind: TagsChanged,
+			Reason: ReasonPutObjectTagging, EventTime: time.Date(2021, 11, 12, 0, 0, 0, 0, time.UTC),
+		}}},
+		{name: "EventBridge Object Tags Deleted", fixture: "s3-object-tags-deleted.json", want: []ObjectChange{{
+			Region: "ca-central-1", Bucket: "amzn-s3-demo-bucket1", Key: "example-key", RawKey: "example-key",
+			VersionID: "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e", ETag: "d41d8cd98f00b204e9800998ecf8427e", Kind: TagsChanged,
+			Reason: ReasonDeleteObjectTagging, EventTime: time.Date(2021, 11, 12, 0, 0, 0, 0, time.UTC),
+		}}},
+		{name: "classic ObjectTagging:Put and :Delete", fixture: "s3-event-notification-tagging.json", want: []ObjectChange{
+			{Region: "us-west-2", Bucket: "mrap-data-us-west-2", Key: "photos/red flower.jpg", RawKey: "photos/red+flower.jpg",
+				VersionID: "096fKKXTRTtl3on89fVO.nfljtsv6qko", ETag: "d41d8cd98f00b204e9800998ecf8427e", Kind: TagsChanged,
+				Reason: ReasonPutObjectTagging, EventTime: time.Date(2024, 3, 5, 12, 31, 0, 789e6, time.UTC)},
+			{Region: "us-west-2", Bucket: "mrap-data-us-west-2", Key: "photos/red flower.jpg", RawKey: "photos/red+flower.jpg",
+				VersionID: "096fKKXTRTtl3on89fVO.nfljtsv6qko", ETag: "d41d8cd98f00b204e9800998ecf8427e", Kind: TagsChanged,
+				Reason: ReasonDeleteObjectTagging, EventTime: time.Date(2024, 3, 5, 12, 31, 1, 12e6, time.UTC)},
+		}},
 		{name: "classic S3 notification decodes keys", fixture: "s3-event-notification.json", want: []ObjectChange{classicPut, classicMarker}},
 		{name: "SNS notification wrapping an S3 notification", fixture: "sns-s3-notification.json", want: []ObjectChange{classicPut, classicMarker}},
 	}
@@ -132,7 +150,9 @@ func TestParseObjectChangesRejects(t *testing.T) {
 		{name: "missing key and bucket", body: eb(func(e *S3ObjectEvent) { e.Detail.Object.Key, e.Detail.Bucket.Name = "", "" }), wantErr: "lacks bucket, key"},
 		{name: "missing region", body: eb(func(e *S3ObjectEvent) { e.Region = "" }), wantErr: "lacks region"},
 		{name: "invalid key escape in a classic notification", body: `{"Records":[{"eventName":"ObjectCreated:Put","awsRegion":"us-west-2","s3":{"bucket":{"name":"b"},"object":{"key":"50%","versionId":"v"}}}]}`, wantErr: "invalid URL escape"},
-		{name: "classic tagging event", body: `{"Records":[{"eventName":"ObjectTagging:Put","awsRegion":"us-west-2","s3":{"bucket":{"name":"b"},"object":{"key":"k"}}}]}`, wantErr: "ObjectTagging:Put", notAnObject: true},
+		{name: "classic tag change without version id", body: `{"Records":[{"eventName":"ObjectTagging:Put","awsRegion":"us-west-2","s3":{"bucket":{"name":"b"},"object":{"key":"k"}}}]}`, wantErr: "lacks version id"},
+		{name: "EventBridge tag change without version id", body: eb(func(e *S3ObjectEvent) { e.DetailType, e.Detail.Object.VersionID = DetailTypeObjectTagsAdded, "" }), wantErr: "lacks version id"},
+		{name: "classic ACL change", body: `{"Records":[{"eventName":"ObjectAcl:Put","awsRegion":"us-west-2","s3":{"bucket":{"name":"b"},"object":{"key":"k","versionId":"v"}}}]}`, wantErr: "ObjectAcl:Put", notAnObject: true},
 		{name: "key longer than S3 allows", body: eb(func(e *S3ObjectEvent) { e.Detail.Object.Key = strings.Repeat("k", MaxKeyBytes+1) }), wantErr: "S3 keys are at most 1024"},
 		{name: "SNS wrapping garbage", body: `{"Type":"Notification","Message":"nope"}`, wantErr: "sns message"},
 	}

@@ -20,12 +20,14 @@ var s3EventNames = map[string]s3EventName{
 	"ObjectRemoved:DeleteMarkerCreated":       {DeleteMarkerCreated, ReasonDeleteObject},
 	"LifecycleExpiration:Delete":              {PermanentlyDeleted, ReasonLifecycleExpiration},
 	"LifecycleExpiration:DeleteMarkerCreated": {DeleteMarkerCreated, ReasonLifecycleExpiration},
+	"ObjectTagging:Put":                       {TagsChanged, ReasonPutObjectTagging},
+	"ObjectTagging:Delete":                    {TagsChanged, ReasonDeleteObjectTagging},
 }
 
 // S3EventNameChange reads a classic S3 notification event name ("s3:ObjectCreated:Put", the
 // "s3:" prefix optional): the kind of change and the reason an EventBridge event gives for
-// it. ok is false for a name that is not an object create or delete (s3:TestEvent,
-// replication, restore, tagging ...).
+// it. ok is false for a name that is not an object create, delete or tag change
+// (s3:TestEvent, replication, restore, ACL ...).
 func S3EventNameChange(name string) (kind ChangeKind, reason string, ok bool) {
 	m, ok := s3EventNames[strings.TrimPrefix(name, "s3:")]
 	return m.kind, m.reason, ok

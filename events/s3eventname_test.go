@@ -21,7 +21,9 @@ func TestS3EventNameChange(t *testing.T) {
 		{"s3:TestEvent", "", "", false},
 		{"s3:ObjectCreated:*", "", "", false},
 		{"s3:ObjectRestore:Completed", "", "", false},
-		{"s3:ObjectTagging:Put", "", "", false},
+		{"s3:ObjectTagging:Put", TagsChanged, ReasonPutObjectTagging, true},
+		{"s3:ObjectTagging:Delete", TagsChanged, ReasonDeleteObjectTagging, true},
+		{"s3:ObjectAcl:Put", "", "", false},
 		{"s3:s3:ObjectCreated:Put", "", "", false},
 		{"", "", "", false},
 	}

@@ -5,6 +5,11 @@ const (
 	S3EventSource             = "aws.s3"
 	DetailTypeObjectCreated   = "Object Created"
 	DetailTypeObjectDeleted   = "Object Deleted"
+	// DetailTypeObjectTagsAdded and DetailTypeObjectTagsDeleted are sent for PutObjectTagging
+	// and DeleteObjectTagging: the detail names the version (version-id, etag) but carries no
+	// size, sequencer or reason.
+	DetailTypeObjectTagsAdded   = "Object Tags Added"
+	DetailTypeObjectTagsDeleted = "Object Tags Deleted"
 	DeletionTypeMarker        = "Delete Marker Created"
 	DeletionTypePermanent     = "Permanently Deleted"
 	ReasonPutObject           = "PutObject"
@@ -13,10 +18,15 @@ const (
 	ReasonCompleteMultipart   = "CompleteMultipartUpload"
 	ReasonDeleteObject        = "DeleteObject"
 	ReasonLifecycleExpiration = "Lifecycle Expiration"
+	// ReasonPutObjectTagging and ReasonDeleteObjectTagging are the Reason of a TagsChanged
+	// change (S3 sends none; the engine names the operation from the event type).
+	ReasonPutObjectTagging    = "PutObjectTagging"
+	ReasonDeleteObjectTagging = "DeleteObjectTagging"
 )
 
-// S3ObjectEvent is the EventBridge envelope of the S3 events "Object Created" and
-// "Object Deleted" (S3 user guide, "EventBridge event message structure").
+// S3ObjectEvent is the EventBridge envelope of the S3 events "Object Created",
+// "Object Deleted", "Object Tags Added" and "Object Tags Deleted" (S3 user guide,
+// "EventBridge event message structure").
 type S3ObjectEvent struct {
 	Envelope
 	Detail S3ObjectDetail `json:"detail"`

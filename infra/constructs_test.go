@@ -76,7 +76,7 @@ func TestReplicationPipeline(t *testing.T) {
 			"Name": "mrap-engine-replicate-eu-central-1",
 			"EventPattern": map[string]any{
 				"source":      []any{"aws.s3"},
-				"detail-type": []any{"Object Created", "Object Deleted"},
+				"detail-type": []any{"Object Created", "Object Deleted", "Object Tags Added", "Object Tags Deleted"},
 				"detail": map[string]any{
 					"bucket": map[string]any{"name": []any{"mrap-engine-123456789012-eu-central-1"}},
 					"object": map[string]any{"key": []any{map[string]any{"anything-but": map[string]any{"prefix": []any{".mrap-canary/", ".mrap-state/"}}}}},
@@ -178,6 +178,15 @@ func TestReplicatorMayDeleteReplicaVersionsForTheVerifyPath(t *testing.T) {
 			write := statementBySid(t, tpl, "ReplicationReplicatorRole", "WriteOtherMemberObjects")
 			if !slices.Contains(strs(write["Action"]), "s3:DeleteObjectVersion") {
 				t.Errorf("%s, %s: s3:DeleteObjectVersion not granted; the verify path cannot delete its replica", name, stack)
+			}
+			var tagging []string
+			for _, a := range strs(write["Action"]) {
+				if strings.Contains(a, "Tagging") {
+					tagging = append(tagging, a)
+				}
+			}
+			if want := []string{"s3:PutObjectTagging", "s3:PutObjectVersionTagging", "s3:DeleteObjectVersionTagging"}; !slices.Equal(tagging, want) {
+				t.Errorf("%s, %s: tagging actions %v, want exactly %v (tags on copies, tag changes by version id)", name, stack, tagging, want)
 			}
 			for _, res := range strs(write["Resource"]) {
 				if strings.Contains(res, b.cfg.Names().Bucket(region)) {

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/mrap-engine/mrap/events"
 	"github.com/mrap-engine/mrap/shared/replication"
 )
 
@@ -63,10 +64,10 @@ func NewReplication(scope constructs.Construct, id string, p ReplicationProps) *
 
 	rule := awsevents.NewRule(c, jsii.String("ObjectEvents"), &awsevents.RuleProps{
 		RuleName:    jsii.String(n.Function("replicate", p.Region)),
-		Description: jsii.String("Object Created / Object Deleted of " + n.Bucket(p.Region) + " to the replication queue"),
+		Description: jsii.String("Object Created / Deleted / Tags Added / Tags Deleted of " + n.Bucket(p.Region) + " to the replication queue"),
 		EventPattern: &awsevents.EventPattern{
 			Source:     jsii.Strings("aws.s3"),
-			DetailType: jsii.Strings("Object Created", "Object Deleted"),
+			DetailType: jsii.Strings(events.DetailTypeObjectCreated, events.DetailTypeObjectDeleted, events.DetailTypeObjectTagsAdded, events.DetailTypeObjectTagsDeleted),
 			Detail: &map[string]interface{}{
 				"bucket": map[string]interface{}{"name": jsii.Strings(n.Bucket(p.Region))},
 				// The engine's own per-Region objects (canaries, state, delete-marker records) are
@@ -131,8 +132,12 @@ func grantReplicator(role awsiam.Role, cfg Config, region string) {
 	// a concurrent winning replica landed just below it, and that path can run in any
 	// deployment (unguardedWrites, or a store answering 501 to a write condition, which
 	// switches a Region to it at run time).
-	write := []string{"s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObject", "s3:DeleteObjectVersion",
-		"s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"}
+	// Tags: s3:PutObjectTagging for x-amz-tagging on the PUTs of a copy; a tag change is
+	// written to a copy by its version id (PutObjectTagging / DeleteObjectTagging with
+	// versionId), which S3 authorizes as s3:PutObjectVersionTagging and
+	// s3:DeleteObjectVersionTagging.
+	write := []string{"s3:PutObject", "s3:PutObjectTagging", "s3:PutObjectVersionTagging", "s3:DeleteObjectVersionTagging",
+		"s3:DeleteObject", "s3:DeleteObjectVersion", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"}
 	role.AddToPolicy(statement("WriteOtherMemberObjects", write, destObjects))
 
 	var reasons []string

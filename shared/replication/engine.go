@@ -115,6 +115,9 @@ func (e *Engine) Apply(ctx context.Context, change events.ObjectChange) (Result,
 	if err != nil {
 		return res, e.failAll(&res, dests, Permanent(err))
 	}
+	if change.Kind == events.TagsChanged {
+		return e.applyTags(ctx, src, dests, change) // tags.go
+	}
 	var state SourceState
 	opened := &openedSource{}
 	defer opened.close()

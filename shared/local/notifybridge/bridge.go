@@ -1,5 +1,6 @@
 // Package notifybridge turns the bucket notifications of local S3 servers (versitygw's
-// webhook) into the EventBridge "Object Created" / "Object Deleted" envelopes AWS emits, and
+// webhook) into the EventBridge "Object Created" / "Object Deleted" / "Object Tags Added" /
+// "Object Tags Deleted" envelopes AWS emits, and
 // delivers them to a consumer (the replicator) through a bounded queue with retries and a
 // dead-letter file.
 package notifybridge
@@ -461,6 +462,24 @@ func (b *Bridge) envelope(ctx context.Context, msg webhook, i int) ([]byte, stri
 		}
 		d.Object.VersionID = aws.ToString(head.VersionId)
 		d.Object.Size = aws.ToInt64(head.ContentLength)
+		d.Object.ETag = strings.Trim(aws.ToString(head.ETag), `"`)
+	case known && kind == events.TagsChanged:
+		// versitygw v1.8.0 sends these from its webhook without a version id, even for a
+		// request with ?versionId=: the tags are taken to be the current version's. AWS sends
+		// no sequencer or size with tag events; neither does the envelope.
+		detailType = events.DetailTypeObjectTagsAdded
+		if reason == events.ReasonDeleteObjectTagging {
+			detailType = events.DetailTypeObjectTagsDeleted
+		}
+		d.Object.Sequencer = ""
+		head, err := m.Client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(m.Bucket), Key: aws.String(obj.Key), VersionId: nilIfEmpty(d.Object.VersionID)})
+		if isNotFound(err) {
+			return nil, region, fmt.Errorf("%s/%q is gone: %w", m.Bucket, obj.Key, events.ErrNotObjectChange)
+		}
+		if err != nil {
+			return nil, region, fmt.Errorf("look up version of %s/%q: %w", m.Bucket, obj.Key, err)
+		}
+		d.Object.VersionID = aws.ToString(head.VersionId)
 		d.Object.ETag = strings.Trim(aws.ToString(head.ETag), `"`)
 	case known && name == "s3:ObjectRemoved:Delete": // marker or permanent: the version id and the bucket tell
 		detailType = events.DetailTypeObjectDeleted
