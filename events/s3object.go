@@ -2,22 +2,22 @@ package events
 
 // EventBridge detail-types and values of the S3 object events the replicator consumes.
 const (
-	S3EventSource             = "aws.s3"
-	DetailTypeObjectCreated   = "Object Created"
-	DetailTypeObjectDeleted   = "Object Deleted"
+	S3EventSource           = "aws.s3"
+	DetailTypeObjectCreated = "Object Created"
+	DetailTypeObjectDeleted = "Object Deleted"
 	// DetailTypeObjectTagsAdded and DetailTypeObjectTagsDeleted are sent for PutObjectTagging
 	// and DeleteObjectTagging: the detail names the version (version-id, etag) but carries no
 	// size, sequencer or reason.
 	DetailTypeObjectTagsAdded   = "Object Tags Added"
 	DetailTypeObjectTagsDeleted = "Object Tags Deleted"
-	DeletionTypeMarker        = "Delete Marker Created"
-	DeletionTypePermanent     = "Permanently Deleted"
-	ReasonPutObject           = "PutObject"
-	ReasonPostObject          = "POST Object"
-	ReasonCopyObject          = "CopyObject"
-	ReasonCompleteMultipart   = "CompleteMultipartUpload"
-	ReasonDeleteObject        = "DeleteObject"
-	ReasonLifecycleExpiration = "Lifecycle Expiration"
+	DeletionTypeMarker          = "Delete Marker Created"
+	DeletionTypePermanent       = "Permanently Deleted"
+	ReasonPutObject             = "PutObject"
+	ReasonPostObject            = "POST Object"
+	ReasonCopyObject            = "CopyObject"
+	ReasonCompleteMultipart     = "CompleteMultipartUpload"
+	ReasonDeleteObject          = "DeleteObject"
+	ReasonLifecycleExpiration   = "Lifecycle Expiration"
 	// ReasonPutObjectTagging and ReasonDeleteObjectTagging are the Reason of a TagsChanged
 	// change (S3 sends none; the engine names the operation from the event type).
 	ReasonPutObjectTagging    = "PutObjectTagging"
