@@ -1,7 +1,7 @@
 // Command batch is the S3 Batch Operations handler of the reconciler: a job over an S3
 // Inventory manifest of one member bucket invokes it per key, and it brings that key to the
 // winning write in every member bucket (shared/reconcile, repairs through the replication
-// engine). This file only wires: typed configuration from the environment, clients built once.
+// engine). This file only wires: the configuration and handler of shared/batch, clients built once.
 package main
 
 import (
@@ -13,37 +13,17 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/mrap-engine/mrap/shared/config"
+	"github.com/mrap-engine/mrap/shared/batch"
 	"github.com/mrap-engine/mrap/shared/reconcile"
 	"github.com/mrap-engine/mrap/shared/replication"
 	"github.com/mrap-engine/mrap/shared/s3store"
 	"github.com/mrap-engine/mrap/shared/telemetry"
 )
 
-// Config is the batch handler's configuration (docs/contracts.md).
-type Config struct {
-	s3store.Config  // member buckets, endpoints, retries, copy options
-	DryRun          bool
-	Exclude         []string
-	MetricNamespace string
-}
-
-// LoadConfig reads the environment through lookup, reporting every problem at once.
-func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
-	env := config.New(lookup)
-	c := Config{
-		Config:          s3store.LoadConfig(env),
-		DryRun:          env.Bool("MRAP_DRY_RUN", false),
-		Exclude:         env.List("MRAP_RECONCILE_EXCLUDE", reconcile.DefaultExclude()),
-		MetricNamespace: env.String("MRAP_METRIC_NAMESPACE", telemetry.DefaultNamespace),
-	}
-	return c, env.Err()
-}
-
 // Setup builds the handler from the environment: config, S3 clients (once), store, engine,
 // runner.
-func Setup(ctx context.Context, lookup func(string) (string, bool), stdout io.Writer, log *slog.Logger) (*Handler, error) {
-	cfg, err := LoadConfig(lookup)
+func Setup(ctx context.Context, lookup func(string) (string, bool), stdout io.Writer, log *slog.Logger) (*batch.Handler, error) {
+	cfg, err := batch.LoadConfig(lookup)
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
@@ -63,7 +43,7 @@ func Setup(ctx context.Context, lookup func(string) (string, bool), stdout io.Wr
 	for _, m := range cfg.Members {
 		buckets = append(buckets, m.Bucket)
 	}
-	return NewHandler(runner, buckets, log, telemetry.NewMetrics(stdout, cfg.MetricNamespace)), nil
+	return batch.NewHandler(runner, buckets, log, telemetry.NewMetrics(stdout, cfg.MetricNamespace)), nil
 }
 
 func main() {

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/mrap-engine/mrap/shared/local/s3server"
+	"github.com/mrap-engine/mrap/shared/reconciler"
 )
 
 // TestSetupAgainstVersitygw wires the function from its environment against two local
@@ -57,7 +58,7 @@ func TestSetupAgainstVersitygw(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	invoke := func() (Report, map[string]any) {
+	invoke := func() (reconciler.Report, map[string]any) {
 		metrics.Reset()
 		c, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		defer cancel()

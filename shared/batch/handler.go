@@ -1,4 +1,8 @@
-package main
+// Package batch is the S3 Batch Operations handler of the reconciler and its configuration:
+// a job over an S3 Inventory manifest invokes it per key, and it brings that key to the
+// winning write in every member bucket (shared/reconcile). It is used by functions/batch,
+// which only wires.
+package batch
 
 import (
 	"context"

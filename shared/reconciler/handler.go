@@ -1,4 +1,8 @@
-package main
+// Package reconciler is the reconciler function's handler and configuration: each scheduled
+// invocation continues the reconcile pass (shared/reconcile) from its checkpoint within a time
+// budget bounded by the Lambda deadline, and publishes the Divergence metrics. It is used by
+// functions/reconciler, which only wires.
+package reconciler
 
 import (
 	"context"
