@@ -49,7 +49,7 @@ type Options struct {
 	Bounds Bounds
 	// Region to fail; empty: the Region the global endpoint serves from.
 	Region string
-	// Fault is the fault to inject (default "down").
+	// Fault is the fault to inject (default "down"): down, errors, slow, outage or isolate.
 	Fault string
 	// Out receives the timeline as it happens (default: discard).
 	Out io.Writer
@@ -68,8 +68,11 @@ type Step struct {
 
 // Report is the outcome of a drill.
 type Report struct {
-	Region         string `json:"region"`
-	Steps          []Step `json:"steps"`
+	Region string `json:"region"`
+	Fault  string `json:"fault"`
+	Steps  []Step `json:"steps"`
+	// Decider is the control Region whose decider made the routing change.
+	Decider        string `json:"decider,omitempty"`
 	ClientRequests int    `json:"client_requests"`
 	ClientErrors   int    `json:"client_errors"`
 	// ErrorsAfterFlip counts client errors from the moment traffic moved until the fault is
@@ -116,6 +119,7 @@ func Run(ctx context.Context, ep runtime.Endpoints, opts Options) (Report, error
 		opts.Bounds = DefaultBounds
 	}
 	r := &runner{ep: ep, opts: opts, out: opts.Out, http: &http.Client{Timeout: 10 * time.Second}, start: time.Now()}
+	r.rep.Fault = opts.Fault
 	r.global = r.s3(ep.GlobalEndpoint, "us-east-1", aws.NopRetryer{})
 	err := r.run(ctx)
 	return r.rep, err
@@ -195,42 +199,12 @@ func regionOf(st runtime.Status, name string) runtime.RegionStatus {
 	return runtime.RegionStatus{}
 }
 
+// run is the drill: preflight, replication, fault and failover, recovery and failback,
+// catch-up. Each step records itself against its bound.
 func (r *runner) run(ctx context.Context) error {
-	b := r.opts.Bounds
-	// Preflight: every Region healthy and active, no override in force.
-	r.logf("preflight: waiting for every Region to be healthy and active")
-	if _, ok := r.waitFor(ctx, 30*time.Second, func(st runtime.Status) bool {
-		for _, rs := range st.Regions {
-			if rs.Alarm != "OK" || rs.Dial != 100 || rs.Fault != "up" {
-				return false
-			}
-		}
-		return st.Overrides.IsZero()
-	}); !ok {
-		st, err := r.status(ctx)
-		if err != nil {
-			return err
-		}
-		var bad []string
-		for _, rs := range st.Regions {
-			if rs.Alarm != "OK" || rs.Dial != 100 || rs.Fault != "up" {
-				bad = append(bad, fmt.Sprintf("%s (dial %d, alarm %s, fault %s)", rs.Region, rs.Dial, rs.Alarm, rs.Fault))
-			}
-		}
-		if !st.Overrides.IsZero() {
-			bad = append(bad, fmt.Sprintf("overrides in force (pinned %q, drained %v)", st.Overrides.Pinned, st.Overrides.Drained))
-		}
-		return fmt.Errorf("preflight: a drill starts from every Region healthy and active, but: %s; `mrapctl fault REGION up` and `mrapctl failback` restore that",
-			strings.Join(bad, "; "))
-	}
-	st, _ := r.status(ctx)
-	if wait := time.Until(st.CooldownUntil); wait > 0 {
-		r.logf("waiting %s for the routing cooldown of the last change to end", wait.Round(time.Second))
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
+	st, err := r.preflight(ctx)
+	if err != nil {
+		return err
 	}
 	target := r.opts.Region
 	if target == "" {
@@ -240,59 +214,135 @@ func (r *runner) run(ctx context.Context) error {
 		return fmt.Errorf("%q is not a Region of the deployment", target)
 	}
 	r.rep.Region = target
-	r.logf("drill against %s (global endpoint %s)", target, r.ep.GlobalEndpoint)
-
-	// 1. Write through the global endpoint and see it replicated everywhere.
+	r.logf("drill against %s with fault %q (global endpoint %s)", target, r.opts.Fault, r.ep.GlobalEndpoint)
 	prefix := fmt.Sprintf("drill/%d/", time.Now().UnixNano())
+	if err := r.replicationStep(ctx, prefix); err != nil {
+		return err
+	}
+	// A client keeps writing and reading through the global endpoint from here on.
+	load := r.startLoad(ctx, prefix+"load/")
+	defer load.stop()
+	// The global endpoint serves from the target only when it is the closest active Region;
+	// otherwise traffic never was there and the client must simply keep working.
+	serving := target == st.Serving
+	if err := r.failStep(ctx, target, serving, load); err != nil {
+		return err
+	}
+	if err := r.recoverStep(ctx, target, serving, load); err != nil {
+		return err
+	}
+	r.catchUpStep(ctx, target, load)
+	if r.rep.Passed() {
+		r.logf("drill passed")
+	} else {
+		r.logf("drill FAILED: a step missed its bound")
+	}
+	return nil
+}
+
+// preflight waits for every Region healthy and active with no override in force, then for
+// the cooldown of the last change to end.
+func (r *runner) preflight(ctx context.Context) (runtime.Status, error) {
+	r.logf("preflight: waiting for every Region to be healthy and active")
+	ready := func(rs runtime.RegionStatus) bool { return rs.Alarm == "OK" && rs.Dial == 100 && rs.Fault == "up" }
+	if _, ok := r.waitFor(ctx, 30*time.Second, func(st runtime.Status) bool {
+		for _, rs := range st.Regions {
+			if !ready(rs) {
+				return false
+			}
+		}
+		return st.Overrides.IsZero()
+	}); !ok {
+		st, err := r.status(ctx)
+		if err != nil {
+			return st, err
+		}
+		var bad []string
+		for _, rs := range st.Regions {
+			if !ready(rs) {
+				bad = append(bad, fmt.Sprintf("%s (dial %d, alarm %s, fault %s)", rs.Region, rs.Dial, rs.Alarm, rs.Fault))
+			}
+		}
+		if !st.Overrides.IsZero() {
+			bad = append(bad, fmt.Sprintf("overrides in force (pinned %q, drained %v)", st.Overrides.Pinned, st.Overrides.Drained))
+		}
+		return st, fmt.Errorf("preflight: a drill starts from every Region healthy and active, but: %s; `mrapctl fault REGION up` and `mrapctl failback` restore that",
+			strings.Join(bad, "; "))
+	}
+	st, err := r.status(ctx)
+	if err != nil {
+		return st, err
+	}
+	if wait := time.Until(st.CooldownUntil); wait > 0 {
+		r.logf("waiting %s for the routing cooldown of the last change to end", wait.Round(time.Second))
+		select {
+		case <-ctx.Done():
+			return st, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+	return st, nil
+}
+
+// replicationStep writes through the global endpoint and waits for the write everywhere.
+func (r *runner) replicationStep(ctx context.Context, prefix string) error {
 	body := []byte("written through the global endpoint at " + time.Now().UTC().Format(time.RFC3339Nano))
 	if _, err := r.global.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(r.ep.MRAPAlias), Key: aws.String(prefix + "first"), Body: bytes.NewReader(body)}); err != nil {
 		return fmt.Errorf("write through the global endpoint: %w", err)
 	}
-	took, ok := r.replicated(ctx, prefix+"first", body, "", b.Replication)
-	r.step("replication to every Region", took, b.Replication, ok, "")
+	took, ok := r.replicated(ctx, prefix+"first", body, "", r.opts.Bounds.Replication)
+	r.step("replication to every Region", took, r.opts.Bounds.Replication, ok, "")
+	return nil
+}
 
-	// 2. A client keeps writing and reading through the global endpoint.
-	load := r.startLoad(ctx, prefix+"load/")
-
-	// 3. Fail the Region.
+// failStep injects the fault and times detection, the routes flip and the traffic move.
+func (r *runner) failStep(ctx context.Context, target string, serving bool, load *load) error {
+	b := r.opts.Bounds
 	r.logf("injecting fault %q in %s", r.opts.Fault, target)
 	if err := r.post(ctx, runtime.PathFaults+target, runtime.FaultRequest{Mode: r.opts.Fault}); err != nil {
-		load.stop()
 		return err
 	}
 	faultAt := time.Now()
-	took, ok = r.waitFor(ctx, b.Detection, func(st runtime.Status) bool { return regionOf(st, target).Alarm == "ALARM" })
+	took, ok := r.waitFor(ctx, b.Detection, func(st runtime.Status) bool { return regionOf(st, target).Alarm == "ALARM" })
 	r.step("detection (alarm in ALARM)", took, b.Detection, ok, "")
-	_, ok = r.waitFor(ctx, b.RoutesFlip-time.Since(faultAt), func(st runtime.Status) bool { return regionOf(st, target).Dial == 0 })
+	var by string
+	_, ok = r.waitFor(ctx, b.RoutesFlip-time.Since(faultAt), func(st runtime.Status) bool {
+		by = st.LastDecider
+		return regionOf(st, target).Dial == 0
+	})
 	took = time.Since(faultAt)
-	r.step("routes flipped (dial 0)", took, b.RoutesFlip, ok, "")
-	// The global endpoint serves from the target only when it is the closest active Region;
-	// otherwise traffic never was there and the client must simply keep working.
-	serving := target == st.Serving
+	note := ""
+	if ok && by != "" {
+		note = "by the decider in " + by
+	}
+	r.step("routes flipped (dial 0)", took, b.RoutesFlip, ok, note)
+	r.rep.Decider = by
 	moved, okMoved := load.waitMoved(faultAt, target, b.Traffic)
 	if serving {
 		r.step("traffic moved off "+target, moved, b.Traffic, okMoved, "first request served by "+load.servedBy())
 	} else {
-		r.logf("note: %s is not the Region the global endpoint serves from (%s): traffic stays there", target, st.Serving)
+		r.logf("note: %s is not the Region the global endpoint serves from: traffic stays where it is", target)
 	}
 	time.Sleep(3 * time.Second) // keep the client going on the new Region
 	reqs, errs, after := load.counts()
 	r.step("client errors after traffic moved", 0, 0, okMoved && after <= b.ErrorsAfterFlip,
 		fmt.Sprintf("%d errors of %d requests in total, %d after traffic moved", errs, reqs, after))
 	r.rep.ErrorsAfterFlip = after
+	return nil
+}
 
-	// 4. Recover, then fail back.
+// recoverStep removes the fault, waits for the alarm to clear and fails back.
+func (r *runner) recoverStep(ctx context.Context, target string, serving bool, load *load) error {
+	b := r.opts.Bounds
 	r.logf("removing the fault in %s", target)
 	if err := r.post(ctx, runtime.PathFaults+target, runtime.FaultRequest{Mode: "up"}); err != nil {
-		load.stop()
 		return err
 	}
-	took, ok = r.waitFor(ctx, b.Recovery, func(st runtime.Status) bool { return regionOf(st, target).Alarm == "OK" })
+	took, ok := r.waitFor(ctx, b.Recovery, func(st runtime.Status) bool { return regionOf(st, target).Alarm == "OK" })
 	r.step("recovery (alarm OK)", took, b.Recovery, ok, "")
 	r.logf("failback")
 	fbAt := time.Now()
 	if err := r.post(ctx, runtime.PathCommand, runtime.CommandRequest{Action: "failback", Reason: "drill", By: "mrapctl drill"}); err != nil {
-		load.stop()
 		return err
 	}
 	if serving {
@@ -303,27 +353,25 @@ func (r *runner) run(ctx context.Context) error {
 		r.step("routes back (dial 100)", back, b.Failback, okBack, "")
 	}
 	load.stop()
-	reqs, errs, _ = load.counts()
+	reqs, errs, _ := load.counts()
 	r.rep.ClientRequests, r.rep.ClientErrors = reqs, errs
 	r.rep.ErrorsAfterFailback = load.errorsSince(fbAt)
 	if r.rep.ErrorsAfterFailback > 0 {
 		r.logf("note: %d client errors after failback (reads of outage writes not yet replicated back to %s)", r.rep.ErrorsAfterFailback, target)
 	}
+	return nil
+}
 
-	// 5. What was written during the outage reaches the recovered Region.
+// catchUpStep waits for what was written elsewhere during the outage to reach the target.
+func (r *runner) catchUpStep(ctx context.Context, target string, load *load) {
+	b := r.opts.Bounds
 	key, data := load.lastWrittenElsewhere(target)
 	if key == "" {
 		r.step("outage writes replicated to "+target, 0, b.CatchUp, false, "no write was served by another Region")
-	} else {
-		took, ok = r.replicated(ctx, key, data, target, b.CatchUp)
-		r.step("outage writes replicated to "+target, took, b.CatchUp, ok, key)
+		return
 	}
-	if r.rep.Passed() {
-		r.logf("drill passed")
-	} else {
-		r.logf("drill FAILED: a step missed its bound")
-	}
-	return nil
+	took, ok := r.replicated(ctx, key, data, target, b.CatchUp)
+	r.step("outage writes replicated to "+target, took, b.CatchUp, ok, key)
 }
 
 // replicated waits until key holds data in every Region (or only in `only`).

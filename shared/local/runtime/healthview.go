@@ -34,7 +34,9 @@ func (rt *Runtime) observe(from string) health.Observations {
 }
 
 // healthFrom is the quorum view of health from Region `from` (see observe).
-func (rt *Runtime) healthFrom(from string) health.View { return health.Quorum(rt.topology(), rt.observe(from)) }
+func (rt *Runtime) healthFrom(from string) health.View {
+	return health.Quorum(rt.topology(), rt.observe(from))
+}
 
 // healthView is the operator's view (status, redrive).
 func (rt *Runtime) healthView() health.View { return rt.healthFrom("") }

@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/mrap-engine/mrap/shared/config"
+	"github.com/mrap-engine/mrap/shared/docstore"
 	"github.com/mrap-engine/mrap/shared/local/faults"
 	"github.com/mrap-engine/mrap/shared/local/globalendpoint"
 	"github.com/mrap-engine/mrap/shared/local/network"
@@ -89,6 +90,8 @@ type Runtime struct {
 	bridge   *notifybridge.Bridge
 	links    *network.Links
 	deciders []*decider
+	// stateCopies is the failover state copy of every Region, as its own Region reaches it.
+	stateCopies map[string]docstore.Store
 	// lastDecider is the Region of the decider that made the last routing change.
 	lastDecider atomic.Value
 	servers     []*http.Server
@@ -289,6 +292,9 @@ func Start(ctx context.Context, opts Options) (_ *Runtime, err error) {
 		return nil, err
 	}
 	rt.serveControl(ls.control, verifier)
+	if err := rt.openStateCopies(); err != nil {
+		return nil, err
+	}
 	if err := rt.startDeciders(); err != nil {
 		return nil, err
 	}
