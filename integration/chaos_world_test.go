@@ -64,6 +64,7 @@ type chaosWorld struct {
 
 	applyErrors, permanentErrors atomic.Int64
 	echoes, noopDeletes          atomic.Int64
+	fates                        [numberOfEventFates]atomic.Int64 // user events by fate
 }
 
 // ackWrite is one acknowledged user write: a put or a delete (marker), with what the user
@@ -97,6 +98,12 @@ func startChaosWorld(t testing.TB, seed uint64, qf queueFaults, tf transportFaul
 	if s3MarkerTimes {
 		base = newMarkerClock(base)
 	}
+	// Version ids that sort against time, for every client (see opaqueIDs).
+	secrets := map[string]string{}
+	for _, srv := range w.servers {
+		secrets[srv.AccessKey] = srv.SecretKey
+	}
+	base = newOpaqueIDs(base, secrets)
 	w.transport = newChaosTransport(seed+1, tf, base)
 	engineClients := map[string]s3store.S3API{}
 	for i, r := range chaosRegions {
@@ -164,8 +171,19 @@ func chaosKeys(n int) []string {
 	return append(out, tricky...)
 }
 
-// put writes a new version of key in region, directly, records it and publishes its event.
-func (w *chaosWorld) put(ctx context.Context, rng *rand.Rand, region, key, op string) {
+// eventFate is what happens to the event of one user write.
+type eventFate int
+
+const (
+	eventSent          eventFate = iota // published with its sequencer
+	eventDropped                        // never published (lost before the queue)
+	eventNoSequencer                    // published without a sequencer
+	numberOfEventFates                  // for counting
+)
+
+// put writes a new version of key in region, directly, records it and publishes its event
+// (as fate says). It returns the version's Last-Modified (zero when the write failed).
+func (w *chaosWorld) put(ctx context.Context, rng *rand.Rand, region, key, op string, fate eventFate) time.Time {
 	body := []byte(fmt.Sprintf("%s seed=%d %s", op, w.seed, strings.Repeat("x", rng.IntN(2048))))
 	meta := map[string]string{"writer": region, "op": op}
 	if rng.IntN(2) == 0 {
@@ -190,17 +208,31 @@ func (w *chaosWorld) put(ctx context.Context, rng *rand.Rand, region, key, op st
 	unlock()
 	if err != nil {
 		w.unknown(key, fmt.Sprintf("put %s in %s: %v", op, region, err))
-		return
+		return time.Time{}
 	}
 	sum := sha256.Sum256(body)
 	aw := ackWrite{Region: region, Key: key, VersionID: aws.ToString(out.VersionId), LastModified: aws.ToTime(head.LastModified), Sequencer: seq,
 		Hash: hex.EncodeToString(sum[:]), ContentType: ctype, Meta: meta, Tags: tags, Op: op}
 	w.record(aw)
-	w.queues[region].publish(chaosEnvelope(aw, int64(len(body)), aws.ToString(out.ETag)))
+	w.publish(aw, int64(len(body)), aws.ToString(out.ETag), fate)
+	return aw.LastModified
 }
 
-// del deletes key in region without a version id (a delete marker), records and publishes it.
-func (w *chaosWorld) del(ctx context.Context, region, key, op string) {
+// publish sends the event of an acknowledged user write as fate says.
+func (w *chaosWorld) publish(aw ackWrite, size int64, etag string, fate eventFate) {
+	w.fates[fate].Add(1)
+	switch fate {
+	case eventDropped:
+		return
+	case eventNoSequencer:
+		aw.Sequencer = "" // the record keeps it (the test's truth); the event lacks it
+	}
+	w.queues[aw.Region].publish(chaosEnvelope(aw, size, etag))
+}
+
+// del deletes key in region without a version id (a delete marker), records and publishes it
+// (as fate says). It returns the marker's Last-Modified (zero when nothing was written).
+func (w *chaosWorld) del(ctx context.Context, region, key, op string, fate eventFate) time.Time {
 	unlock := w.lock(region, key)
 	out, err := w.direct[region].DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(w.bucket(region)), Key: aws.String(key)})
 	var lm time.Time
@@ -216,15 +248,16 @@ func (w *chaosWorld) del(ctx context.Context, region, key, op string) {
 	unlock()
 	if noop {
 		w.noopDeletes.Add(1)
-		return
+		return time.Time{}
 	}
 	if err != nil {
 		w.unknown(key, fmt.Sprintf("delete %s in %s: %v", op, region, err))
-		return
+		return time.Time{}
 	}
 	aw := ackWrite{Region: region, Key: key, VersionID: aws.ToString(out.VersionId), LastModified: lm, Sequencer: seq, Deleted: true, Op: op}
 	w.record(aw)
-	w.queues[region].publish(chaosEnvelope(aw, 0, ""))
+	w.publish(aw, 0, "", fate)
+	return lm
 }
 
 // servesNothing reports whether key is absent or deleted in region.
@@ -489,7 +522,8 @@ type versionRow struct {
 }
 
 // versions returns every version of key in region, newest first (versitygw's version ids
-// are ULIDs: they sort by creation), with the origin each one carries.
+// are ULIDs that sort by creation; the clients see them mirrored, see opaqueIDs), with the
+// origin each one carries.
 func (w *chaosWorld) versions(ctx context.Context, region, key string) ([]versionRow, error) {
 	c, bucket := w.direct[region], w.bucket(region)
 	user := map[string]bool{}
@@ -524,7 +558,7 @@ func (w *chaosWorld) versions(ctx context.Context, region, key string) ([]versio
 		out = append(out, versionRow{VersionID: id, Latest: aws.ToBool(v.IsLatest), User: user[id],
 			Origin: replication.DestinationOrigin(region, replication.Version{Exists: true, VersionID: id, LastModified: aws.ToTime(h.LastModified), Metadata: h.Metadata})})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].VersionID > out[j].VersionID })
+	sort.Slice(out, func(i, j int) bool { return mirrorID(out[i].VersionID) > mirrorID(out[j].VersionID) })
 	return out, nil
 }
 
