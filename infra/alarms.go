@@ -6,8 +6,8 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
-// Alarm kinds. Health kinds are named with the alarm prefix and count toward failover;
-// operational kinds notify only.
+// Alarm kinds. The health kind (availability) is named with the alarm prefix and counts toward
+// failover (ObserverAlarms); operational kinds notify only.
 const (
 	AlarmAvailability     = "availability"
 	AlarmDLQNotEmpty      = "dlq-not-empty"
@@ -24,33 +24,21 @@ type RegionAlarmsProps struct {
 	Region string
 }
 
-// RegionAlarms are the alarms of one Region: prober availability (a health alarm, named
-// {MRAP_ALARM_PREFIX}{region}-availability) and the operational alarms on the dead-letter
-// queue, replication latency, backlog age and replicator errors.
+// RegionAlarms are the operational alarms of one member Region: the dead-letter queue,
+// replication latency, backlog age and replicator errors. (Its health is judged from
+// outside: ObserverAlarms in the other observer Regions.)
 type RegionAlarms struct {
 	constructs.Construct
-	Health      []awscloudwatch.Alarm
 	Operational []awscloudwatch.Alarm
 }
 
 // NewRegionAlarms creates the alarms. They have no actions: their state changes travel as
-// events to the home Region, where the failover function and the audit topic receive them.
+// events to every decider, whose audit topic publishes them.
 func NewRegionAlarms(scope constructs.Construct, id string, p RegionAlarmsProps) *RegionAlarms {
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	cfg, n := p.Config, p.Config.Names()
 	m := metricSource{names: n, of: p.Region}
 	periods := jsii.Number(cfg.Alarms.EvaluationPeriods)
-
-	availability := awscloudwatch.NewAlarm(c, jsii.String("Availability"), &awscloudwatch.AlarmProps{
-		AlarmName:          jsii.String(n.HealthAlarm(p.Region, AlarmAvailability)),
-		AlarmDescription:   jsii.String("Canary availability of " + p.Region + " is below the threshold; counts toward failover. Missing data (prober not running) counts as breaching."),
-		Metric:             m.canaryAvailability("regional"),
-		ComparisonOperator: awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD,
-		Threshold:          jsii.Number(cfg.Alarms.AvailabilityBelow),
-		EvaluationPeriods:  periods,
-		DatapointsToAlarm:  periods,
-		TreatMissingData:   awscloudwatch.TreatMissingData_BREACHING,
-	})
 
 	dlq := awscloudwatch.NewAlarm(c, jsii.String("DeadLetterQueue"), &awscloudwatch.AlarmProps{
 		AlarmName:          jsii.String(n.OpsAlarm(p.Region, AlarmDLQNotEmpty)),
@@ -97,7 +85,6 @@ func NewRegionAlarms(scope constructs.Construct, id string, p RegionAlarmsProps)
 
 	return &RegionAlarms{
 		Construct:   c,
-		Health:      []awscloudwatch.Alarm{availability},
 		Operational: []awscloudwatch.Alarm{dlq, latency, backlog, errors},
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -70,20 +71,37 @@ func apps(t *testing.T) map[string]*built {
 
 func TestSynthesizesEachRegionCount(t *testing.T) {
 	tests := []struct {
-		name    string
-		app     func(*testing.T) *built
-		regions int
-		home    string
+		name     string
+		app      func(*testing.T) *built
+		regions  int
+		home     string
+		stacks   []string // every stack id, in deploy order
+		deciders []string
 	}{
-		{"2 Regions", defaultApp, 2, "us-east-1"},
-		{"3 Regions", fullApp, 3, "eu-west-1"},
-		{"5 Regions", fiveRegionApp, 5, "us-west-2"},
+		{"2 Regions and a witness (cdk.json)", defaultApp, 2, "us-east-1",
+			[]string{"Region-us-east-1", "Region-us-west-2", "Control", "Probe-us-east-1", "Probe-us-west-2", "Witness-us-east-2",
+				"Decider-us-east-1", "Decider-us-west-2"},
+			[]string{"us-east-1", "us-west-2"}},
+		{"3 Regions, a witness, a decider outside the members, a backup Region", fullApp, 3, "eu-west-1",
+			[]string{"Region-eu-west-1", "Region-us-east-1", "Region-eu-central-1", "Control",
+				"Probe-eu-west-1", "Probe-us-east-1", "Probe-eu-central-1", "Witness-us-east-2",
+				"Decider-eu-west-1", "Decider-ap-northeast-1", "Relay-us-west-2"},
+			[]string{"eu-west-1", "ap-northeast-1"}},
+		{"5 Regions", fiveRegionApp, 5, "us-west-2",
+			[]string{"Region-us-east-1", "Region-us-west-2", "Region-ap-southeast-2", "Region-ap-northeast-1", "Region-eu-west-1", "Control",
+				"Probe-us-east-1", "Probe-us-west-2", "Probe-ap-southeast-2", "Probe-ap-northeast-1", "Probe-eu-west-1",
+				"Decider-us-east-1", "Decider-us-west-2"},
+			[]string{"us-east-1", "us-west-2"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := tt.app(t)
-			if got, want := len(b.stacks), 2*tt.regions+1; got != want {
-				t.Errorf("got %d stacks, want %d (regional and probe per Region, one control)", got, want)
+			var got []string
+			for _, s := range b.engine.Stacks(b.cfg) {
+				got = append(got, *s.Node().Id())
+			}
+			if !slices.Equal(got, tt.stacks) {
+				t.Errorf("stacks = %v\nwant %v", got, tt.stacks)
 			}
 			if got := *b.engine.Control.Region(); got != tt.home {
 				t.Errorf("control stack in %s, want %s", got, tt.home)
@@ -93,18 +111,38 @@ func TestSynthesizesEachRegionCount(t *testing.T) {
 					t.Errorf("stacks of %s deploy to %s and %s", r, *s.Region(), *b.engine.Probes[r].Region())
 				}
 			}
+			for r, s := range b.engine.Deciders {
+				if *s.Region() != r {
+					t.Errorf("decider stack of %s deploys to %s", r, *s.Region())
+				}
+			}
+			if !slices.Equal(b.cfg.Deciders, tt.deciders) {
+				t.Errorf("deciders = %v, want %v", b.cfg.Deciders, tt.deciders)
+			}
 			for _, mrap := range resources(b.json["Control"], "AWS::S3::MultiRegionAccessPoint") {
 				if got := len(props(mrap)["Regions"].([]any)); got != tt.regions {
 					t.Errorf("access point has %d Regions, want %d", got, tt.regions)
 				}
 			}
-			// Deploy order: regional stacks, then control, then probes.
+			// Deploy order: regional stacks, then control, then observers, then deciders.
 			for _, r := range b.cfg.Regions {
 				if !dependsOn(b.engine.Control.Stack, b.engine.Regional[r].Stack) {
 					t.Errorf("control stack does not wait for the %s stack", r)
 				}
-				if !dependsOn(b.engine.Probes[r].Stack, b.engine.Control.Stack) {
-					t.Errorf("probe stack of %s does not wait for the control stack", r)
+			}
+			for _, o := range b.cfg.Observers() {
+				if !dependsOn(b.engine.Probes[o].Stack, b.engine.Control.Stack) {
+					t.Errorf("observer stack of %s does not wait for the control stack", o)
+				}
+				for _, d := range b.cfg.Deciders {
+					if !dependsOn(b.engine.Deciders[d].Stack, b.engine.Probes[o].Stack) {
+						t.Errorf("decider %s does not wait for observer %s (its alarms and state copy)", d, o)
+					}
+				}
+			}
+			for _, d := range b.cfg.Deciders {
+				if !dependsOn(b.engine.Deciders[d].Stack, b.engine.Control.Stack) {
+					t.Errorf("decider %s does not wait for the control stack (the access point)", d)
 				}
 			}
 		})
@@ -123,7 +161,7 @@ func dependsOn(s, on awscdk.Stack) bool {
 func TestFiveRegionFailoverSettings(t *testing.T) {
 	b := fiveRegionApp(t)
 	must(t, "failback and dry run reach the function", func() {
-		b.tpl["Control"].HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
+		b.tpl["Decider-us-west-2"].HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
 			"FunctionName": "mrap-engine-failover-us-west-2",
 			"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{
 				"MRAP_FAILBACK": "true", "MRAP_DRY_RUN": "true", "MRAP_ROUTING_MODE": "active-active",
@@ -237,7 +275,7 @@ func TestBuildNeedsTheFunctionBinaries(t *testing.T) {
 	}
 	for _, batchRepair := range []string{"true", "false"} {
 		t.Run("batchRepair="+batchRepair, func(t *testing.T) {
-			ctx := map[string]interface{}{CtxBatchRepair: batchRepair}
+			ctx := map[string]interface{}{CtxBatchRepair: batchRepair, CtxWitnessRegions: "us-east-2"}
 			app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(t.TempDir())})
 			_, err := Build(app, Code{Dir: dir})
 			if err == nil || !strings.Contains(err.Error(), "make build") {
@@ -269,7 +307,7 @@ func TestBuildWithoutBatchRepairNeedsNoBatchBinary(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ctx := map[string]interface{}{CtxBatchRepair: "false"}
+	ctx := map[string]interface{}{CtxBatchRepair: "false", CtxWitnessRegions: "us-east-2"}
 	app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(t.TempDir())})
 	e, err := Build(app, Code{Dir: dir})
 	if err != nil {

@@ -56,21 +56,8 @@ type MemberBucket struct {
 func NewMemberBucket(scope constructs.Construct, id string, p MemberBucketProps) *MemberBucket {
 	c := constructs.NewConstruct(scope, jsii.String(id))
 
-	logs := awss3.NewBucket(c, jsii.String("AccessLogs"), &awss3.BucketProps{
-		BucketName:        jsii.String(p.Names.AccessLogBucket(p.Region)),
-		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
-		Encryption:        awss3.BucketEncryption_S3_MANAGED,
-		EnforceSSL:        jsii.Bool(true),
-		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
-		Versioned:         jsii.Bool(true),
-		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
-		LifecycleRules: &[]*awss3.LifecycleRule{{
-			Id:                          jsii.String("expire-access-logs"),
-			Expiration:                  awscdk.Duration_Days(jsii.Number(365)),
-			NoncurrentVersionExpiration: awscdk.Duration_Days(jsii.Number(1)),
-		}},
-	})
-	suppress(logs, "AwsSolutions-S1", "This bucket is the access log (and inventory) destination of the member bucket; logging it into itself would loop.")
+	logs := newAccessLogBucket(c, "AccessLogs", p.Names.AccessLogBucket(p.Region),
+		"This bucket is the access log (and inventory) destination of the member bucket; logging it into itself would loop.")
 
 	props := &awss3.BucketProps{
 		BucketName:             jsii.String(p.Names.Bucket(p.Region)),

@@ -64,7 +64,20 @@ const (
 	CtxBatchRepair               = "batchRepair"
 	CtxMarkerRecordDays          = "markerRecordDays"
 	CtxUnguardedWrites           = "unguardedWrites"
+	CtxControlRegions            = "controlRegions"
+	CtxWitnessRegions            = "witnessRegions"
+	CtxLeaseTTL                  = "leaseTtl"
+	CtxViewBound                 = "viewBound"
+	CtxMaxSkew                   = "maxSkew"
 )
+
+// BackupHealthRegions are the Regions AWS Health also delivers public events to: us-west-2 is
+// the backup of every Region, us-east-1 the backup of us-west-2 (docs/failover.md).
+func BackupHealthRegions() []string { return []string{"us-west-2", "us-east-1"} }
+
+// maxDeciders is the most decider Regions: every forwarding rule targets each decider's bus,
+// and an EventBridge rule has at most five targets.
+const maxDeciders = 5
 
 // PlaceholderAccount is the documented stand-in account of cdk.json: it synthesizes, and
 // deploying it fails, so real deployments pass -c account=....
@@ -78,6 +91,16 @@ type Config struct {
 	HomeRegion   string   // hosts the control stack; serves the routes API
 	Name         string   // MRAP name and base of every other physical name
 	BucketPrefix string
+	// Deciders are the Regions that run the failover function (context controlRegions), in
+	// the order that picks the primary.
+	Deciders []string
+	// Witnesses are observer Regions without a member bucket: a prober and a state copy.
+	Witnesses []string
+	// LeaseTTL, ViewBound and MaxSkew are the deciders' lease, the oldest view a decider may
+	// submit on, and the clock skew tolerated between deciders (docs/failover.md).
+	LeaseTTL  time.Duration
+	ViewBound time.Duration
+	MaxSkew   time.Duration
 
 	Mode             string
 	Priority         []string // every member Region, most preferred first
@@ -160,13 +183,65 @@ func (c Config) Members() []config.Member {
 	return out
 }
 
-// ControlRegions returns the routes-API Regions in the order the failover function should
-// try them: the home Region first, then the others.
-func (c Config) ControlRegions() []string {
-	out := []string{c.HomeRegion}
+// RoutesAPIOrder returns the routes-API Regions in the order a decider in region tries them:
+// its own Region first when it serves the API, then the others (MRAP_CONTROL_REGIONS).
+func RoutesAPIOrder(region string) []string {
+	out := []string{}
+	if slices.Contains(RoutesAPIRegions(), region) {
+		out = append(out, region)
+	}
 	for _, r := range RoutesAPIRegions() {
-		if r != c.HomeRegion {
+		if r != region {
 			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Observers returns the Regions that probe the members: every member, then every witness.
+func (c Config) Observers() []string {
+	return union(c.Regions, c.Witnesses)
+}
+
+// StateRegions returns the Regions holding a copy of the failover state (S = members ∪
+// witnesses ∪ deciders), members first.
+func (c Config) StateRegions() []string {
+	return union(c.Regions, c.Witnesses, c.Deciders)
+}
+
+// HealthRegions returns the Regions whose AWS Health events reach the deciders: every member
+// and the backup Regions AWS also delivers public events to.
+func (c Config) HealthRegions() []string {
+	return union(c.Regions, BackupHealthRegions())
+}
+
+// IsDecider reports whether region runs a failover function.
+func (c Config) IsDecider(region string) bool { return slices.Contains(c.Deciders, region) }
+
+// IsMember reports whether region holds a member bucket.
+func (c Config) IsMember(region string) bool { return slices.Contains(c.Regions, region) }
+
+// IsWitness reports whether region is a witness.
+func (c Config) IsWitness(region string) bool { return slices.Contains(c.Witnesses, region) }
+
+// Warnings returns what synthesizes but an operator should know: two members without a witness
+// have no third opinion on a partition between them, which can only be held, never resolved.
+func (c Config) Warnings() []string {
+	if len(c.Regions) == 2 && len(c.Witnesses) == 0 {
+		return []string{fmt.Sprintf("two member Regions (%s) and no witness Region: a partition between them can only be held, never resolved; add one with -c %s=REGION (docs/failover.md)",
+			strings.Join(c.Regions, ", "), CtxWitnessRegions)}
+	}
+	return nil
+}
+
+// union returns the distinct Regions of lists, in first-seen order.
+func union(lists ...[]string) []string {
+	var out []string
+	for _, l := range lists {
+		for _, r := range l {
+			if !slices.Contains(out, r) {
+				out = append(out, r)
+			}
 		}
 	}
 	return out
@@ -244,6 +319,11 @@ func LoadConfig(lookup ContextLookup) (Config, error) {
 	}
 	c.HomeRegion = env.String(CtxHomeRegion, defaultHome(c.Regions))
 	c.Priority = env.List(CtxPriority, c.Regions)
+	c.Deciders = env.List(CtxControlRegions, defaultDeciders(c.Regions))
+	c.Witnesses = env.List(CtxWitnessRegions, nil)
+	c.LeaseTTL = env.Duration(CtxLeaseTTL, 3*time.Minute)
+	c.ViewBound = env.Duration(CtxViewBound, 30*time.Second)
+	c.MaxSkew = env.Duration(CtxMaxSkew, 5*time.Second)
 
 	validate(env, &c)
 	if err := env.Err(); err != nil {
@@ -262,11 +342,37 @@ func defaultHome(regions []string) string {
 	return "us-west-2"
 }
 
+// defaultDeciders returns two routes-API Regions: the members that serve the API first, in
+// member order, then the others in RoutesAPIRegions order.
+func defaultDeciders(members []string) []string {
+	var out []string
+	for _, r := range append(slices.Clone(members), RoutesAPIRegions()...) {
+		if len(out) < 2 && slices.Contains(RoutesAPIRegions(), r) && !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // maxReconcileRate keeps the divergence alarm's evaluation range (DivergencePeriods reconcile
 // periods) within CloudWatch's 7 days.
 const maxReconcileRate = 7 * 24 * time.Hour / DivergencePeriods
 
+// validate records every problem of c in env, one named step per concern.
 func validate(env *config.Env, c *Config) {
+	validateNames(env, c)
+	validateMembers(env, c)
+	validateRoles(env, c)
+	validateRouting(env, c)
+	validateReplicator(env, c)
+	validateSchedules(env, c)
+	validateDeciderTimes(env, c)
+	validateAlarms(env, c)
+	validateRetention(env, c)
+}
+
+// validateNames checks the account and the names every physical name derives from.
+func validateNames(env *config.Env, c *Config) {
 	if !accountPattern.MatchString(c.Account) {
 		env.Fail(CtxAccount, "want a 12-digit AWS account id, got %q", c.Account)
 	}
@@ -276,7 +382,10 @@ func validate(env *config.Env, c *Config) {
 	if !bucketPrefixPattern.MatchString(c.BucketPrefix) || strings.Contains(c.BucketPrefix, "--") {
 		env.Fail(CtxBucketPrefix, "want 2 to 28 lowercase letters, digits or single hyphens, got %q", c.BucketPrefix)
 	}
+}
 
+// validateMembers checks the member Regions and the home Region.
+func validateMembers(env *config.Env, c *Config) {
 	seen := map[string]bool{}
 	for _, r := range c.Regions {
 		if !config.ValidRegion(r) {
@@ -296,7 +405,46 @@ func validate(env *config.Env, c *Config) {
 	if !slices.Contains(RoutesAPIRegions(), c.HomeRegion) {
 		env.Fail(CtxHomeRegion, "%q cannot serve the routes API; choose one of %s", c.HomeRegion, strings.Join(RoutesAPIRegions(), ", "))
 	}
+}
 
+// validateRoles checks the deciders and witnesses, and that the state copies they make up
+// keep a majority when any one Region is lost (docs/failover.md).
+func validateRoles(env *config.Env, c *Config) {
+	distinctRegions(env, CtxControlRegions, c.Deciders)
+	if len(c.Deciders) < 2 {
+		env.Fail(CtxControlRegions, "failover must run in at least 2 Regions so that losing one still fails over, got %d (%s)", len(c.Deciders), strings.Join(c.Deciders, ","))
+	}
+	if len(c.Deciders) > maxDeciders {
+		env.Fail(CtxControlRegions, "at most %d Regions (every forwarding rule targets each decider's event bus; EventBridge allows %d targets per rule), got %d", maxDeciders, maxDeciders, len(c.Deciders))
+	}
+	distinctRegions(env, CtxWitnessRegions, c.Witnesses)
+	for _, w := range c.Witnesses {
+		if c.IsMember(w) {
+			env.Fail(CtxWitnessRegions, "%q is a member Region; a witness is a Region without a member bucket", w)
+		}
+	}
+	if s := c.StateRegions(); len(s) < 3 {
+		env.Fail(CtxWitnessRegions, "the failover state needs copies in at least 3 Regions so that a majority survives the loss of one, but members, witnesses and controlRegions span %d (%s); add a witness Region (-c %s=REGION)",
+			len(s), strings.Join(s, ","), CtxWitnessRegions)
+	}
+}
+
+// distinctRegions records names that are not Region names or appear twice in list.
+func distinctRegions(env *config.Env, key string, list []string) {
+	seen := map[string]bool{}
+	for _, r := range list {
+		if !config.ValidRegion(r) {
+			env.Fail(key, "%q is not a Region name", r)
+		}
+		if seen[r] {
+			env.Fail(key, "Region %q appears twice", r)
+		}
+		seen[r] = true
+	}
+}
+
+// validateRouting checks the routing policy settings.
+func validateRouting(env *config.Env, c *Config) {
 	switch c.Mode {
 	case ModeActiveActive, ModeActivePassive:
 	default:
@@ -313,11 +461,14 @@ func validate(env *config.Env, c *Config) {
 	default:
 		env.Fail(CtxInsufficientData, "want ignore or unhealthy, got %q", c.InsufficientData)
 	}
+}
+
+// validateReplicator checks the replicator's storage class and function settings.
+func validateReplicator(env *config.Env, c *Config) {
 	storageClasses := []string{"", "STANDARD", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE", "REDUCED_REDUNDANCY"}
 	if !slices.Contains(storageClasses, c.StorageClass) {
 		env.Fail(CtxStorageClass, "unknown storage class %q", c.StorageClass)
 	}
-
 	if c.ReplicatorMemoryMB < 128 || c.ReplicatorMemoryMB > 10240 {
 		env.Fail(CtxReplicatorMemory, "want 128 to 10240, got %d", c.ReplicatorMemoryMB)
 	}
@@ -333,6 +484,10 @@ func validate(env *config.Env, c *Config) {
 	if c.ReplicatorReserved != 0 && c.ReplicatorReserved < c.ReplicatorMaxConcurrency {
 		env.Fail(CtxReplicatorReserved, "want 0 (unreserved) or at least %s (%d), got %d", CtxReplicatorMaxConcurrency, c.ReplicatorMaxConcurrency, c.ReplicatorReserved)
 	}
+}
+
+// validateSchedules checks the prober, re-evaluation and reconcile rates.
+func validateSchedules(env *config.Env, c *Config) {
 	if c.ProberRate < time.Minute || c.ProberRate > time.Hour {
 		env.Fail(CtxProberRate, "want 1 to 60 minutes, got %d", int(c.ProberRate.Minutes()))
 	}
@@ -345,6 +500,25 @@ func validate(env *config.Env, c *Config) {
 		env.Fail(CtxReconcileRate, "want 15 to %d minutes (one invocation may run 15; the divergence alarm spans %d periods, CloudWatch at most 7 days), got %d",
 			int(maxReconcileRate.Minutes()), DivergencePeriods, int(c.ReconcileRate.Minutes()))
 	}
+}
+
+// validateDeciderTimes checks the lease, view bound and skew against the schedule that
+// refreshes the lease and the failover function's timeout.
+func validateDeciderTimes(env *config.Env, c *Config) {
+	if c.LeaseTTL < 2*c.ReevaluateRate || c.LeaseTTL > 24*time.Hour {
+		env.Fail(CtxLeaseTTL, "want at least two re-evaluation periods (%s: the primary refreshes its lease once per period) and at most 24h, got %s",
+			2*c.ReevaluateRate, c.LeaseTTL)
+	}
+	if c.ViewBound < time.Second || c.ViewBound >= failoverTimeout {
+		env.Fail(CtxViewBound, "want at least 1s and less than the failover function's timeout (%s), got %s", failoverTimeout, c.ViewBound)
+	}
+	if c.MaxSkew < 0 || c.MaxSkew >= c.LeaseTTL {
+		env.Fail(CtxMaxSkew, "want 0 or more and less than %s (%s), got %s", CtxLeaseTTL, c.LeaseTTL, c.MaxSkew)
+	}
+}
+
+// validateAlarms checks the alarm thresholds.
+func validateAlarms(env *config.Env, c *Config) {
 	if a := c.Alarms.AvailabilityBelow; a <= 0 || a > 1 {
 		env.Fail(CtxAlarmAvailability, "want a fraction in (0, 1], got %v", a)
 	}
@@ -354,6 +528,10 @@ func validate(env *config.Env, c *Config) {
 	if c.Alarms.EvaluationPeriods < 1 || c.Alarms.EvaluationPeriods > 60 {
 		env.Fail(CtxAlarmPeriods, "want 1 to 60, got %d", c.Alarms.EvaluationPeriods)
 	}
+}
+
+// validateRetention checks the lifecycle and log retention days.
+func validateRetention(env *config.Env, c *Config) {
 	if c.NoncurrentVersionDays < 1 {
 		env.Fail(CtxNoncurrentDays, "want at least 1 day, got %d", c.NoncurrentVersionDays)
 	}

@@ -17,8 +17,18 @@ func ctx(kv map[string]any) ContextLookup {
 	}
 }
 
+// withWitness is ctx with a witness Region (us-east-2) unless kv names witnesses: two members
+// alone have too few state copies.
+func withWitness(kv map[string]any) ContextLookup {
+	all := map[string]any{CtxWitnessRegions: "us-east-2"}
+	for k, v := range kv {
+		all[k] = v
+	}
+	return ctx(all)
+}
+
 func TestLoadConfigDefaults(t *testing.T) {
-	c, err := LoadConfig(ctx(nil))
+	c, err := LoadConfig(withWitness(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,6 +49,52 @@ func TestLoadConfigDefaults(t *testing.T) {
 	}
 	if c.BatchRepair || c.MarkerRecordDays != 30 {
 		t.Errorf("batch repair, marker record days = %v, %d, want false, 30", c.BatchRepair, c.MarkerRecordDays)
+	}
+	if got, want := c.Deciders, []string{"us-east-1", "us-west-2"}; !slices.Equal(got, want) {
+		t.Errorf("deciders = %v, want the members that serve the routes API %v", got, want)
+	}
+	if c.LeaseTTL != 3*time.Minute || c.ViewBound != 30*time.Second || c.MaxSkew != 5*time.Second {
+		t.Errorf("lease, view bound, skew = %v, %v, %v, want 3m, 30s, 5s", c.LeaseTTL, c.ViewBound, c.MaxSkew)
+	}
+	if got, want := c.StateRegions(), []string{"us-east-1", "us-west-2", "us-east-2"}; !slices.Equal(got, want) {
+		t.Errorf("state copies = %v, want %v", got, want)
+	}
+}
+
+func TestRolesOfTheRegions(t *testing.T) {
+	tests := []struct {
+		name                                 string
+		ctx                                  map[string]any
+		deciders, observers, state, warnings []string
+	}{
+		{"members that serve the routes API decide",
+			map[string]any{"regions": "eu-west-1,eu-central-1,us-east-1"},
+			[]string{"eu-west-1", "us-east-1"}, []string{"eu-west-1", "eu-central-1", "us-east-1", "us-east-2"},
+			[]string{"eu-west-1", "eu-central-1", "us-east-1", "us-east-2"}, nil},
+		{"members without the routes API: the first routes-API Regions decide",
+			map[string]any{"regions": "eu-central-1,eu-north-1", "homeRegion": "us-west-2", "witnessRegions": ""},
+			[]string{"us-east-1", "us-west-2"}, []string{"eu-central-1", "eu-north-1"},
+			[]string{"eu-central-1", "eu-north-1", "us-east-1", "us-west-2"},
+			[]string{"two member Regions (eu-central-1, eu-north-1) and no witness Region"}},
+		{"one member decides, another Region too",
+			map[string]any{"regions": "eu-west-1,eu-central-1", "controlRegions": "eu-west-1,ap-northeast-1", "witnessRegions": "us-east-2"},
+			[]string{"eu-west-1", "ap-northeast-1"}, []string{"eu-west-1", "eu-central-1", "us-east-2"},
+			[]string{"eu-west-1", "eu-central-1", "us-east-2", "ap-northeast-1"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := LoadConfig(withWitness(tt.ctx))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(c.Deciders, tt.deciders) || !slices.Equal(c.Observers(), tt.observers) || !slices.Equal(c.StateRegions(), tt.state) {
+				t.Errorf("deciders %v, observers %v, state %v; want %v, %v, %v", c.Deciders, c.Observers(), c.StateRegions(), tt.deciders, tt.observers, tt.state)
+			}
+			w := c.Warnings()
+			if len(w) != len(tt.warnings) || (len(w) > 0 && !strings.Contains(w[0], tt.warnings[0])) {
+				t.Errorf("warnings = %q, want %q", w, tt.warnings)
+			}
+		})
 	}
 }
 
@@ -71,7 +127,7 @@ func TestLoadConfigReadsCLIAndCdkJSONValues(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := LoadConfig(ctx(tt.ctx))
+			c, err := LoadConfig(withWitness(tt.ctx))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -104,6 +160,16 @@ var invalidConfigs = []struct {
 	{"insufficient data policy", map[string]any{"insufficientData": "panic"}, "insufficientData: want ignore or unhealthy"},
 	{"reconcile rate beyond the divergence alarm's range", map[string]any{"reconcileRateMinutes": "5041"}, "reconcileRateMinutes: want 15 to 5040 minutes"},
 	{"negative marker record days", map[string]any{"markerRecordDays": "-1"}, "markerRecordDays: want a non-negative integer"},
+	{"two members, no witness: two state copies", map[string]any{"regions": "us-east-1,us-west-2"}, "witnessRegions: the failover state needs copies in at least 3 Regions so that a majority survives the loss of one, but members, witnesses and controlRegions span 2 (us-east-1,us-west-2); add a witness Region"},
+	{"one decider", map[string]any{"controlRegions": "us-east-1", "witnessRegions": "us-east-2"}, "controlRegions: failover must run in at least 2 Regions"},
+	{"decider twice", map[string]any{"controlRegions": "us-east-1,us-east-1", "witnessRegions": "us-east-2"}, `controlRegions: Region "us-east-1" appears twice`},
+	{"decider not a Region", map[string]any{"controlRegions": "us-east-1,moon-1", "witnessRegions": "us-east-2"}, `controlRegions: "moon-1" is not a Region name`},
+	{"six deciders", map[string]any{"controlRegions": "us-east-1,us-west-2,eu-west-1,ap-southeast-2,ap-northeast-1,us-east-2"}, "controlRegions: at most 5 Regions"},
+	{"witness is a member", map[string]any{"witnessRegions": "us-west-2"}, `witnessRegions: "us-west-2" is a member Region`},
+	{"witness not a Region", map[string]any{"witnessRegions": "nowhere"}, `witnessRegions: "nowhere" is not a Region name`},
+	{"lease shorter than two schedule periods", map[string]any{"leaseTtl": "90s", "witnessRegions": "us-east-2"}, "leaseTtl: want at least two re-evaluation periods"},
+	{"view bound as long as the function timeout", map[string]any{"viewBound": "1m", "witnessRegions": "us-east-2"}, "viewBound: want at least 1s and less than the failover function's timeout"},
+	{"skew as long as the lease", map[string]any{"maxSkew": "3m", "witnessRegions": "us-east-2"}, "maxSkew: want 0 or more and less than leaseTtl"},
 }
 
 func TestLoadConfigRejectsInvalidConfiguration(t *testing.T) {
@@ -152,7 +218,8 @@ func TestCdkJSONContextIsValidAndKnown(t *testing.T) {
 		CtxReplicatePermanentDeletes, CtxReplicateLifecycleDeletes, CtxStorageClass, CtxReplicatorMemory,
 		CtxReplicatorTimeout, CtxReplicatorBatchSize, CtxReplicatorMaxConcurrency, CtxReplicatorReserved,
 		CtxProberRate, CtxReevaluateRate, CtxReconcileRate, CtxReconcileDryRun, CtxAlarmAvailability, CtxAlarmLatency, CtxAlarmErrors, CtxAlarmPeriods, CtxNoncurrentDays,
-		CtxAbortMultipartDays, CtxLogRetentionDays, CtxPrivateAccess, CtxBatchRepair, CtxMarkerRecordDays, CtxUnguardedWrites}
+		CtxAbortMultipartDays, CtxLogRetentionDays, CtxPrivateAccess, CtxBatchRepair, CtxMarkerRecordDays, CtxUnguardedWrites,
+		CtxControlRegions, CtxWitnessRegions, CtxLeaseTTL, CtxViewBound, CtxMaxSkew}
 	for k := range file.Context {
 		if !slices.Contains(known, k) && !strings.HasPrefix(k, "@aws-cdk/") {
 			t.Errorf("cdk.json context key %q is not read by the app", k)
@@ -181,7 +248,7 @@ func TestNamesFitAWSLimits(t *testing.T) {
 				t.Errorf("bucket %q has %d characters, S3 allows 63", b, len(b))
 			}
 		}
-		for _, fn := range []string{"replicator", "prober", "failover", "reconciler", "forward-alarms", "failover-commands", "batch-jobs", "failover-reevaluate"} {
+		for _, fn := range []string{"replicator", "prober", "failover", "reconciler", "forward-alarms", "forward-health", "failover-commands", "batch-jobs", "failover-reevaluate", "decider", "witness", "relay"} {
 			if name := n.Function(fn, region); len(name) > 64 {
 				t.Errorf("function/role/rule name %q has %d characters, AWS allows 64", name, len(name))
 			}
@@ -197,8 +264,11 @@ func TestNamesAreDeterministic(t *testing.T) {
 	tests := []struct{ got, want string }{
 		{n.Bucket("eu-west-1"), "data-123456789012-eu-west-1"},
 		{n.BucketArn("eu-west-1"), "arn:aws:s3:::data-123456789012-eu-west-1"},
-		{n.HealthAlarm("eu-west-1", AlarmAvailability), "eng-health-eu-west-1-availability"},
-		{n.HealthAlarmArnPattern("eu-west-1"), "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:eng-health-eu-west-1-*"},
+		{n.HealthAlarm("eu-west-1", "us-east-2", AlarmAvailability), "eng-health-eu-west-1-from-us-east-2-availability"},
+		{n.ObserverAlarmArnPattern("us-east-2"), "arn:aws:cloudwatch:us-east-2:123456789012:alarm:eng-health-*-from-us-east-2-*"},
+		{n.StateBucket("us-east-2"), "data-state-123456789012-us-east-2"},
+		{DeciderRecordKey("us-west-2"), ".mrap-state/failover/deciders/us-west-2.json"},
+		{CanaryKey("us-east-2"), ".mrap-canary/from-us-east-2"},
 		{n.OpsAlarm("eu-west-1", AlarmDLQNotEmpty), "eng-ops-eu-west-1-dlq-not-empty"},
 		{n.RoleArn("prober", "us-east-1"), "arn:aws:iam::123456789012:role/eng-prober-us-east-1"},
 		{n.DefaultBusArn("us-west-2"), "arn:aws:events:us-west-2:123456789012:event-bus/default"},
@@ -210,9 +280,10 @@ func TestNamesAreDeterministic(t *testing.T) {
 			t.Errorf("got %q, want %q", tt.got, tt.want)
 		}
 	}
-	// A health alarm must match the prefix the failover function lists by.
-	if !strings.HasPrefix(n.HealthAlarm("eu-west-1", AlarmAvailability), n.AlarmPrefix()+"eu-west-1-") {
-		t.Error("health alarm name does not follow {MRAP_ALARM_PREFIX}{region}-{kind}")
+	// A health alarm must match the prefix the failover function lists by and the IAM
+	// pattern of its observer.
+	if got := n.HealthAlarm("eu-west-1", "us-east-2", AlarmAvailability); !strings.HasPrefix(got, n.AlarmPrefix()+"eu-west-1-from-us-east-2-") {
+		t.Errorf("health alarm %q does not follow {MRAP_ALARM_PREFIX}{target}-from-{observer}-{kind}", got)
 	}
 	if strings.HasPrefix(n.OpsAlarm("eu-west-1", AlarmDLQNotEmpty), n.AlarmPrefix()) {
 		t.Error("operational alarms must not count toward failover")
@@ -246,11 +317,17 @@ func TestInitialRoutesFollowTheMode(t *testing.T) {
 	}
 }
 
-func TestControlRegionsStartAtHome(t *testing.T) {
-	c := Config{HomeRegion: "eu-west-1"}
-	got := c.ControlRegions()
-	want := []string{"eu-west-1", "us-east-1", "us-west-2", "ap-southeast-2", "ap-northeast-1"}
-	if !slices.Equal(got, want) {
-		t.Errorf("control regions = %v, want %v", got, want)
+func TestRoutesAPIOrderStartsAtTheDecider(t *testing.T) {
+	tests := []struct {
+		decider string
+		want    []string
+	}{
+		{"eu-west-1", []string{"eu-west-1", "us-east-1", "us-west-2", "ap-southeast-2", "ap-northeast-1"}},
+		{"eu-central-1", RoutesAPIRegions()}, // serves no routes API: the documented order
+	}
+	for _, tt := range tests {
+		if got := RoutesAPIOrder(tt.decider); !slices.Equal(got, tt.want) {
+			t.Errorf("routes API order of %s = %v, want %v", tt.decider, got, tt.want)
+		}
 	}
 }

@@ -18,18 +18,23 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 )
 
-// FailoverProps configure the failover function of the home Region.
+// failoverTimeout bounds one decision; the view bound must be shorter.
+const failoverTimeout = time.Minute
+
+// FailoverProps configure the failover function of one decider Region.
 type FailoverProps struct {
 	Config     Config
+	Region     string // the decider
 	Code       awslambda.Code
 	MRAPArn    string // arn:aws:s3::ACCOUNT:accesspoint/ALIAS (a token until deploy)
 	AuditTopic awssns.ITopic
 	AuditKey   awskms.IKey // the topic's key
 }
 
-// Failover is the failover function (reserved concurrency 1) and the rules that wake it:
-// health alarm state changes from every Region, AWS Health events for S3 in the member
-// Regions, routing commands, and a schedule. Its failures raise an operational alarm.
+// Failover is the failover function of one decider (reserved concurrency 1) and the rules that
+// wake it on its Region's default bus: health alarm state changes of every observer Region
+// (forwarded), AWS Health events for S3 about the members (from the member and backup
+// Regions), routing commands, and a schedule. Its failures raise an operational alarm.
 type Failover struct {
 	constructs.Construct
 	Function *EngineFunction
@@ -38,45 +43,24 @@ type Failover struct {
 }
 
 // NewFailover creates the function with permissions for the routes of this Multi-Region
-// Access Point, the engine's health alarms, the audit topic and its state object.
+// Access Point, the health alarms of every observer, its own audit topic and the deciders'
+// records in every state copy.
 func NewFailover(scope constructs.Construct, id string, p FailoverProps) *Failover {
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	cfg, n := p.Config, p.Config.Names()
-	home := cfg.HomeRegion
+	decider := p.Region // the decider: every name below is of its Region
 
 	fn := NewEngineFunction(c, "Failover", EngineFunctionProps{
-		Name:        n.Function("failover", home),
-		Description: "Decides and submits Multi-Region Access Point routes from alarm, health and command events",
-		Code:        p.Code,
-		Environment: map[string]string{
-			"MRAP_MEMBERS":           membersEnv(cfg),
-			"MRAP_ACCOUNT_ID":        cfg.Account,
-			"MRAP_ARN":               p.MRAPArn,
-			"MRAP_CONTROL_REGIONS":   strings.Join(cfg.ControlRegions(), ","),
-			"MRAP_ROUTING_MODE":      cfg.Mode,
-			"MRAP_PRIORITY":          strings.Join(cfg.Priority, ","),
-			"MRAP_MIN_ACTIVE":        strconv.Itoa(cfg.MinActive),
-			"MRAP_COOLDOWN":          cfg.Cooldown.String(),
-			"MRAP_FAILBACK":          strconv.FormatBool(cfg.Failback),
-			"MRAP_FAILBACK_WINDOW":   cfg.FailbackWindow.String(),
-			"MRAP_INSUFFICIENT_DATA": cfg.InsufficientData,
-			"MRAP_ALARM_PREFIX":      n.AlarmPrefix(),
-			"MRAP_DRY_RUN":           strconv.FormatBool(cfg.DryRun),
-			"MRAP_AUDIT_TOPIC_ARN":   *p.AuditTopic.TopicArn(),
-			"MRAP_METRIC_NAMESPACE":  MetricNamespace,
-			"MRAP_STATE_BUCKET":      n.StateBucket(home),
-			"MRAP_STATE_KEY":         FailoverStateKey,
-		},
-		Timeout:          time.Minute,
+		Name:             n.Function("failover", decider),
+		Description:      "Decides and submits Multi-Region Access Point routes from alarm, health and command events",
+		Code:             p.Code,
+		Environment:      failoverEnv(cfg, decider, p.MRAPArn, *p.AuditTopic.TopicArn()),
+		Timeout:          failoverTimeout,
 		MemoryMB:         256,
 		Reserved:         1, // one decision at a time
 		LogRetentionDays: cfg.LogRetentionDays,
 	})
-	grantFailover(fn.Role, cfg, p.MRAPArn)
-	state := "arn:aws:s3:::" + n.StateBucket(home)
-	fn.Role.AddToPolicy(statement("ReadWriteState", []string{"s3:GetObject", "s3:PutObject"}, []string{state + "/" + FailoverStateKey}))
-	// GetObject of the state object before its first save answers 404 (not 403) only with ListBucket.
-	fn.Role.AddToPolicy(statement("FindState", []string{"s3:ListBucket"}, []string{state}))
+	grantFailover(fn.Role, cfg, decider, p.MRAPArn)
 	fn.Role.AddToPolicy(statement("PublishAudit", []string{"sns:Publish"}, []string{*p.AuditTopic.TopicArn()}))
 	fn.Role.AddToPolicy(statement("EncryptAudit", []string{"kms:GenerateDataKey", "kms:Decrypt"}, []string{*p.AuditKey.KeyArn()}))
 
@@ -84,8 +68,8 @@ func NewFailover(scope constructs.Construct, id string, p FailoverProps) *Failov
 		RetryAttempts: jsii.Number(2),
 	})
 	alarms := awsevents.NewRule(c, jsii.String("HealthAlarms"), &awsevents.RuleProps{
-		RuleName:    jsii.String(n.Function("failover-alarms", home)),
-		Description: jsii.String("Health alarm state changes of every member Region to the failover function"),
+		RuleName:    jsii.String(n.Function("failover-alarms", decider)),
+		Description: jsii.String("Health alarm state changes of every observer Region to the failover function"),
 		EventPattern: &awsevents.EventPattern{
 			Source:     jsii.Strings(alarmSource),
 			DetailType: jsii.Strings(alarmDetailType),
@@ -96,13 +80,13 @@ func NewFailover(scope constructs.Construct, id string, p FailoverProps) *Failov
 		Targets: &[]awsevents.IRuleTarget{target},
 	})
 	health := awsevents.NewRule(c, jsii.String("HealthEvents"), &awsevents.RuleProps{
-		RuleName:     jsii.String(n.Function("failover-health", home)),
-		Description:  jsii.String("AWS Health events for S3 in the member Regions to the failover function"),
+		RuleName:     jsii.String(n.Function("failover-health", decider)),
+		Description:  jsii.String("AWS Health events for S3 about the member Regions to the failover function"),
 		EventPattern: s3HealthPattern(cfg.Regions),
 		Targets:      &[]awsevents.IRuleTarget{target},
 	})
 	commands := awsevents.NewRule(c, jsii.String("Commands"), &awsevents.RuleProps{
-		RuleName:    jsii.String(n.Function("failover-commands", home)),
+		RuleName:    jsii.String(n.Function("failover-commands", decider)),
 		Description: jsii.String("Operator routing commands (failover, failback, drain) to the failover function"),
 		EventPattern: &awsevents.EventPattern{
 			Source:     jsii.Strings(commandSource),
@@ -112,16 +96,16 @@ func NewFailover(scope constructs.Construct, id string, p FailoverProps) *Failov
 	})
 
 	reevaluate := awsevents.NewRule(c, jsii.String("Reevaluate"), &awsevents.RuleProps{
-		RuleName:    jsii.String(n.Function("failover-reevaluate", home)),
+		RuleName:    jsii.String(n.Function("failover-reevaluate", decider)),
 		Description: jsii.String("Periodic re-evaluation of every health alarm (failback after its window, missed events)"),
 		Schedule:    awsevents.Schedule_Rate(awscdk.Duration_Minutes(jsii.Number(cfg.ReevaluateRate.Minutes()))),
 		Targets:     &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(fn.Function, &awseventstargets.LambdaFunctionProps{RetryAttempts: jsii.Number(0)})},
 	})
 
 	errs := awscloudwatch.NewAlarm(c, jsii.String("Errors"), &awscloudwatch.AlarmProps{
-		AlarmName:          jsii.String(n.OpsAlarm(home, "failover-errors")),
+		AlarmName:          jsii.String(n.OpsAlarm(decider, "failover-errors")),
 		AlarmDescription:   jsii.String("The failover function failed; routing decisions may be missing."),
-		Metric:             metricSource{names: n, of: home}.lambda(n.Function("failover", home), "Errors", "Sum"),
+		Metric:             metricSource{names: n, of: decider}.lambda(n.Function("failover", decider), "Errors", "Sum"),
 		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
 		Threshold:          jsii.Number(1),
 		EvaluationPeriods:  jsii.Number(1),
@@ -131,25 +115,84 @@ func NewFailover(scope constructs.Construct, id string, p FailoverProps) *Failov
 	return &Failover{Construct: c, Function: fn, Rules: []awsevents.Rule{alarms, health, commands, reevaluate}, Errors: errs}
 }
 
-// grantFailover allows the routes calls on this access point and DescribeAlarms on the health
-// alarms of each member Region.
-func grantFailover(role awsiam.Role, cfg Config, mrapArn string) {
+// failoverEnv is the environment of decider's failover function (docs/contracts.md).
+func failoverEnv(cfg Config, decider, mrapArn, topicArn string) map[string]string {
+	n := cfg.Names()
+	env := map[string]string{
+		"MRAP_MEMBERS":           membersEnv(cfg),
+		"MRAP_DECIDERS":          strings.Join(cfg.Deciders, ","),
+		"MRAP_DECIDER":           decider,
+		"MRAP_STATE_COPIES":      stateCopiesEnv(cfg),
+		"MRAP_STATE_PREFIX":      FailoverStatePrefix,
+		"MRAP_LEASE_TTL":         cfg.LeaseTTL.String(),
+		"MRAP_VIEW_BOUND":        cfg.ViewBound.String(),
+		"MRAP_MAX_SKEW":          cfg.MaxSkew.String(),
+		"MRAP_ACCOUNT_ID":        cfg.Account,
+		"MRAP_ARN":               mrapArn,
+		"MRAP_CONTROL_REGIONS":   strings.Join(RoutesAPIOrder(decider), ","),
+		"MRAP_ROUTING_MODE":      cfg.Mode,
+		"MRAP_PRIORITY":          strings.Join(cfg.Priority, ","),
+		"MRAP_MIN_ACTIVE":        strconv.Itoa(cfg.MinActive),
+		"MRAP_COOLDOWN":          cfg.Cooldown.String(),
+		"MRAP_FAILBACK":          strconv.FormatBool(cfg.Failback),
+		"MRAP_FAILBACK_WINDOW":   cfg.FailbackWindow.String(),
+		"MRAP_INSUFFICIENT_DATA": cfg.InsufficientData,
+		"MRAP_ALARM_PREFIX":      n.AlarmPrefix(),
+		"MRAP_DRY_RUN":           strconv.FormatBool(cfg.DryRun),
+		"MRAP_AUDIT_TOPIC_ARN":   topicArn,
+		"MRAP_METRIC_NAMESPACE":  MetricNamespace,
+	}
+	if len(cfg.Witnesses) > 0 {
+		env["MRAP_WITNESSES"] = strings.Join(cfg.Witnesses, ",")
+	}
+	return env
+}
+
+// stateCopiesEnv renders MRAP_STATE_COPIES: region=bucket of the state bucket of every
+// Region of S.
+func stateCopiesEnv(cfg Config) string {
+	var parts []string
+	for _, r := range cfg.StateRegions() {
+		parts = append(parts, r+"="+cfg.Names().StateBucket(r))
+	}
+	return strings.Join(parts, ",")
+}
+
+// grantFailover allows decider the routes calls on this access point, DescribeAlarms on the
+// health alarms each observer raises in its Region, reading every decider's record in every
+// state copy and writing only its own.
+func grantFailover(role awsiam.Role, cfg Config, decider, mrapArn string) {
 	n := cfg.Names()
 	role.AddToPolicy(statement("RoutesOfThisAccessPoint",
 		[]string{"s3:GetMultiRegionAccessPointRoutes", "s3:SubmitMultiRegionAccessPointRoutes"}, []string{mrapArn}))
 
-	var alarms []interface{}
-	var alarmArns []string
-	for _, r := range cfg.Regions {
-		a := n.HealthAlarmArnPattern(r)
+	var alarmArns, reads, writes, buckets []string
+	var alarmFindings, readFindings []interface{}
+	for _, o := range cfg.Observers() {
+		a := n.ObserverAlarmArnPattern(o)
 		alarmArns = append(alarmArns, a)
-		alarms = append(alarms, "Resource::"+a)
+		alarmFindings = append(alarmFindings, "Resource::"+a)
 	}
-	role.AddToPolicy(statement("DescribeHealthAlarms", []string{"cloudwatch:DescribeAlarms"}, alarmArns))
+	for _, r := range cfg.StateRegions() {
+		read := n.StateBucketArn(r) + "/" + DeciderRecordsPrefix + "*"
+		reads = append(reads, read)
+		readFindings = append(readFindings, "Resource::"+read)
+		writes = append(writes, n.StateBucketArn(r)+"/"+DeciderRecordKey(decider))
+		buckets = append(buckets, n.StateBucketArn(r))
+	}
+	role.AddToPolicy(statement("DescribeObserverAlarms", []string{"cloudwatch:DescribeAlarms"}, alarmArns))
+	role.AddToPolicy(statement("ReadDeciderRecords", []string{"s3:GetObject"}, reads))
+	role.AddToPolicy(statement("WriteOwnRecord", []string{"s3:PutObject"}, writes))
+	// GetObject of a record not written yet answers 404 (not 403) only with ListBucket.
+	role.AddToPolicy(statement("FindDeciderRecords", []string{"s3:ListBucket"}, buckets))
 
 	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
 		Id:        jsii.String("AwsSolutions-IAM5"),
-		Reason:    jsii.String("DescribeAlarms is scoped to the health alarms of each member Region by name prefix ({MRAP_ALARM_PREFIX}{region}-*), the only alarms the failover policy reads."),
-		AppliesTo: &alarms,
+		Reason:    jsii.String("DescribeAlarms is scoped to the health alarms each observer Region raises ({MRAP_ALARM_PREFIX}{target}-from-{observer}-*), the only alarms the failover quorum reads; target names vary with the members."),
+		AppliesTo: &alarmFindings,
+	}, {
+		Id:        jsii.String("AwsSolutions-IAM5"),
+		Reason:    jsii.String("Every decider reads the records of all deciders ({MRAP_STATE_PREFIX}deciders/{decider}.json) in every state copy to merge them; writes are granted on its own record only."),
+		AppliesTo: &readFindings,
 	}}, jsii.Bool(true))
 }

@@ -85,7 +85,6 @@ func build(t testing.TB, context map[string]any) *built {
 		}
 		b.json[id] = m
 	}
-	add(e.Control.Stack)
 	// Synthesis must need no lookup: `cdk synth` would then call AWS.
 	app.Synth(nil)
 	raw, err := os.ReadFile(filepath.Join(out, "manifest.json"))
@@ -101,9 +100,8 @@ func build(t testing.TB, context map[string]any) *built {
 	for _, m := range manifest.Missing {
 		t.Errorf("synthesis needs context lookup %s (AWS credentials), want none", m.Key)
 	}
-	for _, r := range cfg.Regions {
-		add(e.Regional[r].Stack)
-		add(e.Probes[r].Stack)
+	for _, s := range e.Stacks(cfg) {
+		add(s)
 	}
 	return b
 }
@@ -114,7 +112,8 @@ var (
 )
 
 // fullApp is the richest configuration, built once: three Regions, the home Region one of
-// them, active-passive, KMS, private access and batch repair on.
+// them, a witness, a decider outside the members, a backup Region of AWS Health with nothing
+// else (a relay), active-passive, KMS, private access and batch repair on.
 func fullApp(t *testing.T) *built {
 	t.Helper()
 	fullOnce.Do(func() {
@@ -122,6 +121,8 @@ func fullApp(t *testing.T) *built {
 			"account":                   "123456789012",
 			"regions":                   "eu-west-1,us-east-1,eu-central-1",
 			"homeRegion":                "eu-west-1",
+			"witnessRegions":            "us-east-2",
+			"controlRegions":            "eu-west-1,ap-northeast-1",
 			"mode":                      "active-passive",
 			"priority":                  "eu-central-1,eu-west-1,us-east-1",
 			"kms":                       "true",

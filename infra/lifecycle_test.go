@@ -43,7 +43,7 @@ func TestDivergenceAlarm(t *testing.T) {
 				})
 			})
 			// Operational, not health: the audit rule sees its state changes, the failover rule does not.
-			rules := resources(b.json["Control"], "AWS::Events::Rule")
+			rules := resources(b.json["Decider-"+tt.home], "AWS::Events::Rule")
 			matched := map[string]bool{}
 			for _, r := range rules {
 				p := props(r)
@@ -178,7 +178,7 @@ func TestMarkerRecordsExpire(t *testing.T) {
 }
 
 func TestEngineObjectPrefixesAreInternal(t *testing.T) {
-	for _, p := range []string{CanaryPrefix, StateKeyPrefix, MarkerRecordPrefix, FailoverStateKey, ReconcileCheckpointKey} {
+	for _, p := range []string{CanaryPrefix, StateKeyPrefix, MarkerRecordPrefix, DeciderRecordKey("us-east-1"), ReconcileCheckpointKey} {
 		if !replication.IsInternalKey(p) {
 			t.Errorf("%s is not under an internal prefix of shared/replication: the replicator would copy it", p)
 		}

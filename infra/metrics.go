@@ -37,14 +37,15 @@ func (m metricSource) metric(namespace, name, stat string, dims map[string]strin
 	return awscloudwatch.NewMetric(props)
 }
 
-// canaryAvailability is the prober's availability (0..1) of path (regional or global).
-func (m metricSource) canaryAvailability(path string) awscloudwatch.Metric {
-	return m.metric(MetricNamespace, "CanaryAvailability", "Average", map[string]string{"Region": m.of, "Path": path})
+// observedAvailability is the availability (0..1) of m.of over path (regional or global) as
+// observer's prober sees it; the global path has Region "global".
+func (m metricSource) observedAvailability(observer, path string) awscloudwatch.Metric {
+	return m.metric(MetricNamespace, "CanaryAvailability", "Average", map[string]string{"Region": m.of, "Observer": observer, "Path": path})
 }
 
-// canaryLatency is the prober's round-trip latency in milliseconds.
-func (m metricSource) canaryLatency(path string) awscloudwatch.Metric {
-	return m.metric(MetricNamespace, "CanaryLatency", "p90", map[string]string{"Region": m.of, "Path": path})
+// observedLatency is the canary round-trip latency (p90, ms) of m.of as observer sees it.
+func (m metricSource) observedLatency(observer, path string) awscloudwatch.Metric {
+	return m.metric(MetricNamespace, "CanaryLatency", "p90", map[string]string{"Region": m.of, "Observer": observer, "Path": path})
 }
 
 // replicationLatency is the replicator's event-to-copy latency in milliseconds (p90).

@@ -49,13 +49,14 @@ func (n Names) DeadLetterQueue(region string) string {
 	return fmt.Sprintf("%s-replication-dlq-%s", n.Name, region)
 }
 
-// AlarmPrefix is MRAP_ALARM_PREFIX: the health alarms of Region R are named
-// "{AlarmPrefix}{R}-{kind}", and only they count toward failover.
+// AlarmPrefix is MRAP_ALARM_PREFIX: the health alarms are named
+// "{AlarmPrefix}{target}-from-{observer}-{kind}", and only they count toward failover.
 func (n Names) AlarmPrefix() string { return n.Name + "-health-" }
 
-// HealthAlarm is the name of the health alarm kind of region (counted by the failover policy).
-func (n Names) HealthAlarm(region, kind string) string {
-	return n.AlarmPrefix() + region + "-" + kind
+// HealthAlarm is the name of the health alarm kind of member target as observer sees it; it
+// lives in observer's Region (counted by the failover quorum).
+func (n Names) HealthAlarm(target, observer, kind string) string {
+	return n.AlarmPrefix() + target + "-from-" + observer + "-" + kind
 }
 
 // OpsAlarmPrefix starts the names of the operational alarms, which notify but never fail over.
@@ -66,26 +67,51 @@ func (n Names) OpsAlarm(region, kind string) string {
 	return n.OpsAlarmPrefix() + region + "-" + kind
 }
 
-// HealthAlarmArnPattern is the ARN pattern of region's health alarms (IAM resource).
-func (n Names) HealthAlarmArnPattern(region string) string {
-	return fmt.Sprintf("arn:aws:cloudwatch:%s:%s:alarm:%s%s-*", region, n.Account, n.AlarmPrefix(), region)
+// ObserverAlarmArnPattern is the ARN pattern of the health alarms observer raises about the
+// members it probes, in observer's Region (IAM resource of DescribeAlarms).
+func (n Names) ObserverAlarmArnPattern(observer string) string {
+	return fmt.Sprintf("arn:aws:cloudwatch:%s:%s:alarm:%s*-from-%s-*", observer, n.Account, n.AlarmPrefix(), observer)
+}
+
+// AlarmArn is the ARN of the alarm named name in region.
+func (n Names) AlarmArn(region, name string) string {
+	return fmt.Sprintf("arn:aws:cloudwatch:%s:%s:alarm:%s", region, n.Account, name)
 }
 
 // KeyAlias is the alias of region's KMS key (when KMS is on); IAM grants on member keys are
 // scoped by it, since key ids are not known across Regions.
 func (n Names) KeyAlias(region string) string { return fmt.Sprintf("alias/%s-%s", n.Name, region) }
 
-// StateBucket is the bucket in the home Region that holds the failover function's state
-// object (last change, standing commands, open AWS Health issues).
-func (n Names) StateBucket(home string) string {
-	return fmt.Sprintf("%s-state-%s-%s", n.BucketPrefix, n.Account, home)
+// StateBucket is the state bucket of region: one in every Region of S (members, witnesses,
+// deciders) holds a copy of every decider's record, and the home Region's also holds the
+// reconcile checkpoint.
+func (n Names) StateBucket(region string) string {
+	return fmt.Sprintf("%s-state-%s-%s", n.BucketPrefix, n.Account, region)
 }
+
+// StateBucketArn is the ARN of the state bucket of region.
+func (n Names) StateBucketArn(region string) string { return "arn:aws:s3:::" + n.StateBucket(region) }
 
 // StateKeyPrefix starts the keys of the engine's state objects in the state bucket.
 const StateKeyPrefix = replication.StatePrefix
 
-// FailoverStateKey is the failover function's state object (MRAP_STATE_KEY).
-const FailoverStateKey = StateKeyPrefix + "failover.json"
+// FailoverStatePrefix is MRAP_STATE_PREFIX: the deciders' records live under it.
+const FailoverStatePrefix = StateKeyPrefix + "failover/"
+
+// DeciderRecordsPrefix starts the key of every decider's record.
+const DeciderRecordsPrefix = FailoverStatePrefix + "deciders/"
+
+// DeciderRecordKey is the key of decider's record in every state copy; only that decider
+// writes it.
+func DeciderRecordKey(decider string) string { return DeciderRecordsPrefix + decider + ".json" }
+
+// CanaryKey is the canary object observer writes, reads and deletes in every member bucket it
+// probes over the regional path.
+func CanaryKey(observer string) string { return CanaryPrefix + "from-" + observer }
+
+// GlobalCanaryKey is the canary object read through the access point; the regional probes
+// make sure every member bucket holds one.
+const GlobalCanaryKey = CanaryPrefix + "global"
 
 // DefaultBusArn is the ARN of the default event bus of region.
 func (n Names) DefaultBusArn(region string) string {

@@ -1,36 +1,44 @@
 package main
 
 import (
+	"slices"
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
-	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 )
 
-// ProberProps configure the canary prober of one Region.
+// ProberProps configure the canary prober of one observer Region (a member or a witness).
 type ProberProps struct {
 	Config Config
-	Region string
+	Region string // the observer
 	Code   awslambda.Code
 	// MRAPArn, when set, makes the prober also probe the global path (through the Multi-Region
 	// Access Point); it may be a token.
 	MRAPArn string
 }
 
-// Prober runs the prober function on a schedule: it writes and reads a canary object under
-// CanaryPrefix and publishes CanaryAvailability and CanaryLatency.
+// Prober runs the prober function of one observer on a schedule: it writes, reads and deletes
+// its canary object (CanaryKey) in every other member bucket and reads the global canary
+// through the access point, and publishes CanaryAvailability and CanaryLatency with the
+// dimensions Region (target), Observer and Path.
 type Prober struct {
 	constructs.Construct
 	Function *EngineFunction
 	Schedule awsevents.Rule
 }
 
-// NewProber creates the scheduled prober, allowed to touch canary objects only.
+// Targets returns the members observer probes: every member but itself.
+func Targets(cfg Config, observer string) []string {
+	return slices.DeleteFunc(slices.Clone(cfg.Regions), func(r string) bool { return r == observer })
+}
+
+// NewProber creates the scheduled prober, allowed to touch its own canary objects only.
 func NewProber(scope constructs.Construct, id string, p ProberProps) *Prober {
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	cfg, n := p.Config, p.Config.Names()
@@ -46,7 +54,7 @@ func NewProber(scope constructs.Construct, id string, p ProberProps) *Prober {
 	}
 	fn := NewEngineFunction(c, "Prober", EngineFunctionProps{
 		Name:             n.Function("prober", p.Region),
-		Description:      "Writes and reads a canary object in " + p.Region + " and publishes its availability",
+		Description:      "Probes every other member bucket from " + p.Region + " and publishes what it sees",
 		Code:             p.Code,
 		Environment:      env,
 		Timeout:          30 * time.Second,
@@ -55,27 +63,31 @@ func NewProber(scope constructs.Construct, id string, p ProberProps) *Prober {
 		LogRetentionDays: cfg.LogRetentionDays,
 	})
 
-	own := n.BucketArn(p.Region) + "/" + CanaryPrefix + "*"
-	reasons := []interface{}{"Resource::" + own}
+	var canaries, seeds, buckets []string
+	for _, t := range Targets(cfg, p.Region) {
+		canaries = append(canaries, n.BucketArn(t)+"/"+CanaryKey(p.Region))
+		seeds = append(seeds, n.BucketArn(t)+"/"+GlobalCanaryKey)
+		buckets = append(buckets, n.BucketArn(t))
+	}
 	fn.Role.AddToPolicy(statement("RegionalCanaries",
-		[]string{"s3:PutObject", "s3:GetObject", "s3:GetObjectVersion", "s3:DeleteObject", "s3:DeleteObjectVersion"}, []string{own}))
+		[]string{"s3:PutObject", "s3:GetObject", "s3:GetObjectVersion", "s3:DeleteObject", "s3:DeleteObjectVersion"}, canaries))
+	// The regional probe makes sure every target holds the global canary.
+	fn.Role.AddToPolicy(statement("SeedGlobalCanary", []string{"s3:PutObject"}, seeds))
 	// HeadObject of a missing canary answers 404 (not 403) only with ListBucket.
-	fn.Role.AddToPolicy(statement("FindCanaries", []string{"s3:ListBucket"}, []string{n.BucketArn(p.Region)}))
+	fn.Role.AddToPolicy(statement("FindCanaries", []string{"s3:ListBucket"}, buckets))
 	if p.MRAPArn != "" {
 		// The global read may be routed to any member bucket.
-		global := []string{p.MRAPArn + "/object/" + CanaryPrefix + "*"}
+		global := []string{p.MRAPArn + "/object/" + GlobalCanaryKey}
 		for _, r := range cfg.Regions {
-			global = append(global, n.BucketArn(r)+"/"+CanaryPrefix+"*")
-			reasons = append(reasons, "Resource::"+n.BucketArn(r)+"/"+CanaryPrefix+"*")
+			global = append(global, n.BucketArn(r)+"/"+GlobalCanaryKey)
 		}
 		fn.Role.AddToPolicy(statement("GlobalCanary", []string{"s3:GetObject"}, global))
-		reasons = append(reasons, &cdknag.RegexAppliesTo{Regex: jsii.String("/^Resource::arn:aws:s3::" + cfg.Account + ":accesspoint\\/.*\\/object\\/\\.mrap-canary\\/\\*$/")})
 	}
-	cdknag.NagSuppressions_AddResourceSuppressions(fn.Role, &[]*cdknag.NagPackSuppression{{
-		Id:        jsii.String("AwsSolutions-IAM5"),
-		Reason:    jsii.String("Canary objects have generated keys; the wildcard is limited to the canary prefix of the member buckets and the access point."),
-		AppliesTo: &reasons,
-	}}, jsii.Bool(true))
+	if cfg.KMS {
+		// Every member key: the regional probes write to the targets, the global read may be
+		// answered by any member.
+		grantMemberKeys(fn.Role, cfg, []string{"kms:Decrypt", "kms:GenerateDataKey"})
+	}
 
 	schedule := awsevents.NewRule(c, jsii.String("Schedule"), &awsevents.RuleProps{
 		RuleName:    jsii.String(n.Function("probe", p.Region)),
@@ -87,4 +99,43 @@ func NewProber(scope constructs.Construct, id string, p ProberProps) *Prober {
 	}))
 
 	return &Prober{Construct: c, Function: fn, Schedule: schedule}
+}
+
+// ObserverAlarmsProps configure the health alarms of one observer Region.
+type ObserverAlarmsProps struct {
+	Config Config
+	Region string // the observer
+}
+
+// ObserverAlarms are the health alarms one observer raises, one per member it probes, named
+// {MRAP_ALARM_PREFIX}{target}-from-{observer}-availability: the observer's vote on that
+// member in the failover quorum. Missing data (the observer's prober or its Region silent)
+// leaves the alarm INSUFFICIENT_DATA, which is no vote.
+type ObserverAlarms struct {
+	constructs.Construct
+	Health map[string]awscloudwatch.Alarm // by target
+}
+
+// NewObserverAlarms creates the alarms. They have no actions: their state changes travel as
+// events to every decider.
+func NewObserverAlarms(scope constructs.Construct, id string, p ObserverAlarmsProps) *ObserverAlarms {
+	c := constructs.NewConstruct(scope, jsii.String(id))
+	cfg, n := p.Config, p.Config.Names()
+	periods := jsii.Number(cfg.Alarms.EvaluationPeriods)
+	out := &ObserverAlarms{Construct: c, Health: map[string]awscloudwatch.Alarm{}}
+	for _, t := range Targets(cfg, p.Region) {
+		m := metricSource{names: n, of: t}
+		out.Health[t] = awscloudwatch.NewAlarm(c, jsii.String("Availability-"+t), &awscloudwatch.AlarmProps{
+			AlarmName: jsii.String(n.HealthAlarm(t, p.Region, AlarmAvailability)),
+			AlarmDescription: jsii.String("Canary availability of " + t + " seen from " + p.Region +
+				" is below the threshold: " + p.Region + "'s vote in the failover quorum on " + t + ". Missing data is no vote."),
+			Metric:             m.observedAvailability(p.Region, "regional"),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD,
+			Threshold:          jsii.Number(cfg.Alarms.AvailabilityBelow),
+			EvaluationPeriods:  periods,
+			DatapointsToAlarm:  periods,
+			TreatMissingData:   awscloudwatch.TreatMissingData_MISSING,
+		})
+	}
+	return out
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
@@ -19,16 +21,17 @@ type RegionalStackProps struct {
 }
 
 // RegionalStack composes what one member Region runs: its bucket, the replication pipeline,
-// the alarms, the forwarding of its events to the home Region and, behind flags, the batch
-// repair path and the private access endpoint.
+// the operational alarms, its state copy, the forwarding of its events to the deciders and,
+// behind flags, the batch repair path and the private access endpoint.
 type RegionalStack struct {
 	awscdk.Stack
 	Bucket      *MemberBucket
 	Replication *Replication
 	Batch       *BatchRepair // nil unless batch repair is on
 	Alarms      *RegionAlarms
-	Forwarder   *AlarmForwarder // nil in the home Region
-	Private     *PrivateAccess  // nil unless private access is on
+	State       *StateBucket
+	Forwarder   *EventForwarder
+	Private     *PrivateAccess // nil unless private access is on
 }
 
 // NewRegionalStack creates the stack in its Region; it fails when a function binary is missing.
@@ -75,9 +78,9 @@ func NewRegionalStack(scope constructs.Construct, id string, p RegionalStackProp
 		out("InventoryLocation", "s3://"+n.AccessLogBucket(p.Region)+"/"+InventoryPrefix+"/", "Weekly inventory of the member bucket (batch job manifests)")
 	}
 	s.Alarms = NewRegionAlarms(stack, "Alarms", RegionAlarmsProps{Config: cfg, Region: p.Region})
-	if p.Region != cfg.HomeRegion {
-		s.Forwarder = NewAlarmForwarder(stack, "Forwarding", AlarmForwarderProps{Names: n, Region: p.Region, HomeRegion: cfg.HomeRegion})
-	}
+	s.State = NewStateBucket(stack, "State", StateBucketProps{Names: n, Region: p.Region, Logs: s.Bucket.Logs})
+	out("StateBucket", n.StateBucket(p.Region), "State copy of "+p.Region+" (MRAP_STATE_COPIES)")
+	s.Forwarder = newRegionForwarder(stack, cfg, p.Region)
 	if cfg.PrivateAccess {
 		s.Private = NewPrivateAccess(stack, "PrivateAccess", PrivateAccessProps{Names: n, Region: p.Region, Cidr: p.Cidr})
 	}
@@ -93,43 +96,40 @@ type ControlStackProps struct {
 	PrivateEndpoints []string
 }
 
-// ControlStack composes what the home Region runs: the Multi-Region Access Point and its
-// policy, the initial routes, the audit topic, the failover function and the reconciler with
-// their state bucket, and the dashboard.
+// ControlStack composes what the home Region runs once: the Multi-Region Access Point and its
+// policy, the initial routes, the reconciler and the dashboard (and the home Region's state
+// bucket and forwarding when the home Region is neither a member nor a witness). The failover
+// functions run in the decider stacks.
 type ControlStack struct {
 	awscdk.Stack
 	AccessPoint   *AccessPoint
 	InitialRoutes *InitialRoutes
-	Audit         *Audit
-	State         *StateBucket
-	Failover      *Failover
 	Reconciler    *Reconciler
 	Dashboard     *Dashboard
+	State         *StateBucket    // nil when a regional or witness stack holds it
+	Forwarder     *EventForwarder // nil when a regional or witness stack forwards
 }
 
 // NewControlStack creates the stack in the home Region; it fails when a function binary is
 // missing.
 func NewControlStack(scope constructs.Construct, id string, p ControlStackProps) (*ControlStack, error) {
 	cfg, n := p.Config, p.Config.Names()
-	failover, err := p.Code.Asset("failover")
-	if err != nil {
-		return nil, err
-	}
 	reconciler, err := p.Code.Asset("reconciler")
 	if err != nil {
 		return nil, err
 	}
+	home := cfg.HomeRegion
 
 	stack := awscdk.NewStack(scope, jsii.String(id), &awscdk.StackProps{
-		StackName:             jsii.String(n.Function("control", cfg.HomeRegion)),
-		Description:           jsii.String(fmt.Sprintf("MRAP engine %s: Multi-Region Access Point, failover, audit and dashboard", n.Name)),
-		Env:                   &awscdk.Environment{Account: jsii.String(cfg.Account), Region: jsii.String(cfg.HomeRegion)},
+		StackName:             jsii.String(n.Function("control", home)),
+		Description:           jsii.String(fmt.Sprintf("MRAP engine %s: Multi-Region Access Point, initial routes, reconciler and dashboard", n.Name)),
+		Env:                   &awscdk.Environment{Account: jsii.String(cfg.Account), Region: jsii.String(home)},
 		CrossRegionReferences: jsii.Bool(true),
 	})
 	s := &ControlStack{Stack: stack}
 
 	var engineRoles []string
-	for _, r := range cfg.Regions {
+	for _, r := range cfg.Observers() {
 		engineRoles = append(engineRoles, n.RoleArn("prober", r))
 	}
 	var endpoints []string
@@ -138,12 +138,12 @@ func NewControlStack(scope constructs.Construct, id string, p ControlStackProps)
 	}
 	s.AccessPoint = NewAccessPoint(stack, "AccessPoint", AccessPointProps{Config: cfg, PrivateEndpoints: endpoints, EngineRoles: engineRoles})
 	s.InitialRoutes = NewInitialRoutes(stack, "InitialRoutes", InitialRoutesProps{Config: cfg, MRAPArn: s.AccessPoint.Arn})
-	s.Audit = NewAudit(stack, "Audit", AuditProps{Names: n})
-	s.State = NewStateBucket(stack, "State", StateBucketProps{Names: n, HomeRegion: cfg.HomeRegion})
-	s.Failover = NewFailover(stack, "Failover", FailoverProps{Config: cfg, Code: failover, MRAPArn: s.AccessPoint.Arn, AuditTopic: s.Audit.Topic, AuditKey: s.Audit.Key})
-	s.Failover.Function.Function.Node().AddDependency(s.State.Bucket)
 	s.Reconciler = NewReconciler(stack, "Reconciler", ReconcilerProps{Config: cfg, Code: reconciler})
-	s.Reconciler.Function.Function.Node().AddDependency(s.State.Bucket)
+	if owner(cfg, home) == roleHome {
+		s.State = NewStateBucket(stack, "State", StateBucketProps{Names: n, Region: home})
+		s.Reconciler.Function.Function.Node().AddDependency(s.State.Bucket)
+		s.Forwarder = newRegionForwarder(stack, cfg, home)
+	}
 	s.Dashboard = NewDashboard(stack, "Dashboard", DashboardProps{Config: cfg})
 
 	out := func(id, value, description string) {
@@ -152,17 +152,17 @@ func NewControlStack(scope constructs.Construct, id string, p ControlStackProps)
 	out("AccessPointArn", s.AccessPoint.Arn, "Multi-Region Access Point ARN (use it as the bucket name with SDKs)")
 	out("AccessPointAlias", s.AccessPoint.Alias, "Multi-Region Access Point alias")
 	out("GlobalEndpoint", s.AccessPoint.Alias+".accesspoint.s3-global.amazonaws.com", "Global endpoint host name (SigV4A)")
-	out("AuditTopicArn", *s.Audit.Topic.TopicArn(), "SNS topic of routing changes and alarm notifications")
 	out("DashboardName", n.Name, "CloudWatch dashboard")
-	out("StateBucket", n.StateBucket(cfg.HomeRegion), "Failover state and reconcile checkpoint (MRAP_STATE_BUCKET)")
-	out("AlarmPrefix", n.AlarmPrefix(), "MRAP_ALARM_PREFIX: health alarms are {prefix}{region}-{kind}")
+	out("StateBucket", n.StateBucket(home), "Reconcile checkpoint (and the home Region's state copy)")
+	out("AlarmPrefix", n.AlarmPrefix(), "MRAP_ALARM_PREFIX: health alarms are {prefix}{target}-from-{observer}-availability")
+	out("Deciders", strings.Join(cfg.Deciders, ","), "Regions that run the failover function (controlRegions), primary order")
 	for _, m := range cfg.Members() {
 		out("Bucket"+exportSuffix(m.Region), m.Bucket, "Member bucket in "+m.Region)
 	}
 	return s, nil
 }
 
-// ProbeStackProps configure the prober stack of one member Region.
+// ProbeStackProps configure the observer stack of one member or witness Region.
 type ProbeStackProps struct {
 	Config  Config
 	Region  string
@@ -170,13 +170,18 @@ type ProbeStackProps struct {
 	MRAPArn string // from the control stack (a cross-Region reference)
 }
 
-// ProbeStack holds the prober of one member Region. It is a stack of its own because the
-// prober reads through the access point, which the control stack creates after the
-// regional stacks: it deploys last, and receives the access point ARN as a cross-Region
-// reference.
+// ProbeStack holds what one observer Region runs to judge the members from outside: its
+// prober and its health alarms on every other member. In a witness Region (no member bucket)
+// it is the Witness stack and also holds the Region's state copy and event forwarding. It is a
+// stack of its own because the prober reads through the access point, which the control stack
+// creates after the regional stacks: it deploys after it, and receives the access point ARN as
+// a cross-Region reference.
 type ProbeStack struct {
 	awscdk.Stack
-	Prober *Prober
+	Prober    *Prober
+	Alarms    *ObserverAlarms
+	State     *StateBucket    // witness only
+	Forwarder *EventForwarder // witness only
 }
 
 // NewProbeStack creates the stack in its Region; it fails when the prober binary is missing.
@@ -186,17 +191,135 @@ func NewProbeStack(scope constructs.Construct, id string, p ProbeStackProps) (*P
 	if err != nil {
 		return nil, err
 	}
+	witness := cfg.IsWitness(p.Region)
+	name, what := n.Function("probe", p.Region), "canary prober and health alarms of observer "+p.Region
+	if witness {
+		name, what = n.Function("witness", p.Region), "witness "+p.Region+": canary prober, health alarms and state copy"
+	}
 	stack := awscdk.NewStack(scope, jsii.String(id), &awscdk.StackProps{
-		StackName:             jsii.String(n.Function("probe", p.Region)),
-		Description:           jsii.String(fmt.Sprintf("MRAP engine %s: canary prober of %s (regional and global path)", n.Name, p.Region)),
+		StackName:             jsii.String(name),
+		Description:           jsii.String(fmt.Sprintf("MRAP engine %s: %s", n.Name, what)),
 		Env:                   &awscdk.Environment{Account: jsii.String(cfg.Account), Region: jsii.String(p.Region)},
 		CrossRegionReferences: jsii.Bool(true),
 	})
-	prober := NewProber(stack, "Prober", ProberProps{Config: cfg, Region: p.Region, Code: code, MRAPArn: p.MRAPArn})
-	if cfg.KMS {
-		grantMemberKeys(prober.Function.Role, cfg, []string{"kms:Decrypt", "kms:GenerateDataKey"})
+	s := &ProbeStack{Stack: stack}
+	s.Prober = NewProber(stack, "Prober", ProberProps{Config: cfg, Region: p.Region, Code: code, MRAPArn: p.MRAPArn})
+	s.Alarms = NewObserverAlarms(stack, "HealthAlarms", ObserverAlarmsProps{Config: cfg, Region: p.Region})
+	if witness {
+		s.State = NewStateBucket(stack, "State", StateBucketProps{Names: n, Region: p.Region})
+		s.Forwarder = newRegionForwarder(stack, cfg, p.Region)
+		awscdk.NewCfnOutput(stack, jsii.String("StateBucket"), &awscdk.CfnOutputProps{
+			Value: jsii.String(n.StateBucket(p.Region)), Description: jsii.String("State copy of witness " + p.Region + " (MRAP_STATE_COPIES)"),
+		})
 	}
-	return &ProbeStack{Stack: stack, Prober: prober}, nil
+	return s, nil
+}
+
+// DeciderStackProps configure the failover stack of one decider Region.
+type DeciderStackProps struct {
+	Config  Config
+	Region  string
+	Code    Code
+	MRAPArn string // from the control stack (a cross-Region reference)
+}
+
+// DeciderStack holds what one decider Region (context controlRegions) runs: the failover
+// function with its rules and schedule, its audit topic, and, in a Region that is neither a
+// member, a witness nor the home Region, its state copy and event forwarding.
+type DeciderStack struct {
+	awscdk.Stack
+	Audit     *Audit
+	Failover  *Failover
+	State     *StateBucket    // nil when another stack of the Region holds it
+	Forwarder *EventForwarder // nil when another stack of the Region forwards
+}
+
+// NewDeciderStack creates the stack in its Region; it fails when the failover binary is
+// missing.
+func NewDeciderStack(scope constructs.Construct, id string, p DeciderStackProps) (*DeciderStack, error) {
+	cfg, n := p.Config, p.Config.Names()
+	code, err := p.Code.Asset("failover")
+	if err != nil {
+		return nil, err
+	}
+	stack := awscdk.NewStack(scope, jsii.String(id), &awscdk.StackProps{
+		StackName:             jsii.String(n.Function("decider", p.Region)),
+		Description:           jsii.String(fmt.Sprintf("MRAP engine %s: failover decider %s (function, rules, schedule, audit topic)", n.Name, p.Region)),
+		Env:                   &awscdk.Environment{Account: jsii.String(cfg.Account), Region: jsii.String(p.Region)},
+		CrossRegionReferences: jsii.Bool(true),
+	})
+	s := &DeciderStack{Stack: stack}
+	s.Audit = NewAudit(stack, "Audit", AuditProps{Names: n})
+	s.Failover = NewFailover(stack, "Failover", FailoverProps{Config: cfg, Region: p.Region, Code: code, MRAPArn: p.MRAPArn, AuditTopic: s.Audit.Topic, AuditKey: s.Audit.Key})
+	if owner(cfg, p.Region) == roleDecider {
+		s.State = NewStateBucket(stack, "State", StateBucketProps{Names: n, Region: p.Region})
+		s.Failover.Function.Function.Node().AddDependency(s.State.Bucket)
+		s.Forwarder = newRegionForwarder(stack, cfg, p.Region)
+	}
+	out := func(id, value, description string) {
+		awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{Value: jsii.String(value), Description: jsii.String(description)})
+	}
+	out("AuditTopicArn", *s.Audit.Topic.TopicArn(), "SNS topic of "+p.Region+"'s routing decisions and of every engine alarm")
+	out("FailoverFunction", n.Function("failover", p.Region), "Failover function of decider "+p.Region)
+	return s, nil
+}
+
+// RelayStack holds only the forwarding of AWS Health events received in a backup Region
+// (us-west-2, us-east-1) where the engine runs nothing else.
+type RelayStack struct {
+	awscdk.Stack
+	Forwarder *EventForwarder
+}
+
+// NewRelayStack creates the stack in region.
+func NewRelayStack(scope constructs.Construct, id string, cfg Config, region string) *RelayStack {
+	n := cfg.Names()
+	stack := awscdk.NewStack(scope, jsii.String(id), &awscdk.StackProps{
+		StackName:   jsii.String(n.Function("relay", region)),
+		Description: jsii.String(fmt.Sprintf("MRAP engine %s: AWS Health events for S3 delivered in the backup Region %s to the deciders", n.Name, region)),
+		Env:         &awscdk.Environment{Account: jsii.String(cfg.Account), Region: jsii.String(region)},
+	})
+	return &RelayStack{Stack: stack, Forwarder: newRegionForwarder(stack, cfg, region)}
+}
+
+// Region roles, in the order that picks the stack holding a Region's state copy and event
+// forwarding (exactly one stack per Region does).
+const (
+	roleMember = iota
+	roleWitness
+	roleHome
+	roleDecider
+	roleRelay
+	roleNone
+)
+
+// owner returns the role whose stack holds region's state copy and forwarding.
+func owner(cfg Config, region string) int {
+	switch {
+	case cfg.IsMember(region):
+		return roleMember
+	case cfg.IsWitness(region):
+		return roleWitness
+	case region == cfg.HomeRegion:
+		return roleHome
+	case cfg.IsDecider(region):
+		return roleDecider
+	case slices.Contains(cfg.HealthRegions(), region):
+		return roleRelay
+	default:
+		return roleNone
+	}
+}
+
+// newRegionForwarder forwards what region has for the deciders: the engine's alarm state
+// changes (every Region with an engine stack raises some) and, in member and backup Regions,
+// AWS Health events for S3 about the members.
+func newRegionForwarder(scope constructs.Construct, cfg Config, region string) *EventForwarder {
+	p := EventForwarderProps{Names: cfg.Names(), Region: region, Deciders: cfg.Deciders, Alarms: owner(cfg, region) != roleRelay}
+	if slices.Contains(cfg.HealthRegions(), region) {
+		p.HealthAbout = cfg.Regions
+	}
+	return NewEventForwarder(scope, "Forwarding", p)
 }
 
 // exportSuffix turns a Region name into a logical-id-safe suffix (us-east-1 -> UsEast1).
