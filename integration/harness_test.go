@@ -5,8 +5,6 @@ package integration
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -20,6 +18,7 @@ import (
 	"time"
 
 	"github.com/mrap-engine/mrap/shared/local/s3server"
+	"github.com/mrap-engine/mrap/shared/local/s3server/s3servertest"
 )
 
 // skipShort skips an integration test under `go test -short`.
@@ -54,37 +53,7 @@ func moduleRoot(tb testing.TB) string {
 // the test ends.
 func startRegions(tb testing.TB, regions ...string) []*s3server.Server {
 	tb.Helper()
-	dir := tb.TempDir()
-	out := make([]*s3server.Server, len(regions))
-	errs := make([]error, len(regions))
-	var wg sync.WaitGroup
-	for i, r := range regions {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			out[i], errs[i] = s3server.Start(ctx, s3server.Options{Region: r, DataDir: filepath.Join(dir, r)})
-			if errs[i] != nil {
-				errs[i] = fmt.Errorf("start Region %s: %w", r, errs[i])
-			}
-		}()
-	}
-	wg.Wait()
-	tb.Cleanup(func() { // in parallel: each stop may wait for idle client connections
-		var wg sync.WaitGroup
-		for _, s := range out {
-			if s != nil {
-				wg.Add(1)
-				go func() { defer wg.Done(); _ = s.Stop() }()
-			}
-		}
-		wg.Wait()
-	})
-	if err := errors.Join(errs...); err != nil {
-		tb.Fatal(err)
-	}
-	return out
+	return s3servertest.StartRegions(tb, s3server.Options{}, regions...)
 }
 
 // memberEnv renders the servers as MRAP_MEMBERS and MRAP_ENDPOINTS values.

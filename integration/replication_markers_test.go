@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -32,32 +31,11 @@ func TestReplicationEngineMarkerKeepsTheDeleteOrigin(t *testing.T) {
 	regions := []string{"us-east-1", "eu-west-1", "ap-southeast-2"}
 	clock := newMarkerClock(plainTransport())
 	servers := map[string]*s3server.Server{}
+	for _, srv := range startRegions(t, regions...) {
+		servers[srv.Region] = srv
+	}
 	clients := map[string]*s3.Client{}
 	var members []config.Member
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for _, r := range regions {
-		dir := t.TempDir()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			srv, err := s3server.Start(ctx, s3server.Options{Region: r, DataDir: dir})
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			mu.Lock()
-			servers[r] = srv
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	for _, srv := range servers {
-		t.Cleanup(func() { _ = srv.Stop() })
-	}
-	if t.Failed() {
-		t.FailNow()
-	}
 	storeClients := map[string]s3store.S3API{}
 	for _, r := range regions {
 		clients[r] = servers[r].Client(func(o *s3.Options) { o.HTTPClient = &http.Client{Transport: clock, Timeout: 30 * time.Second} })

@@ -34,22 +34,9 @@ type replRegions struct {
 
 func startReplRegions(t *testing.T, storeOpts s3store.Options) *replRegions {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("starts two versitygw processes; skipped under -short")
-	}
-	ctx := context.Background()
 	r := &replRegions{}
-	for _, p := range []struct {
-		srv    **s3server.Server
-		region string
-	}{{&r.eu, "eu-west-1"}, {&r.us, "us-east-1"}} {
-		srv, err := s3server.Start(ctx, s3server.Options{Region: p.region, DataDir: t.TempDir()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = srv.Stop() })
-		*p.srv = srv
-	}
+	srvs := startRegions(t, "eu-west-1", "us-east-1")
+	r.eu, r.us = srvs[0], srvs[1]
 	r.members = []config.Member{{Region: "eu-west-1", Bucket: r.eu.Bucket}, {Region: "us-east-1", Bucket: r.us.Bucket}}
 	store, err := s3store.New(map[string]s3store.S3API{"eu-west-1": r.eu.Client(), "us-east-1": r.us.Client()}, storeOpts)
 	if err != nil {

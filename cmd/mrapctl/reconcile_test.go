@@ -18,6 +18,7 @@ import (
 
 	"github.com/mrap-engine/mrap/shared/local/runtime"
 	"github.com/mrap-engine/mrap/shared/local/s3server"
+	"github.com/mrap-engine/mrap/shared/local/s3server/s3servertest"
 )
 
 func TestReconcileAndRedriveCommandLineErrors(t *testing.T) {
@@ -53,24 +54,14 @@ func TestReconcileAndRedriveCommandLineErrors(t *testing.T) {
 // TestReconcileLocal points mrapctl at two versitygw Regions through an endpoints file, like
 // the local runtime writes, and reconciles objects written in one of them.
 func TestReconcileLocal(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts versitygw")
-	}
 	ctx := context.Background()
 	data := t.TempDir()
 	ep := runtime.Endpoints{AccessKeyID: "mrapctl-test", SecretAccessKey: "mrapctl-test-secret"}
-	var first *s3server.Server
-	for _, r := range []string{"us-east-1", "eu-west-1"} {
-		srv, err := s3server.Start(ctx, s3server.Options{Region: r, DataDir: t.TempDir(), AccessKey: ep.AccessKeyID, SecretKey: ep.SecretAccessKey})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = srv.Stop() })
-		ep.Regions = append(ep.Regions, runtime.RegionEndpoint{Region: r, Endpoint: srv.Endpoint, Bucket: srv.Bucket})
-		if first == nil {
-			first = srv
-		}
+	srvs := s3servertest.StartRegions(t, s3server.Options{AccessKey: ep.AccessKeyID, SecretKey: ep.SecretAccessKey}, "us-east-1", "eu-west-1")
+	for _, srv := range srvs {
+		ep.Regions = append(ep.Regions, runtime.RegionEndpoint{Region: srv.Region, Endpoint: srv.Endpoint, Bucket: srv.Bucket})
 	}
+	first := srvs[0]
 	writeEndpoints(t, data, ep)
 	for i := range 5 {
 		if _, err := first.Client().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(first.Bucket), Key: aws.String(fmt.Sprintf("k%d", i)), Body: strings.NewReader("x")}); err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/mrap-engine/mrap/shared/local/s3server"
+	"github.com/mrap-engine/mrap/shared/local/s3server/s3servertest"
 	"github.com/mrap-engine/mrap/shared/telemetry"
 )
 
@@ -34,15 +35,8 @@ func TestLoadConfigReportsProblems(t *testing.T) {
 // TestProberFunctionAgainstVersitygw wires the function as on AWS but with local endpoints:
 // this Region's bucket and a stand-in global endpoint serving the alias as a bucket.
 func TestProberFunctionAgainstVersitygw(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration: starts versitygw")
-	}
 	ctx := context.Background()
-	s, err := s3server.Start(ctx, s3server.Options{Region: "eu-west-1", DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Stop() })
+	s := s3servertest.Start(t, s3server.Options{Region: "eu-west-1"})
 	const alias = "mfzwi23gnjvgw.mrap"
 	if _, err := s.Client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(alias)}); err != nil {
 		t.Fatalf("create alias bucket: %v", err)

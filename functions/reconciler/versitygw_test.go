@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/mrap-engine/mrap/shared/local/s3server"
+	"github.com/mrap-engine/mrap/shared/local/s3server/s3servertest"
 	"github.com/mrap-engine/mrap/shared/reconciler"
 )
 
@@ -21,19 +22,8 @@ import (
 // Regions, with the checkpoint in a state bucket, and runs two invocations: the first repairs
 // the objects written before deployment, the second finds nothing to do.
 func TestSetupAgainstVersitygw(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts versitygw")
-	}
 	ctx := context.Background()
-	var srvs []*s3server.Server
-	for _, r := range []string{"us-east-1", "eu-west-1"} {
-		srv, err := s3server.Start(ctx, s3server.Options{Region: r, DataDir: t.TempDir()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = srv.Stop() })
-		srvs = append(srvs, srv)
-	}
+	srvs := s3servertest.StartRegions(t, s3server.Options{}, "us-east-1", "eu-west-1")
 	us := srvs[0].Client()
 	if _, err := us.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("mrap-state")}); err != nil {
 		t.Fatal(err)

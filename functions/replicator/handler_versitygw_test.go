@@ -18,25 +18,15 @@ import (
 
 	"github.com/mrap-engine/mrap/events"
 	"github.com/mrap-engine/mrap/shared/local/s3server"
+	"github.com/mrap-engine/mrap/shared/local/s3server/s3servertest"
 )
 
 // TestSQSBatchAgainstLocalRegions wires the handler exactly as main does (Setup from the
 // environment) against two versitygw Regions and sends an SQS batch in which one record is
 // malformed: only that record fails, the others are replicated.
 func TestSQSBatchAgainstLocalRegions(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts two versitygw processes; skipped under -short")
-	}
 	ctx := context.Background()
-	var srvs []*s3server.Server
-	for _, region := range []string{"eu-west-1", "us-east-1"} {
-		srv, err := s3server.Start(ctx, s3server.Options{Region: region, DataDir: t.TempDir()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = srv.Stop() })
-		srvs = append(srvs, srv)
-	}
+	srvs := s3servertest.StartRegions(t, s3server.Options{}, "eu-west-1", "us-east-1")
 	eu, us := srvs[0], srvs[1]
 	t.Setenv("AWS_ACCESS_KEY_ID", eu.AccessKey)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", eu.SecretKey)

@@ -16,17 +16,11 @@ import (
 
 	"github.com/mrap-engine/mrap/shared/docstore"
 	"github.com/mrap-engine/mrap/shared/local/s3server"
+	"github.com/mrap-engine/mrap/shared/local/s3server/s3servertest"
 )
 
 func TestS3ContractAgainstVersitygw(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts versitygw; skipped under -short")
-	}
-	srv, err := s3server.Start(context.Background(), s3server.Options{Region: "eu-west-1", DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Stop() })
+	srv := s3servertest.Start(t, s3server.Options{Region: "eu-west-1"})
 	s, err := docstore.NewS3(srv.Client(), srv.Bucket)
 	if err != nil {
 		t.Fatal(err)

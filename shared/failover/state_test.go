@@ -6,19 +6,13 @@ import (
 	"time"
 
 	"github.com/mrap-engine/mrap/shared/local/s3server"
+	"github.com/mrap-engine/mrap/shared/local/s3server/s3servertest"
 	"github.com/mrap-engine/mrap/shared/routing"
 )
 
 func TestS3StateStoreRoundTripAgainstVersitygw(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration: starts versitygw")
-	}
 	ctx := context.Background()
-	s, err := s3server.Start(ctx, s3server.Options{Region: "us-east-1", DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Stop() })
+	s := s3servertest.Start(t, s3server.Options{Region: "us-east-1"})
 	store := NewS3StateStore(s.Client(), s.Bucket, DefaultStateKey)
 	got, err := store.Load(ctx)
 	if err != nil {

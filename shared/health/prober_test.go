@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/mrap-engine/mrap/shared/local/s3server"
+	"github.com/mrap-engine/mrap/shared/local/s3server/s3servertest"
 	"github.com/mrap-engine/mrap/shared/telemetry"
 )
 
@@ -39,19 +40,8 @@ func emfLines(t *testing.T, buf *bytes.Buffer) []map[string]any {
 }
 
 func TestProberAgainstVersitygw(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration: starts versitygw")
-	}
 	ctx := context.Background()
-	var servers []*s3server.Server
-	for _, region := range []string{"us-east-1", "eu-west-1"} {
-		s, err := s3server.Start(ctx, s3server.Options{Region: region, DataDir: t.TempDir()})
-		if err != nil {
-			t.Fatalf("start versitygw %s: %v", region, err)
-		}
-		t.Cleanup(func() { _ = s.Stop() })
-		servers = append(servers, s)
-	}
+	servers := s3servertest.StartRegions(t, s3server.Options{}, "us-east-1", "eu-west-1")
 	var buf bytes.Buffer
 	targets := []Target{
 		{Region: "us-east-1", Path: PathRegional, Bucket: servers[0].Bucket, Client: servers[0].Client()},
@@ -111,13 +101,7 @@ func TestProberAgainstVersitygw(t *testing.T) {
 }
 
 func TestProberDetectsAStoppedRegion(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration: starts versitygw")
-	}
-	s, err := s3server.Start(context.Background(), s3server.Options{Region: "us-west-2", DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := s3servertest.Start(t, s3server.Options{Region: "us-west-2"})
 	client := s.Client()
 	if err := s.Stop(); err != nil {
 		t.Fatal(err)

@@ -11,21 +11,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/mrap-engine/mrap/shared/local/s3server"
+	"github.com/mrap-engine/mrap/shared/local/s3server/s3servertest"
 	"github.com/mrap-engine/mrap/shared/reconcile"
 	"github.com/mrap-engine/mrap/shared/s3store"
 )
 
 func startListRegion(t *testing.T, region string) *s3server.Server {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("starts versitygw; skipped under -short")
-	}
-	srv, err := s3server.Start(context.Background(), s3server.Options{Region: region, DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Stop() })
-	return srv
+	return s3servertest.Start(t, s3server.Options{Region: region})
 }
 
 const listTrickyKey = "dir/a b+c%d:e/café 日本😀.txt"

@@ -23,6 +23,7 @@ import (
 	"github.com/mrap-engine/mrap/shared/local/globalendpoint"
 	"github.com/mrap-engine/mrap/shared/local/routesapi"
 	"github.com/mrap-engine/mrap/shared/local/s3server"
+	"github.com/mrap-engine/mrap/shared/local/s3server/s3servertest"
 	"github.com/mrap-engine/mrap/shared/local/sigv4verify"
 )
 
@@ -41,20 +42,12 @@ type fixture struct {
 
 func start(t testing.TB) *fixture {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("starts versitygw")
-	}
-	ctx := context.Background()
 	f := &fixture{faults: map[string]*faults.Proxy{}}
 	var targets []globalendpoint.Target
 	var routes []routesapi.Route
-	for _, region := range []string{"us-east-1", "eu-west-1"} {
-		s, err := s3server.Start(ctx, s3server.Options{Region: region, DataDir: filepath.Join(t.TempDir(), region), AccessKey: ak, SecretKey: sk})
-		if err != nil {
-			t.Fatalf("start %s: %v", region, err)
-		}
-		t.Cleanup(func() { _ = s.Stop() })
-		f.regions = append(f.regions, s)
+	f.regions = s3servertest.StartRegions(t, s3server.Options{AccessKey: ak, SecretKey: sk}, "us-east-1", "eu-west-1")
+	for _, s := range f.regions {
+		region := s.Region
 		fp, err := faults.New(s.Endpoint)
 		if err != nil {
 			t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	"github.com/mrap-engine/mrap/events"
 	"github.com/mrap-engine/mrap/shared/local/notifybridge"
 	"github.com/mrap-engine/mrap/shared/local/s3server"
+	"github.com/mrap-engine/mrap/shared/local/s3server/s3servertest"
 )
 
 type recorder struct {
@@ -59,7 +60,7 @@ func (r *recorder) waitFor(t *testing.T, n int) [][]byte {
 // once the bridge (which needs the server's client) exists.
 func startRegion(t *testing.T) (*s3server.Server, func(*notifybridge.Bridge)) {
 	t.Helper()
-	if testing.Short() {
+	if testing.Short() { // before the webhook server starts
 		t.Skip("starts versitygw")
 	}
 	var current atomic.Pointer[notifybridge.Bridge]
@@ -69,11 +70,7 @@ func startRegion(t *testing.T) (*s3server.Server, func(*notifybridge.Bridge)) {
 		}
 	}))
 	t.Cleanup(hook.Close)
-	s, err := s3server.Start(context.Background(), s3server.Options{Region: "eu-west-1", DataDir: t.TempDir(), WebhookURL: hook.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Stop() })
+	s := s3servertest.Start(t, s3server.Options{Region: "eu-west-1", WebhookURL: hook.URL})
 	return s, func(b *notifybridge.Bridge) { current.Store(b) }
 }
 
