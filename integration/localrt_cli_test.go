@@ -154,14 +154,14 @@ func TestMrapctlAWSModeAgainstLocalStandIns(t *testing.T) {
 	ep := rt.Endpoints()
 	var members, endpoints []string
 	for _, r := range ep.Regions {
-		members = append(members, r.Region+"="+r.Bucket)
+		members = append(members, r.Region+"="+r.Bucket) // the member buckets also hold the state copies
 		endpoints = append(endpoints, r.Region+"="+r.Endpoint)
 	}
 	env := []string{
 		"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(),
 		"AWS_ACCESS_KEY_ID=" + ep.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + ep.SecretAccessKey, "AWS_REGION=us-east-1",
 		"AWS_ENDPOINT_URL_CLOUDWATCH=http://127.0.0.1:1", "AWS_EC2_METADATA_DISABLED=true", "AWS_MAX_ATTEMPTS=1",
-		"MRAP_MEMBERS=" + strings.Join(members, ","), "MRAP_ENDPOINTS=" + strings.Join(endpoints, ","),
+		"MRAP_MEMBERS=" + strings.Join(members, ","), "MRAP_ENDPOINTS=" + strings.Join(endpoints, ","), "MRAP_STATE_COPIES=" + strings.Join(members, ","),
 		"MRAP_CONTROL_ENDPOINT=" + ep.ControlEndpoint, "MRAP_ALARM_PREFIX=mrap-", "MRAP_COOLDOWN=1s",
 	}
 	run := func(args ...string) (string, error) {

@@ -23,7 +23,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3control"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/mrap-engine/mrap/shared/config"
 	"github.com/mrap-engine/mrap/shared/failover"
@@ -31,7 +30,6 @@ import (
 	"github.com/mrap-engine/mrap/shared/local/runtime"
 	"github.com/mrap-engine/mrap/shared/mrap"
 	"github.com/mrap-engine/mrap/shared/routing"
-	"github.com/mrap-engine/mrap/shared/s3store"
 	"github.com/mrap-engine/mrap/shared/telemetry"
 )
 
@@ -348,33 +346,16 @@ func awsCommand(ctx context.Context, af awsFlags, c routing.Command, stdout io.W
 	if err != nil {
 		return fmt.Errorf("load AWS configuration (profile, credentials): %w", err)
 	}
-	routes, err := mrap.New(s3control.NewFromConfig(awsCfg), mrap.Options{AccountID: cfg.AccountID, ARN: cfg.ARN,
-		ControlRegions: cfg.ControlRegions, Endpoint: cfg.ControlEndpoint})
-	if err != nil {
-		return err
-	}
-	alarms := map[string]health.AlarmsAPI{}
-	for _, r := range cfg.Regions() {
-		alarms[r] = cloudwatch.NewFromConfig(awsCfg, func(o *cloudwatch.Options) { o.Region = r })
-	}
-	reader, err := health.NewAlarmReader(alarms, health.AlarmOptions{Prefix: cfg.AlarmPrefix})
-	if err != nil {
-		return err
-	}
-	stateClient := s3store.NewClient(awsCfg, cfg.StateRegion, cfg.Endpoints[cfg.StateRegion]) // endpoint: S3-compatible stores (MRAP_ENDPOINTS)
-	state := failover.NewS3StateStore(stateClient, cfg.StateBucket, cfg.StateKey)
-	var notifier failover.Notifier
-	if cfg.AuditTopicARN != "" {
-		notifier = failover.NewSNSNotifier(sns.NewFromConfig(awsCfg), cfg.AuditTopicARN)
-	}
-	engine, err := failover.New(routes, reader, state, failover.Options{Regions: cfg.Regions(), Policy: cfg.Policy, DryRun: cfg.DryRun, Notifier: notifier})
+	// The same constructor as the failover function: this run acts as decider MRAP_DECIDER
+	// (default AWS_REGION).
+	engine, err := failover.NewAWS(cfg, awsCfg, io.Discard, nil)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, "reading routes, alarms and the failover state ...")
 	id := make([]byte, 8)
 	_, _ = rand.Read(id)
-	out, err := engine.Evaluate(ctx, failover.Trigger{Kind: failover.TriggerCommand, EventID: "mrapctl-" + hex.EncodeToString(id), Region: c.Region,
+	out, err := engine.Evaluate(ctx, failover.Trigger{Kind: failover.TriggerCommand, EventID: "mrapctl-" + hex.EncodeToString(id), CommandID: "mrapctl-" + hex.EncodeToString(id), Region: c.Region,
 		Command: &c, Time: time.Now(), Summary: fmt.Sprintf("command %s %s by %s (mrapctl): %s", c.Action, c.Region, c.RequestedBy, c.Reason)})
 	if err != nil {
 		return err

@@ -24,6 +24,9 @@ func baseEnv() map[string]string {
 		"MRAP_ACCOUNT_ID":   "123456789012",
 		"MRAP_ARN":          "arn:aws:s3::123456789012:accesspoint/mfzwi23gnjvgw.mrap",
 		"MRAP_ALARM_PREFIX": "mrap-",
+		"MRAP_WITNESSES":    "us-west-2",
+		"MRAP_DECIDERS":     "us-east-1,eu-west-1",
+		"MRAP_STATE_COPIES": "us-east-1=state-use1,eu-west-1=state-euw1,us-west-2=state-usw2",
 	}
 }
 

@@ -1,21 +1,29 @@
-// Package failover orchestrates one failover decision: it reads the current routes and the
-// health of every Region (never trusting the single event that woke it), asks the routing
-// policy, submits the change unless in dry run, remembers what it did, and audits every
-// decision in a log line, EMF metrics and, for changes, a notification. The failover Lambda
-// function and the local runtime drive the same Engine with different adapters.
+// Package failover orchestrates one failover decision of one decider (docs/failover.md): it
+// reads, each bounded by a timeout, the quorum health of every member (never trusting the
+// single event that woke it), the current routes and the decider records in every state
+// copy; it goes on only with a majority of observers and of state copies, merges the
+// records, asks the routing policy, lets an evacuation through at once and a damped change
+// only from the primary decider, writes its intent to a majority of copies before
+// submitting, and audits every decision in a log line, EMF metrics (dimension Decider) and,
+// for changes, a notification. The failover Lambda function in every control Region and the
+// local runtime drive the same Engine with different adapters.
 package failover
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mrap-engine/mrap/events"
+	"github.com/mrap-engine/mrap/shared/docstore"
+	"github.com/mrap-engine/mrap/shared/health"
 	"github.com/mrap-engine/mrap/shared/mrap"
 	"github.com/mrap-engine/mrap/shared/routing"
 	"github.com/mrap-engine/mrap/shared/telemetry"
@@ -37,17 +45,32 @@ const (
 	DetailTypeSchedule = "Scheduled Event"
 )
 
-// HealthReader reads the health of Regions; *health.AlarmReader provides it. A partial
-// failure returns a complete map (unreadable Regions as INSUFFICIENT_DATA) and an error.
+// HealthReader reads the quorum health of every member; *health.QuorumReader provides it.
 type HealthReader interface {
-	Read(ctx context.Context, regions []string) (map[string]routing.RegionHealth, error)
+	Read(ctx context.Context) (health.View, error)
 }
+
+// StateCopies are the state stores of every Region of S (members ∪ witnesses ∪ deciders),
+// by Region.
+type StateCopies map[string]docstore.Store
 
 // Options configure an Engine.
 type Options struct {
 	// Regions are the member Regions of the access point.
 	Regions []string
 	Policy  routing.Policy
+	// Decider is this decider's Region; Deciders are every decider in priority order (the
+	// first fresh one is the primary). Deciders defaults to [Decider].
+	Decider  string
+	Deciders []string
+	// Prefix of the decider records in every copy (default DefaultPrefix).
+	Prefix string
+	// LeaseTTL is how long a heartbeat stays fresh (default 3m), MaxSkew the clock skew
+	// allowed between deciders (default 5s), ViewBound the oldest a view may be when the
+	// decider is about to submit (default 30s).
+	LeaseTTL, MaxSkew, ViewBound time.Duration
+	// ReadTimeout bounds each read of health, routes and a state copy (default 10s).
+	ReadTimeout time.Duration
 	// DryRun decides and reports but submits and saves nothing.
 	DryRun bool
 	// Notifier receives changes and refused commands; nil sends none.
@@ -60,16 +83,17 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Engine makes failover decisions.
+// Engine makes failover decisions as one decider.
 type Engine struct {
 	routes mrap.RoutesAPI
 	health HealthReader
-	state  StateStore
+	copies StateCopies
 	opts   Options
+	mu     sync.Mutex // one decision at a time per engine
 }
 
 // New returns an Engine over its ports.
-func New(routes mrap.RoutesAPI, health HealthReader, state StateStore, opts Options, optFns ...func(*Options)) (*Engine, error) {
+func New(routes mrap.RoutesAPI, h HealthReader, copies StateCopies, opts Options, optFns ...func(*Options)) (*Engine, error) {
 	for _, fn := range optFns {
 		fn(&opts)
 	}
@@ -79,12 +103,43 @@ func New(routes mrap.RoutesAPI, health HealthReader, state StateStore, opts Opti
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Prefix == "" {
+		opts.Prefix = DefaultPrefix
+	}
+	if len(opts.Deciders) == 0 && opts.Decider != "" {
+		opts.Deciders = []string{opts.Decider}
+	}
+	if opts.LeaseTTL <= 0 {
+		opts.LeaseTTL = 3 * time.Minute
+	}
+	if opts.MaxSkew <= 0 {
+		opts.MaxSkew = 5 * time.Second
+	}
+	if opts.ViewBound <= 0 {
+		opts.ViewBound = 30 * time.Second
+	}
+	if opts.ReadTimeout <= 0 {
+		opts.ReadTimeout = 10 * time.Second
+	}
 	var errs []error
-	if routes == nil || health == nil || state == nil {
-		errs = append(errs, errors.New("routes API, health reader and state store are required"))
+	if routes == nil || h == nil {
+		errs = append(errs, errors.New("routes API and health reader are required"))
+	}
+	if len(copies) == 0 {
+		errs = append(errs, errors.New("no state copies"))
+	}
+	for r, c := range copies {
+		if c == nil {
+			errs = append(errs, fmt.Errorf("state copy of %s is nil", r))
+		}
 	}
 	if len(opts.Regions) == 0 {
 		errs = append(errs, errors.New("no member Regions"))
+	}
+	if opts.Decider == "" {
+		errs = append(errs, errors.New("decider Region is required"))
+	} else if !slices.Contains(opts.Deciders, opts.Decider) {
+		errs = append(errs, fmt.Errorf("decider %s is not in the deciders %v", opts.Decider, opts.Deciders))
 	}
 	if err := opts.Policy.Validate(); err != nil {
 		errs = append(errs, err)
@@ -92,7 +147,7 @@ func New(routes mrap.RoutesAPI, health HealthReader, state StateStore, opts Opti
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("failover engine: %w", err)
 	}
-	return &Engine{routes: routes, health: health, state: state, opts: opts}, nil
+	return &Engine{routes: routes, health: h, copies: copies, opts: opts}, nil
 }
 
 // Trigger is what woke the engine. It is reported, not trusted: the decision reads the
@@ -108,6 +163,9 @@ type Trigger struct {
 	Summary string `json:"summary"`
 	// Command is the operator's request (TriggerCommand).
 	Command *routing.Command `json:"command,omitempty"`
+	// CommandID is the command's id, the same for every decider it was sent to (the event
+	// id when the command carries none).
+	CommandID string `json:"commandId,omitempty"`
 	// Time is the event's time.
 	Time time.Time `json:"time,omitzero"`
 	// Health is the AWS Health event (TriggerHealth).
@@ -140,7 +198,26 @@ type Outcome struct {
 	TotalOutage   bool           `json:"totalOutage,omitempty"`
 	ControlRegion string         `json:"controlRegion,omitempty"`
 	Reason        string         `json:"reason"`
+	// Decider is the Region of the decider that made the decision.
+	Decider string `json:"decider,omitempty"`
+	// Kind is KindEvacuation, KindDamped, KindCommand or KindNone.
+	Kind string `json:"kind,omitempty"`
+	// Primary is the decider this one took for the primary ("" when none is fresh).
+	Primary string `json:"primary,omitempty"`
+	// Observers names the observers counted and those unreadable.
+	Observers string `json:"observers,omitempty"`
+	// NoQuorum is set when a majority of observers or of state copies could not be read:
+	// nothing was decided.
+	NoQuorum bool `json:"noQuorum,omitempty"`
 }
+
+// Decision kinds (docs/failover.md, "Deciders").
+const (
+	KindEvacuation = "evacuation"
+	KindDamped     = "damped"
+	KindCommand    = "command"
+	KindNone       = "none"
+)
 
 // ParseEvent turns an EventBridge event into a Trigger. Malformed and unknown events are
 // errors that say what was expected.
@@ -170,7 +247,11 @@ func ParseEvent(raw []byte) (Trigger, error) {
 			return Trigger{}, err
 		}
 		c := &routing.Command{Action: routing.Action(ev.Detail.Action), Region: ev.Detail.Region, Reason: ev.Detail.Reason, RequestedBy: ev.Detail.RequestedBy}
-		return Trigger{Kind: TriggerCommand, EventID: ev.ID, Region: ev.Detail.Region, Command: c, Time: ev.Time,
+		id := ev.Detail.CommandID
+		if id == "" {
+			id = ev.ID
+		}
+		return Trigger{Kind: TriggerCommand, EventID: ev.ID, CommandID: id, Region: ev.Detail.Region, Command: c, Time: ev.Time,
 			Summary: fmt.Sprintf("command %s %s by %s: %s", ev.Detail.Action, ev.Detail.Region, orDash(ev.Detail.RequestedBy), orDash(ev.Detail.Reason))}, nil
 	case env.Is(ScheduleSource, DetailTypeSchedule):
 		return Trigger{Kind: TriggerSchedule, EventID: env.ID, Summary: "scheduled re-evaluation"}, nil
@@ -191,87 +272,316 @@ func (e *Engine) HandleEvent(ctx context.Context, raw []byte) (Outcome, error) {
 	return e.Evaluate(ctx, tr)
 }
 
-// Evaluate reads the current routes and health, decides, submits (unless dry run), saves
-// the engine state and audits. Errors leave the routes as they were or as submitted.
+// Evaluate makes one decision (docs/failover.md, "Deciders"): it reads health, routes and
+// the state copies, goes on only with a majority of observers and of copies, decides,
+// writes its intent to a majority of copies, submits (unless dry run), writes the outcome
+// and audits. A view that aged past the view bound before the submit is read again once;
+// errors leave the routes as they were or as submitted.
 func (e *Engine) Evaluate(ctx context.Context, tr Trigger) (Outcome, error) {
-	now := e.opts.Now()
-	out := Outcome{Trigger: tr, DryRun: e.opts.DryRun}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := Outcome{Trigger: tr, DryRun: e.opts.DryRun, Decider: e.opts.Decider}
 	if tr.Kind == TriggerHealth && tr.Health != nil && !tr.Health.IsS3Issue() {
 		out.Ignored = true
 		out.Reason = "AWS Health event is not an S3 issue: no decision"
-		e.opts.Logger.InfoContext(ctx, "failover event ignored", "trigger", tr.Summary, "reason", out.Reason)
+		e.opts.Logger.InfoContext(ctx, "failover event ignored", "trigger", tr.Summary, "reason", out.Reason, "decider", e.opts.Decider)
 		return out, nil
 	}
-	st, err := e.state.Load(ctx)
-	if err != nil {
-		return e.fail(ctx, out, "read engine state", err)
+	for attempt := 1; ; attempt++ {
+		o, stale, err := e.decide(ctx, out)
+		if !stale || attempt == 2 {
+			return o, err
+		}
+		e.opts.Logger.WarnContext(ctx, "failover view older than its bound before submitting: starting over", "decider", e.opts.Decider, "viewBound", e.opts.ViewBound.String())
 	}
-	before := cloneState(st)
+}
+
+// view is what one decision read.
+type view struct {
+	at      time.Time
+	health  health.View
+	current []mrap.Route
+	state   State
+	own     Record
+	copies  int
+	read    int
+	causes  []string
+}
+
+func (e *Engine) read(ctx context.Context) (view, error) {
+	v := view{at: e.opts.Now(), copies: len(e.copies)}
+	ctx, cancel := context.WithTimeout(ctx, e.opts.ReadTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	var herr, rerr error
+	wg.Go(func() { v.health, herr = e.health.Read(ctx) })
+	wg.Go(func() { v.current, rerr = e.routes.GetRoutes(ctx) })
+	regions := slices.Sorted(maps.Keys(e.copies))
+	recs := make([][]Record, len(regions))
+	errs := make([]error, len(regions))
+	for i, r := range regions {
+		wg.Go(func() { recs[i], errs[i] = e.readCopy(ctx, e.copies[r]) })
+	}
+	wg.Wait()
+	if rerr != nil {
+		return v, fmt.Errorf("read current routes: %w", rerr)
+	}
+	if herr != nil {
+		return v, fmt.Errorf("read health: %w", herr)
+	}
+	var all []Record
+	for i, r := range regions {
+		if errs[i] != nil {
+			v.causes = append(v.causes, fmt.Sprintf("%s (%v)", r, errs[i]))
+			continue
+		}
+		v.read++
+		all = append(all, recs[i]...)
+	}
+	v.state = Merge(all)
+	v.own = v.state.Records[e.opts.Decider]
+	return v, nil
+}
+
+// readCopy reads every decider's record in one copy; an absent record is no record, any
+// other failure (unreachable, corrupt) makes the copy unread.
+func (e *Engine) readCopy(ctx context.Context, s docstore.Store) ([]Record, error) {
+	var out []Record
+	for _, d := range e.opts.Deciders {
+		doc, err := s.Get(ctx, RecordKey(e.opts.Prefix, d))
+		if errors.Is(err, docstore.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		var r Record
+		if err := json.Unmarshal(doc.Body, &r); err != nil {
+			return nil, fmt.Errorf("record of %s: %w", d, err)
+		}
+		if r.Decider != d {
+			return nil, fmt.Errorf("record under %s names decider %q", d, r.Decider)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// fresh reports whether r's heartbeat is within the lease (plus the skew allowed) of now.
+func (e *Engine) fresh(r Record, now time.Time) bool {
+	return !r.Heartbeat.IsZero() && now.Sub(r.Heartbeat) <= e.opts.LeaseTTL+e.opts.MaxSkew && r.Heartbeat.Sub(now) <= e.opts.MaxSkew
+}
+
+// primary returns the first decider, in order, whose record is fresh (this decider counts
+// as fresh: it is writing now), and why this decider may not make damped changes ("" when
+// it may): it is not that decider, or its record has not yet been fresh for a lease TTL
+// while another decider's is.
+func (e *Engine) primary(st State, freshSince, now time.Time) (string, string) {
+	first := ""
+	othersFresh := false
+	for _, d := range e.opts.Deciders {
+		isFresh := d == e.opts.Decider || e.fresh(st.Records[d], now)
+		if d != e.opts.Decider && isFresh {
+			othersFresh = true
+		}
+		if first == "" && isFresh {
+			first = d
+		}
+	}
+	if first != e.opts.Decider {
+		return first, fmt.Sprintf("decider %s: %s is the primary", e.opts.Decider, first)
+	}
+	if until := freshSince.Add(e.opts.LeaseTTL); othersFresh && now.Before(until) {
+		return first, fmt.Sprintf("decider %s warming up as primary until %s", e.opts.Decider, until.UTC().Format(time.RFC3339))
+	}
+	return first, ""
+}
+
+func (e *Engine) decide(ctx context.Context, out Outcome) (Outcome, bool, error) {
+	tr := out.Trigger
+	v, err := e.read(ctx)
+	if err != nil {
+		o, err := e.fail(ctx, out, "read", err)
+		return o, false, err
+	}
+	now := v.at
+	out.Observers = v.health.Counted()
+	needCopies := v.copies/2 + 1
+	// Automatic decisions need a majority of observers and of copies; an operator's command
+	// needs the copies (replay protection, overrides) and goes on with whatever health it
+	// could read (members without votes count as INSUFFICIENT_DATA).
+	if (!v.health.HasQuorum() && tr.Command == nil) || v.read < needCopies {
+		out.NoQuorum, out.Kind = true, KindNone
+		out.Reason = fmt.Sprintf("no quorum, nothing decided: %s; %d/%d state copies read (need %d)", out.Observers, v.read, v.copies, needCopies)
+		if len(v.causes) > 0 {
+			out.Reason += "; unread " + strings.Join(v.causes, ", ")
+		}
+		e.opts.Logger.WarnContext(ctx, "failover decision", "outcome", "no-quorum", "decider", e.opts.Decider, "trigger", tr.Summary, "triggerKind", tr.Kind, "eventId", tr.EventID, "observers", out.Observers, "reason", out.Reason)
+		e.emit("no-quorum", routing.Decision{})
+		return out, false, nil
+	}
+	st := v.state
+	rec := v.own
+	rec.Decider = e.opts.Decider
+	rec.Seq++
+	if !e.fresh(v.own, now) || rec.FreshSince.IsZero() {
+		rec.FreshSince = now
+	}
+	rec.Heartbeat = now
 	if tr.Command != nil {
 		if reason := staleCommand(tr, st, now); reason != "" {
-			out.Ignored, out.Reason = true, reason
-			e.opts.Logger.WarnContext(ctx, "failover command ignored", "trigger", tr.Summary, "eventId", tr.EventID, "reason", reason)
+			out.Ignored, out.Reason, out.Kind = true, reason, KindNone
+			e.opts.Logger.WarnContext(ctx, "failover command ignored", "trigger", tr.Summary, "eventId", tr.EventID, "commandId", tr.CommandID, "decider", e.opts.Decider, "reason", reason)
 			e.emit("ignored", routing.Decision{})
-			return out, nil
+			return out, false, nil
 		}
-		st.LastCommandID, st.LastCommandAt = tr.EventID, tr.Time
+		rec.LastCommandID, rec.LastCommandAt = tr.CommandID, tr.Time
+		if rec.LastCommandAt.IsZero() {
+			rec.LastCommandAt = now
+		}
 	}
+	issues := maps.Clone(st.HealthIssues)
 	if tr.Kind == TriggerHealth && tr.Health != nil && slices.Contains(e.opts.Regions, tr.Region) {
-		applyHealthEvent(&st, tr.Region, *tr.Health, now)
+		issues = applyHealthEvent(issues, tr.Region, *tr.Health, now)
 	}
-	current, err := e.routes.GetRoutes(ctx)
-	if err != nil {
-		return e.fail(ctx, out, "read current routes", err)
+	rec.HealthIssues = issues
+	healthByRegion := maps.Clone(v.health.Health)
+	if healthByRegion == nil {
+		healthByRegion = map[string]routing.RegionHealth{}
 	}
-	healthByRegion, herr := e.health.Read(ctx, e.opts.Regions)
-	if herr != nil {
-		e.opts.Logger.WarnContext(ctx, "some Regions' alarms are unreadable; they count as INSUFFICIENT_DATA", "error", herr.Error())
-	}
-	mergeHealthIssues(healthByRegion, st.HealthIssues)
+	mergeHealthIssues(healthByRegion, issues)
+	primary, hold := e.primary(st, rec.FreshSince, now)
+	out.Primary = primary
 	in := routing.Input{
-		Routes:     mrap.Dials(current),
+		Routes:     mrap.Dials(v.current),
 		Health:     healthByRegion,
 		Policy:     e.opts.Policy,
 		LastChange: st.LastChange,
 		Now:        now,
 		Command:    tr.Command,
 		Overrides:  st.Overrides,
+		HoldDamped: hold,
 	}
 	d := routing.Decide(in)
 	out.Routes, out.Changed, out.Held, out.Refused, out.TotalOutage, out.Reason = d.Routes, d.Changed, d.Held, d.Refused, d.TotalOutage, d.Reason
+	switch {
+	case tr.Command != nil:
+		out.Kind = KindCommand
+	case d.Changed && d.Evacuation:
+		out.Kind = KindEvacuation
+	case d.Changed:
+		out.Kind = KindDamped
+	default:
+		out.Kind = KindNone
+	}
 	if d.Err != nil {
-		return e.fail(ctx, out, "decide", d.Err)
+		o, err := e.fail(ctx, out, "decide", d.Err)
+		return o, false, err
 	}
 	if e.opts.DryRun {
 		if d.Changed {
 			out.Reason = "DRY RUN, nothing submitted: " + out.Reason
 		}
 		e.audit(ctx, out, in, d, "dry-run")
-		return out, nil
+		return out, false, nil
 	}
-	st.Overrides = d.Overrides
-	if d.Changed {
-		res, err := e.routes.SubmitRoutes(ctx, current, d.Routes)
-		out.ControlRegion = res.ControlRegion
-		if err != nil {
-			// The change may have been applied (read-back mismatch): record it so the cooldown holds.
-			if res.ControlRegion != "" {
-				st.LastChange, st.LastReason = now, d.Reason
-				_ = e.state.Save(ctx, st)
-			}
-			return e.fail(ctx, out, "submit routes", err)
-		}
-		out.Submitted = true
-		st.LastChange, st.LastReason = now, d.Reason
+	if !overridesEqual(d.Overrides, st.Overrides) {
+		rec.Overrides, rec.OverridesAt = d.Overrides, now
+	} else {
+		rec.Overrides, rec.OverridesAt = st.Overrides, st.OverridesAt
 	}
-	if !stateEqual(before, st) {
-		if err := e.state.Save(ctx, st); err != nil {
-			e.audit(ctx, out, in, d, "state-unsaved")
-			return out, fmt.Errorf("save engine state after the decision (routes %s): %w", submittedWord(out.Submitted), err)
+	rec.LastDecision = LastDecision{Time: now, Kind: out.Kind, Reason: out.Reason, Observers: out.Observers}
+	if !d.Changed {
+		rec.LastDecision.Outcome = outcomeLabel(out)
+		if acks, err := e.write(ctx, rec); acks < needCopies {
+			e.opts.Logger.WarnContext(ctx, "decider record not written to a majority of state copies", "decider", e.opts.Decider, "acks", acks, "need", needCopies, "error", errString(err))
 		}
+		e.audit(ctx, out, in, d, outcomeLabel(out))
+		return out, false, nil
+	}
+	// Intent: the change, now, in a majority of copies before submitting (fencing).
+	rec.LastChange, rec.LastRoutes, rec.LastReason = now, d.Routes, d.Reason
+	rec.LastDecision.Outcome = "intent"
+	if acks, err := e.write(ctx, rec); acks < needCopies {
+		o, err := e.fail(ctx, out, "write intent", fmt.Errorf("%d of %d state copies acknowledged, need %d: %w", acks, v.copies, needCopies, err))
+		return o, false, err
+	}
+	if age := e.opts.Now().Sub(now); age > e.opts.ViewBound {
+		out.Reason = fmt.Sprintf("view %s old, past its bound %s: nothing submitted", age.Round(time.Millisecond), e.opts.ViewBound)
+		return out, true, nil
+	}
+	res, err := e.routes.SubmitRoutes(ctx, v.current, d.Routes)
+	out.ControlRegion = res.ControlRegion
+	if err != nil {
+		o, err := e.fail(ctx, out, "submit routes", err)
+		return o, false, err
+	}
+	out.Submitted = true
+	rec.Seq++
+	rec.Heartbeat = e.opts.Now()
+	rec.LastDecision.Outcome = outcomeLabel(out)
+	if acks, err := e.write(ctx, rec); acks < needCopies {
+		e.opts.Logger.WarnContext(ctx, "outcome record not written to a majority of state copies (the intent is)", "decider", e.opts.Decider, "acks", acks, "error", errString(err))
 	}
 	e.audit(ctx, out, in, d, outcomeLabel(out))
-	return out, nil
+	return out, false, nil
+}
+
+// write puts rec in every copy in parallel and returns the acknowledgements.
+func (e *Engine) write(ctx context.Context, rec Record) (int, error) {
+	b, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return 0, fmt.Errorf("encode record: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.opts.ReadTimeout)
+	defer cancel()
+	regions := slices.Sorted(maps.Keys(e.copies))
+	errs := make([]error, len(regions))
+	var wg sync.WaitGroup
+	for i, r := range regions {
+		wg.Go(func() {
+			if _, err := e.copies[r].Put(ctx, RecordKey(e.opts.Prefix, e.opts.Decider), b, docstore.Cond{}); err != nil {
+				errs[i] = fmt.Errorf("%s: %w", r, err)
+			}
+		})
+	}
+	wg.Wait()
+	acks := 0
+	for _, err := range errs {
+		if err == nil {
+			acks++
+		}
+	}
+	return acks, errors.Join(errs...)
+}
+
+// State reads every state copy and merges what it read (for status commands).
+func (e *Engine) State(ctx context.Context) (State, error) {
+	var all []Record
+	var errs []error
+	for _, r := range slices.Sorted(maps.Keys(e.copies)) {
+		recs, err := e.readCopy(ctx, e.copies[r])
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", r, err))
+			continue
+		}
+		all = append(all, recs...)
+	}
+	if len(errs) == len(e.copies) {
+		return State{}, fmt.Errorf("no state copy readable: %w", errors.Join(errs...))
+	}
+	return Merge(all), nil
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func overridesEqual(a, b routing.Overrides) bool {
+	return a.Pinned == b.Pinned && slices.Equal(a.Drained, b.Drained)
 }
 
 // fail audits an error: nothing (more) was submitted.
@@ -281,7 +591,7 @@ func (e *Engine) fail(ctx context.Context, out Outcome, step string, err error) 
 	if out.ControlRegion != "" {
 		out.Reason = "error after submitting: " + err.Error()
 	}
-	e.opts.Logger.ErrorContext(ctx, "failover decision failed", "trigger", out.Trigger.Summary, "triggerKind", out.Trigger.Kind, "eventId", out.Trigger.EventID, "step", step, "error", err.Error(), "dryRun", out.DryRun)
+	e.opts.Logger.ErrorContext(ctx, "failover decision failed", "decider", e.opts.Decider, "trigger", out.Trigger.Summary, "triggerKind", out.Trigger.Kind, "eventId", out.Trigger.EventID, "step", step, "error", err.Error(), "dryRun", out.DryRun)
 	e.emit("error", routing.Decision{})
 	if e.opts.Notifier != nil && !out.DryRun && out.ControlRegion != "" {
 		if nerr := e.opts.Notifier.Notify(ctx, "MRAP failover: routing change not confirmed", out.Reason); nerr != nil {
@@ -298,6 +608,7 @@ func (e *Engine) audit(ctx context.Context, out Outcome, in routing.Input, d rou
 		"changed", d.Changed, "submitted", out.Submitted, "dryRun", out.DryRun, "held", d.Held, "refused", d.Refused,
 		"totalOutage", d.TotalOutage, "before", in.Routes, "after", d.Routes, "active", d.Active(),
 		"controlRegion", out.ControlRegion, "mode", string(in.Policy.Mode), "reason", d.Reason,
+		"decider", out.Decider, "kind", out.Kind, "primary", out.Primary, "observers", out.Observers,
 	}
 	if d.TotalOutage {
 		e.opts.Logger.ErrorContext(ctx, "failover decision", attrs...)
@@ -310,7 +621,7 @@ func (e *Engine) audit(ctx context.Context, out Outcome, in routing.Input, d rou
 		inForce = d.Routes
 	}
 	for _, r := range slices.Sorted(maps.Keys(inForce)) {
-		e.opts.Metrics.Emit(map[string]string{"Region": r}, telemetry.Metric{Name: MetricTrafficDial, Unit: telemetry.None, Value: float64(inForce[r])})
+		e.opts.Metrics.Emit(map[string]string{"Decider": e.opts.Decider, "Region": r}, telemetry.Metric{Name: MetricTrafficDial, Unit: telemetry.None, Value: float64(inForce[r])})
 	}
 	if e.opts.Notifier == nil || !(d.Changed || d.Refused) {
 		return
@@ -325,8 +636,8 @@ func (e *Engine) audit(ctx context.Context, out Outcome, in routing.Input, d rou
 	if d.TotalOutage {
 		subject += " (TOTAL OUTAGE)"
 	}
-	msg := fmt.Sprintf("%s\n\nTrigger: %s\nBefore: %s\nAfter: %s\nSubmitted: %v (control Region %s)\n",
-		out.Reason, out.Trigger.Summary, formatRoutes(in.Routes), formatRoutes(d.Routes), out.Submitted, orDash(out.ControlRegion))
+	msg := fmt.Sprintf("%s\n\nDecider: %s (%s)\nTrigger: %s\nObservers: %s\nBefore: %s\nAfter: %s\nSubmitted: %v (control Region %s)\n",
+		out.Reason, out.Decider, out.Kind, out.Trigger.Summary, out.Observers, formatRoutes(in.Routes), formatRoutes(d.Routes), out.Submitted, orDash(out.ControlRegion))
 	if err := e.opts.Notifier.Notify(ctx, subject, msg); err != nil {
 		e.opts.Logger.ErrorContext(ctx, "audit notification failed", "error", err.Error())
 	}
@@ -348,7 +659,7 @@ func (e *Engine) emit(label string, d routing.Decision) {
 	if d.Routes != nil {
 		metrics = append(metrics, telemetry.Metric{Name: MetricActiveRegions, Unit: telemetry.Count, Value: float64(len(d.Active()))})
 	}
-	e.opts.Metrics.Emit(nil, metrics...)
+	e.opts.Metrics.Emit(map[string]string{"Decider": e.opts.Decider}, metrics...)
 }
 
 // MaxCommandAge is how old a command event may be and still be applied: an archived
@@ -359,8 +670,8 @@ const MaxCommandAge = 15 * time.Minute
 // newer than the last command applied, or one older than MaxCommandAge.
 func staleCommand(tr Trigger, st State, now time.Time) string {
 	switch {
-	case tr.EventID != "" && tr.EventID == st.LastCommandID:
-		return fmt.Sprintf("command event %s was already applied", tr.EventID)
+	case tr.CommandID != "" && tr.CommandID == st.LastCommandID:
+		return fmt.Sprintf("command %s was already applied", tr.CommandID)
 	case !tr.Time.IsZero() && !st.LastCommandAt.IsZero() && tr.Time.Before(st.LastCommandAt):
 		return fmt.Sprintf("command of %s is older than the last command applied (%s)", tr.Time.UTC().Format(time.RFC3339), st.LastCommandAt.UTC().Format(time.RFC3339))
 	case !tr.Time.IsZero() && now.Sub(tr.Time) > MaxCommandAge:
@@ -381,46 +692,46 @@ func outcomeLabel(o Outcome) string {
 	return "unchanged"
 }
 
-// applyHealthEvent records an AWS Health issue for S3 in region as open or closed. Updates
-// not newer than the one held for the same event are ignored, so a replayed event changes
-// nothing; closed issues are kept a week as tombstones for that reason.
-func applyHealthEvent(st *State, region string, ev events.HealthEvent, now time.Time) {
+// applyHealthEvent records an AWS Health issue for S3 in region as open or closed, keyed by
+// event ARN: the copy AWS sends to the backup Regions (same event ARN, communication id and
+// update time) and replays change nothing (an update not newer than the one held is ignored). Closed issues are
+// kept a week as tombstones for that reason.
+func applyHealthEvent(issues map[string]HealthIssue, region string, ev events.HealthEvent, now time.Time) map[string]HealthIssue {
 	if !ev.IsS3Issue() {
-		return
+		return issues
+	}
+	if issues == nil {
+		issues = map[string]HealthIssue{}
 	}
 	at := ev.UpdatedAt()
-	held, ok := st.HealthIssues[region]
-	if ok && held.EventARN == ev.Detail.EventARN && !at.After(held.UpdatedAt) {
-		return
-	}
-	if ok && held.EventARN != ev.Detail.EventARN && held.Open && ev.Detail.StatusCode != events.HealthStatusOpen {
-		return // a closing update of another event leaves the open one alone
-	}
-	if st.HealthIssues == nil {
-		st.HealthIssues = map[string]HealthIssue{}
+	arn := ev.Detail.EventARN
+	if held, ok := issues[arn]; ok && !at.After(held.UpdatedAt) {
+		return issues
 	}
 	desc := ""
 	if len(ev.Detail.EventDescription) > 0 {
 		desc = ev.Detail.EventDescription[0].LatestDescription
 	}
 	switch ev.Detail.StatusCode {
-	case events.HealthStatusOpen:
-		st.HealthIssues[region] = HealthIssue{EventARN: ev.Detail.EventARN, Open: true, UpdatedAt: at, Description: desc}
-	case events.HealthStatusClosed:
-		st.HealthIssues[region] = HealthIssue{EventARN: ev.Detail.EventARN, Open: false, UpdatedAt: at, Description: desc}
+	case events.HealthStatusOpen, events.HealthStatusClosed:
+		issues[arn] = HealthIssue{Region: region, EventARN: arn, CommunicationID: ev.Detail.CommunicationID,
+			Open: ev.Detail.StatusCode == events.HealthStatusOpen, UpdatedAt: at, Description: desc}
 	}
-	for r, is := range st.HealthIssues {
-		if !is.Open && now.Sub(is.UpdatedAt) > 7*24*time.Hour {
-			delete(st.HealthIssues, r)
+	for k, is := range issues {
+		if !is.Open && now.Sub(is.UpdatedAt) > MaxRecordAge {
+			delete(issues, k)
 		}
 	}
+	return issues
 }
 
 // mergeHealthIssues makes a Region whose alarms are OK but that has an open AWS Health
 // issue for S3 count as INSUFFICIENT_DATA: no traffic is added to it, and under the
 // "unhealthy" policy traffic leaves it. Alarms in ALARM stay ALARM.
 func mergeHealthIssues(h map[string]routing.RegionHealth, issues map[string]HealthIssue) {
-	for region, is := range issues {
+	for _, arn := range slices.Sorted(maps.Keys(issues)) {
+		is := issues[arn]
+		region := is.Region
 		if !is.Open {
 			continue
 		}
@@ -430,20 +741,6 @@ func mergeHealthIssues(h map[string]routing.RegionHealth, issues map[string]Heal
 		}
 		h[region] = routing.RegionHealth{State: routing.InsufficientData, Since: is.UpdatedAt, Detail: "open AWS Health issue " + is.EventARN}
 	}
-}
-
-func cloneState(s State) State {
-	c := s
-	c.Overrides.Drained = slices.Clone(s.Overrides.Drained)
-	c.HealthIssues = maps.Clone(s.HealthIssues)
-	return c
-}
-
-func stateEqual(a, b State) bool {
-	return a.LastChange.Equal(b.LastChange) && a.LastReason == b.LastReason &&
-		a.LastCommandID == b.LastCommandID && a.LastCommandAt.Equal(b.LastCommandAt) &&
-		a.Overrides.Pinned == b.Overrides.Pinned && slices.Equal(a.Overrides.Drained, b.Overrides.Drained) &&
-		maps.Equal(a.HealthIssues, b.HealthIssues)
 }
 
 func formatRoutes(r map[string]int) string {

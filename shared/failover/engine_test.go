@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -13,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mrap-engine/mrap/shared/docstore"
+	"github.com/mrap-engine/mrap/shared/health"
 	"github.com/mrap-engine/mrap/shared/mrap"
 	"github.com/mrap-engine/mrap/shared/routing"
 	"github.com/mrap-engine/mrap/shared/telemetry"
@@ -54,21 +57,39 @@ func (f *fakeRoutes) SubmitRoutes(_ context.Context, current []mrap.Route, desir
 	return mrap.SubmitResult{ControlRegion: "us-east-1", Sent: changes, After: f.routes}, nil
 }
 
-// fakeHealth returns fixed health.
+// fakeHealth returns a fixed quorum view: every observer read.
 type fakeHealth struct {
 	health map[string]routing.RegionHealth
+	err    error
 	reads  int
+	// read, when set, is the number of observers read of observers (default 3 of 3).
+	read, observers int
 }
 
-func (f *fakeHealth) Read(_ context.Context, regions []string) (map[string]routing.RegionHealth, error) {
+func (f *fakeHealth) Read(context.Context) (health.View, error) {
 	f.reads++
-	out := map[string]routing.RegionHealth{}
-	for _, r := range regions {
-		if h, ok := f.health[r]; ok {
-			out[r] = h
-		}
+	if f.err != nil {
+		return health.View{}, f.err
 	}
-	return out, nil
+	v := health.View{Health: maps.Clone(f.health), Observers: 3, ObserversRead: 3}
+	if f.observers > 0 {
+		v.Observers, v.ObserversRead = f.observers, f.read
+	}
+	return v, nil
+}
+
+// countingStore counts the puts into a docstore.Memory.
+type countingStore struct {
+	*docstore.Memory
+	puts *int
+}
+
+func (c countingStore) Put(ctx context.Context, key string, body []byte, cond docstore.Cond) (string, error) {
+	etag, err := c.Memory.Put(ctx, key, body, cond)
+	if err == nil {
+		*c.puts++
+	}
+	return etag, err
 }
 
 type fakeNotifier struct{ subjects, messages []string }
@@ -84,7 +105,8 @@ var now = time.Date(2026, 11, 25, 17, 31, 0, 0, time.UTC)
 type rig struct {
 	routes   *fakeRoutes
 	health   *fakeHealth
-	state    *MemoryStateStore
+	copies   map[string]*docstore.Memory
+	puts     int
 	notifier *fakeNotifier
 	metrics  bytes.Buffer
 	logs     bytes.Buffer
@@ -100,10 +122,17 @@ func newRig(t *testing.T, policy routing.Policy, dryRun bool, health map[string]
 			{Bucket: "data-usw2", Region: "us-west-2", Dial: 100},
 		}},
 		health:   &fakeHealth{health: health},
-		state:    &MemoryStateStore{},
+		copies:   map[string]*docstore.Memory{},
 		notifier: &fakeNotifier{},
 	}
-	e, err := New(r.routes, r.health, r.state, Options{
+	copies := StateCopies{}
+	for _, region := range []string{"us-east-1", "eu-west-1", "us-west-2"} {
+		r.copies[region] = docstore.NewMemory()
+		copies[region] = countingStore{r.copies[region], &r.puts}
+	}
+	e, err := New(r.routes, r.health, copies, Options{
+		Decider:  "us-east-1",
+		Deciders: []string{"us-east-1", "us-west-2"},
 		Regions:  []string{"us-east-1", "eu-west-1", "us-west-2"},
 		Policy:   policy,
 		DryRun:   dryRun,
@@ -117,6 +146,27 @@ func newRig(t *testing.T, policy routing.Policy, dryRun bool, health map[string]
 	}
 	r.engine = e
 	return r
+}
+
+// state is the merged state of every copy.
+func (r *rig) state(t *testing.T) State {
+	t.Helper()
+	st, err := r.engine.State(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// setLastChange makes decider us-west-2 have recorded a change at at in every copy.
+func (r *rig) setLastChange(t *testing.T, at time.Time) {
+	t.Helper()
+	b, _ := json.Marshal(Record{Decider: "us-west-2", Seq: 1, Heartbeat: at, LastChange: at, LastReason: "earlier change"})
+	for _, c := range r.copies {
+		if _, err := c.Put(context.Background(), RecordKey(DefaultPrefix, "us-west-2"), b, docstore.Cond{}); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func readFixtureFile(name string) ([]byte, error) {
@@ -179,8 +229,8 @@ func TestAlarmEventFailsOverAndAudits(t *testing.T) {
 	if want := []map[string]int{{"eu-west-1": 0, "us-east-1": 100, "us-west-2": 100}}; !reflect.DeepEqual(r.routes.submits, want) {
 		t.Errorf("submits = %v, want %v", r.routes.submits, want)
 	}
-	if !r.state.State.LastChange.Equal(now) || !strings.Contains(r.state.State.LastReason, "eu-west-1 100->0") {
-		t.Errorf("state = %+v, want the change recorded", r.state.State)
+	if st := r.state(t); !st.LastChange.Equal(now) || st.LastChangeBy != "us-east-1" || !strings.Contains(st.LastReason, "eu-west-1 100->0") {
+		t.Errorf("state = %+v, want the change recorded", st)
 	}
 	if len(r.notifier.subjects) != 1 || r.notifier.subjects[0] != "MRAP failover: routes changed" || !strings.Contains(r.notifier.messages[0], "Before: eu-west-1=100 us-east-1=100 us-west-2=100") {
 		t.Errorf("notifications = %q %q", r.notifier.subjects, r.notifier.messages)
@@ -189,7 +239,8 @@ func TestAlarmEventFailsOverAndAudits(t *testing.T) {
 	if err := json.Unmarshal(r.logs.Bytes(), &line); err != nil {
 		t.Fatalf("log line: %v\n%s", err, r.logs.String())
 	}
-	if line["msg"] != "failover decision" || line["outcome"] != "changed" || !strings.Contains(line["trigger"].(string), "mrap-eu-west-1-canary-availability") {
+	if line["msg"] != "failover decision" || line["outcome"] != "changed" || !strings.Contains(line["trigger"].(string), "mrap-eu-west-1-canary-availability") ||
+		line["decider"] != "us-east-1" || line["kind"] != KindEvacuation || !strings.Contains(line["observers"].(string), "3/3 observers read") {
 		t.Errorf("log line = %v", line)
 	}
 	m := emf(t, &r.metrics)
@@ -232,8 +283,8 @@ func TestDryRunDecidesButSubmitsNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !out.Changed || out.Submitted || len(r.routes.submits) != 0 || r.state.Saves != 0 {
-		t.Errorf("outcome %+v submits %v saves %d: want a decided, unsubmitted, unsaved change", out, r.routes.submits, r.state.Saves)
+	if !out.Changed || out.Submitted || len(r.routes.submits) != 0 || r.puts != 0 {
+		t.Errorf("outcome %+v submits %v saves %d: want a decided, unsubmitted, unsaved change", out, r.routes.submits, r.puts)
 	}
 	if !strings.HasPrefix(out.Reason, "DRY RUN") || len(r.notifier.subjects) != 1 || !strings.Contains(r.notifier.subjects[0], "dry run") {
 		t.Errorf("reason %q notifications %q", out.Reason, r.notifier.subjects)
@@ -259,8 +310,8 @@ func TestBadEventsAreRejectedAndChangeNothing(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("err = %v, want it to mention %q", err, tt.wantErr)
 			}
-			if r.routes.gets != 0 || len(r.routes.submits) != 0 || r.state.Saves != 0 {
-				t.Errorf("a rejected event touched routes (%d gets, %d submits) or state (%d saves)", r.routes.gets, len(r.routes.submits), r.state.Saves)
+			if r.routes.gets != 0 || len(r.routes.submits) != 0 || r.puts != 0 {
+				t.Errorf("a rejected event touched routes (%d gets, %d submits) or state (%d saves)", r.routes.gets, len(r.routes.submits), r.puts)
 			}
 		})
 	}
@@ -273,7 +324,7 @@ func TestFailuresLeaveRoutesAlone(t *testing.T) {
 		wantErr string
 	}{
 		{"routes unreadable", func(r *rig) { r.routes.getErr = errors.New("every control Region failed") }, "read current routes"},
-		{"state unreadable", func(r *rig) { r.state.LoadErr = errors.New("AccessDenied") }, "read engine state"},
+		{"health unreadable", func(r *rig) { r.health.err = errors.New("no observer reader") }, "read health"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -295,7 +346,7 @@ func TestFailuresLeaveRoutesAlone(t *testing.T) {
 
 func TestCooldownFromStateNeverHoldsAnEvacuation(t *testing.T) {
 	r := newRig(t, aaPolicy(), false, euAlarm())
-	r.state.State.LastChange = now.Add(-2 * time.Minute)
+	r.setLastChange(t, now.Add(-2*time.Minute))
 	out, err := r.engine.HandleEvent(context.Background(), fixture(t, "alarm-state-alarm.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -315,8 +366,8 @@ func TestCommandIsAppliedOnceAndPersists(t *testing.T) {
 	if want := map[string]int{"eu-west-1": 0, "us-east-1": 100, "us-west-2": 0}; !out.Submitted || !reflect.DeepEqual(out.Routes, want) {
 		t.Fatalf("outcome %+v, want routes %v submitted", out, want)
 	}
-	if r.state.State.Overrides.Pinned != "us-east-1" {
-		t.Errorf("pin not persisted: %+v", r.state.State)
+	if st := r.state(t); st.Overrides.Pinned != "us-east-1" || st.LastCommandID != "5b1f0c2e-8d3a-4c6e-9f7b-2a1d3e4f5a6b" {
+		t.Errorf("pin or command id not persisted: %+v", st)
 	}
 	again, err := r.engine.HandleEvent(context.Background(), raw)
 	if err != nil {
@@ -366,20 +417,20 @@ func TestHealthEventsOpenAndCloseAnIssue(t *testing.T) {
 	if out.Routes["eu-west-1"] != 0 || !out.Submitted {
 		t.Fatalf("open S3 issue under the unhealthy policy: %+v", out)
 	}
-	if is := r.state.State.HealthIssues["eu-west-1"]; !is.Open {
-		t.Errorf("issue not remembered as open: %+v", r.state.State)
+	if is := issueOf(r.state(t), "eu-west-1"); !is.Open {
+		t.Errorf("issue not remembered as open: %+v", r.state(t))
 	}
 	if _, err := r.engine.HandleEvent(context.Background(), fixture(t, "health-s3-issue-closed.json")); err != nil {
 		t.Fatal(err)
 	}
-	if is := r.state.State.HealthIssues["eu-west-1"]; is.Open {
+	if is := issueOf(r.state(t), "eu-west-1"); is.Open {
 		t.Errorf("closed issue still open: %+v", is)
 	}
 	// A replay of the older "open" update does not reopen it.
 	if _, err := r.engine.HandleEvent(context.Background(), fixture(t, "health-s3-issue-open.json")); err != nil {
 		t.Fatal(err)
 	}
-	if is := r.state.State.HealthIssues["eu-west-1"]; is.Open {
+	if is := issueOf(r.state(t), "eu-west-1"); is.Open {
 		t.Errorf("a replayed open update reopened a closed issue: %+v", is)
 	}
 }
@@ -406,4 +457,13 @@ func TestScheduledEventFailsBackAfterTheWindow(t *testing.T) {
 	if want := map[string]int{"eu-west-1": 0, "us-east-1": 100, "us-west-2": 0}; !reflect.DeepEqual(out.Routes, want) || !out.Submitted {
 		t.Errorf("outcome %+v, want failback to us-east-1", out)
 	}
+}
+
+func issueOf(st State, region string) HealthIssue {
+	for _, is := range st.HealthIssues {
+		if is.Region == region {
+			return is
+		}
+	}
+	return HealthIssue{}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3control"
 
+	"github.com/mrap-engine/mrap/shared/docstore"
 	"github.com/mrap-engine/mrap/shared/local/routesapi"
 	"github.com/mrap-engine/mrap/shared/mrap"
 	"github.com/mrap-engine/mrap/shared/routing"
@@ -42,8 +43,8 @@ func TestDrillAgainstTheLocalRoutesAPI(t *testing.T) {
 		"us-east-1": {State: routing.OK, Since: clock.Add(-time.Hour)},
 		"us-west-2": {State: routing.OK, Since: clock.Add(-time.Hour)},
 	}}
-	state := &MemoryStateStore{}
-	e, err := New(routes, hr, state, Options{
+	e, err := New(routes, hr, StateCopies{"eu-west-1": docstore.NewMemory(), "us-east-1": docstore.NewMemory(), "us-west-2": docstore.NewMemory()}, Options{
+		Decider: "us-east-1",
 		Regions: []string{"eu-west-1", "us-east-1", "us-west-2"},
 		Policy:  routing.Policy{Mode: routing.ActivePassive, Priority: []string{"eu-west-1", "us-east-1", "us-west-2"}, Cooldown: 5 * time.Minute, Failback: true, FailbackWindow: 15 * time.Minute},
 		Logger:  telemetry.Discard(),
@@ -59,7 +60,7 @@ func TestDrillAgainstTheLocalRoutesAPI(t *testing.T) {
 		}
 		return out
 	}
-	tick := Trigger{Kind: "schedule", Summary: "drill"}
+	tick := Trigger{Kind: TriggerSchedule, Summary: "drill"}
 	ctx := context.Background()
 
 	// 1. The primary is in ALARM: fail over to the next by priority.

@@ -26,6 +26,22 @@ import (
 // DefaultControlRegions are the Regions that serve the routes API, in the default order.
 var DefaultControlRegions = []string{"us-east-1", "us-west-2", "ap-southeast-2", "ap-northeast-1", "eu-west-1"}
 
+// TryOrder is the order in which a decider in Region own tries the routes-API Regions:
+// its own Region first when it serves the API (it needs no other Region then), then the
+// others in the order given.
+func TryOrder(regions []string, own string) []string {
+	if !slices.Contains(regions, own) {
+		return slices.Clone(regions)
+	}
+	out := []string{own}
+	for _, r := range regions {
+		if r != own {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // ControlAPI is the part of *s3control.Client the adapter calls.
 type ControlAPI interface {
 	GetMultiRegionAccessPointRoutes(ctx context.Context, in *s3control.GetMultiRegionAccessPointRoutesInput, optFns ...func(*s3control.Options)) (*s3control.GetMultiRegionAccessPointRoutesOutput, error)

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -387,4 +388,20 @@ func (s *scriptedAPI) GetMultiRegionAccessPointRoutes(context.Context, *s3contro
 
 func (s *scriptedAPI) SubmitMultiRegionAccessPointRoutes(context.Context, *s3control.SubmitMultiRegionAccessPointRoutesInput, ...func(*s3control.Options)) (*s3control.SubmitMultiRegionAccessPointRoutesOutput, error) {
 	return &s3control.SubmitMultiRegionAccessPointRoutesOutput{}, nil
+}
+
+func TestTryOrderPutsTheOwnRoutesAPIRegionFirst(t *testing.T) {
+	for _, tc := range []struct {
+		name, own string
+		want      []string
+	}{
+		{"own Region serves the API: first", "eu-west-1", []string{"eu-west-1", "us-east-1", "us-west-2", "ap-southeast-2", "ap-northeast-1"}},
+		{"own Region does not serve it: the order given", "eu-central-1", DefaultControlRegions},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := TryOrder(DefaultControlRegions, tc.own); !slices.Equal(got, tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
 }

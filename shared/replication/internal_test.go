@@ -10,7 +10,7 @@ import (
 
 // The engine's own objects are named in three packages; they must all stay in their Region.
 func TestEngineObjectsAreInternal(t *testing.T) {
-	for _, key := range []string{health.DefaultCanaryPrefix + "us-east-1/x", health.DefaultCanaryPrefix + "global", failover.DefaultStateKey} {
+	for _, key := range []string{health.DefaultCanaryPrefix + "us-east-1/x", health.DefaultCanaryPrefix + "global", failover.RecordKey(failover.DefaultPrefix, "us-east-1")} {
 		if !replication.IsInternalKey(key) {
 			t.Errorf("IsInternalKey(%q) = false, want true", key)
 		}

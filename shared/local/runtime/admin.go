@@ -130,7 +130,7 @@ type FaultRequest struct {
 func (rt *Runtime) Status() Status {
 	v := rt.healthView()
 	bs := rt.bridge.Stats()
-	st, _ := rt.deciders[0].state.Load(context.Background())
+	st, _ := rt.deciders[0].engine.State(context.Background())
 	s := Status{
 		MRAPARN: rt.id.ARN(), GlobalEndpoint: rt.global, Overrides: st.Overrides, CooldownUntil: rt.cooldownUntil(), LastChange: st.LastChange,
 		Replication: ReplicationStatus{Backlog: bs.Backlog, Received: bs.Received, Delivered: bs.Delivered, DeadLettered: bs.DeadLettered, Ignored: bs.Ignored},

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3control"
 
 	"github.com/mrap-engine/mrap/shared/failover"
+	"github.com/mrap-engine/mrap/shared/health"
 	"github.com/mrap-engine/mrap/shared/local/network"
 	"github.com/mrap-engine/mrap/shared/local/routesapi"
 	"github.com/mrap-engine/mrap/shared/mrap"
@@ -29,13 +30,13 @@ const AlarmPrefix = "mrap-local-"
 // decider is the failover function of one control Region: the engine's failover
 // orchestration (read routes through the routes API adapter, read health, decide, submit,
 // audit) over local ports: the alarms of every observer and the routes API, each reached
-// through the link model from this Region, a state file and an audit file. Calls are
+// through the link model from this Region, the state copy of every Region (DATA/state/<region>/,
+// through the link model too) and an audit file. Calls are
 // serialised, as reserved concurrency 1 does on AWS. It does nothing while its Region is out.
 type decider struct {
 	rt     *Runtime
 	region string
 	engine *failover.Engine
-	state  *fileState
 
 	mu   sync.Mutex // one evaluation at a time
 	last decision
@@ -62,32 +63,26 @@ func newDecider(rt *Runtime, region string) (*decider, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &decider{rt: rt, region: region, state: &fileState{path: filepath.Join(rt.opts.DataDir, "failover.json")}}
-	st, err := d.state.Load(context.Background())
-	if err != nil {
-		return nil, err
-	}
-	d.last.Reason = st.LastReason
-	d.engine, err = failover.New(routes, d, d.state, failover.Options{
+	d := &decider{rt: rt, region: region}
+	d.engine, err = failover.New(routes, d, failover.StateCopies(rt.stateCopiesFrom(region)), failover.Options{
 		Regions: rt.opts.Regions, Policy: rt.opts.Policy, Metrics: rt.metrics, Logger: rt.log.With("decider", region),
+		Decider: region, Deciders: rt.opts.Deciders,
+		// Three schedule periods, as on AWS (3m for a one-minute schedule); one machine's clock.
+		LeaseTTL: 3 * rt.opts.ScheduleInterval, MaxSkew: 100 * time.Millisecond, ViewBound: rt.opts.ScheduleInterval,
 		Notifier: &auditFile{path: filepath.Join(rt.opts.DataDir, "audit.jsonl")},
 	})
 	if err != nil {
 		return nil, err
+	}
+	if st, err := d.engine.State(context.Background()); err == nil {
+		d.last.Reason = st.LastReason
 	}
 	return d, nil
 }
 
 // Read implements failover.HealthReader: the quorum of the observers this decider's Region
 // can read.
-func (d *decider) Read(_ context.Context, regions []string) (map[string]routing.RegionHealth, error) {
-	v := d.rt.healthFrom(d.region)
-	out := make(map[string]routing.RegionHealth, len(regions))
-	for _, r := range regions {
-		out[r] = v.Health[r]
-	}
-	return out, nil
-}
+func (d *decider) Read(context.Context) (health.View, error) { return d.rt.healthFrom(d.region), nil }
 
 // errDeciderOut is the answer of a decider whose Region is out.
 var errDeciderOut = errors.New("the decider's Region is out")
@@ -99,7 +94,7 @@ func (d *decider) handle(ctx context.Context, raw []byte) (failover.Outcome, err
 
 // command applies an operator command under the policy's safety rules.
 func (d *decider) command(ctx context.Context, c routing.Command, id string, at time.Time) (failover.Outcome, error) {
-	tr := failover.Trigger{Kind: failover.TriggerCommand, EventID: id, Region: c.Region, Command: &c, Time: at,
+	tr := failover.Trigger{Kind: failover.TriggerCommand, EventID: id, CommandID: id, Region: c.Region, Command: &c, Time: at,
 		Summary: fmt.Sprintf("command %s %s by %s: %s", c.Action, c.Region, c.RequestedBy, c.Reason)}
 	return d.evaluate(ctx, func(ctx context.Context) (failover.Outcome, error) { return d.engine.Evaluate(ctx, tr) })
 }
@@ -132,7 +127,7 @@ func (d *decider) evaluate(ctx context.Context, call func(context.Context) (fail
 
 // cooldownUntil is when the next automatic change may happen (zero: now).
 func (d *decider) cooldownUntil() time.Time {
-	st, err := d.state.Load(context.Background())
+	st, err := d.engine.State(context.Background())
 	if err != nil || st.LastChange.IsZero() {
 		return time.Time{}
 	}
@@ -148,7 +143,7 @@ func (d *decider) lastDecision() decision {
 
 // startDeciders builds the decider of every control Region.
 func (rt *Runtime) startDeciders() error {
-	for _, region := range rt.opts.Deciders[:1] { // one until the engine's multi-decider state lands
+	for _, region := range rt.opts.Deciders {
 		d, err := newDecider(rt, region)
 		if err != nil {
 			return fmt.Errorf("decider in %s: %w", region, err)
@@ -217,41 +212,6 @@ func (rt *Runtime) cooldownUntil() time.Time {
 		}
 	}
 	return until
-}
-
-// fileState keeps the failover function's state in DATA/failover.json.
-type fileState struct {
-	mu   sync.Mutex
-	path string
-}
-
-// Load implements failover.StateStore.
-func (s *fileState) Load(context.Context) (failover.State, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var st failover.State
-	b, err := os.ReadFile(s.path)
-	if errors.Is(err, os.ErrNotExist) {
-		return st, nil
-	}
-	if err != nil {
-		return st, fmt.Errorf("read failover state: %w", err)
-	}
-	if err := json.Unmarshal(b, &st); err != nil {
-		return st, fmt.Errorf("read failover state %s: %w (delete the file to start over)", s.path, err)
-	}
-	return st, nil
-}
-
-// Save implements failover.StateStore.
-func (s *fileState) Save(_ context.Context, st failover.State) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b, _ := json.MarshalIndent(st, "", "  ")
-	if err := os.WriteFile(s.path+".tmp", append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("save failover state: %w", err)
-	}
-	return os.Rename(s.path+".tmp", s.path)
 }
 
 // auditFile is the local audit topic: one JSON line per notification in DATA/audit.jsonl.

@@ -1,0 +1,78 @@
+package failover
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3control"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/mrap-engine/mrap/shared/docstore"
+	"github.com/mrap-engine/mrap/shared/health"
+	"github.com/mrap-engine/mrap/shared/mrap"
+	"github.com/mrap-engine/mrap/shared/telemetry"
+)
+
+// NewAWS builds the engine of one decider on AWS from its configuration: the routes API
+// adapter (own Region first), a CloudWatch client per observer Region behind the quorum
+// reader, an S3 state store per state copy, the audit topic of the decider's Region. The
+// failover function and `mrapctl` (against AWS) both build their engine here.
+func NewAWS(cfg Config, awsCfg aws.Config, stdout io.Writer, log *slog.Logger, optFns ...func(*Options)) (*Engine, error) {
+	// The adapter falls back across control Regions; keep the SDK's own retries short.
+	control := s3control.NewFromConfig(awsCfg, func(o *s3control.Options) { o.RetryMaxAttempts = 2 })
+	routes, err := mrap.New(control, mrap.Options{
+		AccountID: cfg.AccountID, ARN: cfg.ARN, ControlRegions: cfg.ControlRegions,
+		Endpoint: cfg.ControlEndpoint, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	topo := cfg.Topology()
+	alarms := map[string]health.AlarmsAPI{}
+	for _, r := range topo.Observers() {
+		alarms[r] = cloudwatch.NewFromConfig(awsCfg, func(o *cloudwatch.Options) { o.Region = r; o.RetryMaxAttempts = 2 })
+	}
+	reader, err := health.NewAlarmReader(alarms, health.AlarmOptions{Prefix: cfg.AlarmPrefix})
+	if err != nil {
+		return nil, err
+	}
+	quorum, err := health.NewQuorumReader(reader, topo)
+	if err != nil {
+		return nil, err
+	}
+	copies := StateCopies{}
+	for r, bucket := range cfg.StateCopies {
+		client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+			o.Region = r
+			o.RetryMaxAttempts = 2
+			if ep := cfg.Endpoints[r]; ep != "" {
+				o.BaseEndpoint, o.UsePathStyle = aws.String(ep), true
+			}
+		})
+		if copies[r], err = docstore.NewS3(client, bucket); err != nil {
+			return nil, fmt.Errorf("state copy %s: %w", r, err)
+		}
+	}
+	var notifier Notifier
+	if cfg.AuditTopicARN != "" {
+		notifier = NewSNSNotifier(sns.NewFromConfig(awsCfg, func(o *sns.Options) { o.Region = cfg.Decider }), cfg.AuditTopicARN)
+	}
+	return New(routes, quorum, copies, Options{
+		Regions:   cfg.Regions(),
+		Policy:    cfg.Policy,
+		Decider:   cfg.Decider,
+		Deciders:  cfg.Deciders,
+		Prefix:    cfg.StatePrefix,
+		LeaseTTL:  cfg.LeaseTTL,
+		ViewBound: cfg.ViewBound,
+		MaxSkew:   cfg.MaxSkew,
+		DryRun:    cfg.DryRun,
+		Notifier:  notifier,
+		Metrics:   telemetry.NewMetrics(stdout, cfg.MetricNamespace),
+		Logger:    log,
+	}, optFns...)
+}
