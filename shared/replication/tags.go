@@ -2,9 +2,12 @@ package replication
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 
 	"github.com/mrap-engine/mrap/events"
 	"github.com/mrap-engine/mrap/shared/config"
@@ -20,6 +23,29 @@ type TagStore interface {
 	Tags(ctx context.Context, region, bucket, key, versionID string) (map[string]string, error)
 	// PutTags replaces the tag set of one version; an empty set deletes its tags.
 	PutTags(ctx context.Context, region, bucket, key, versionID string, tags map[string]string) error
+}
+
+// TagRecorder is a TagStore that remembers the tag sets the engine wrote on each replica
+// copy, so that the tag event of the engine's own write, however late it comes, is not taken
+// for a user's change of that replica (which would be sent to the origin and could undo a
+// later change made there).
+type TagRecorder interface {
+	TagStore
+	// PutReplicaTags records tags as written by the engine on the version, then writes them
+	// (PutTags).
+	PutReplicaTags(ctx context.Context, region, bucket, key, versionID string, tags map[string]string) error
+	// WroteTags reports whether tags is one of the last sets the engine wrote on the version.
+	WroteTags(ctx context.Context, region, bucket, key, versionID string, tags map[string]string) (bool, error)
+}
+
+// TagHash is the canonical digest of a tag set that TagRecorders record (order-free).
+func TagHash(tags map[string]string) string {
+	keys := slices.Sorted(maps.Keys(tags))
+	h := sha256.New()
+	for _, k := range keys {
+		fmt.Fprintf(h, "%d:%s=%d:%s;", len(k), k, len(tags[k]), tags[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
 // ActionTags is the action of a destination whose copy got the changed tag set.
@@ -38,6 +64,9 @@ const (
 	SkipTagsViaOrigin = "tags-via-origin"
 	// SkipTagsDeleteMarker: the tagged version is a delete marker (S3 keeps no tags on one).
 	SkipTagsDeleteMarker = "tags-delete-marker"
+	// SkipTagsReplica: the replica's tag set is one the engine wrote there (TagRecorder): the
+	// event is the engine's own write.
+	SkipTagsReplica = "tags-replica"
 )
 
 // applyTags replicates a tag change (events.TagsChanged) by the tag rule of docs/contracts.md:
@@ -47,7 +76,8 @@ const (
 // Region's copy only; the origin's own tag event then fans it out. When the origin Region no
 // longer holds the version as current, the changed copy's tag set goes to every other copy.
 // Copies that already hold the tag set are skipped, which ends the echo of the engine's own
-// tag writes.
+// tag writes; with a TagRecorder, an event on a replica whose set the engine wrote there is
+// skipped too (a late echo must not send an old set back to the origin).
 func (e *Engine) applyTags(ctx context.Context, src config.Member, dests []config.Member, change events.ObjectChange) (Result, error) {
 	res := Result{Change: change, Key: change.Key}
 	ts, ok := e.store.(TagStore)
@@ -84,6 +114,16 @@ func (e *Engine) applyTags(ctx context.Context, src config.Member, dests []confi
 	}
 	if err != nil {
 		return res, e.failAll(&res, dests, fmt.Errorf("read tags of %s %s/%q %s: %w", src.Region, src.Bucket, key, change.VersionID, err))
+	}
+	tr, recorded := e.store.(TagRecorder)
+	if recorded && src.Region != origin.Region {
+		wrote, err := tr.WroteTags(ctx, src.Region, src.Bucket, key, change.VersionID, tags)
+		if err != nil {
+			return res, e.failAll(&res, dests, fmt.Errorf("read tag record of %s %s/%q %s: %w", src.Region, src.Bucket, key, change.VersionID, err))
+		}
+		if wrote {
+			return skipAll(SkipTagsReplica)
+		}
 	}
 	srcCur, err := e.store.Head(ctx, src.Region, src.Bucket, key)
 	if err != nil {
@@ -131,7 +171,10 @@ func (e *Engine) applyTags(ctx context.Context, src config.Member, dests []confi
 			out.Status, out.Reason = Skipped, SkipTagsEqual
 			continue
 		}
-		if err == nil {
+		switch {
+		case err == nil && recorded && m.Region != origin.Region:
+			err = tr.PutReplicaTags(ctx, m.Region, m.Bucket, key, copies[i].VersionID, tags)
+		case err == nil:
 			err = ts.PutTags(ctx, m.Region, m.Bucket, key, copies[i].VersionID, tags)
 		}
 		switch {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,10 +19,25 @@ type tagMem struct {
 	tmu  sync.Mutex
 	tags map[string]map[string]string // version id -> tags
 	puts []string                     // "region versionID"
+	// wrote holds the digests of the sets PutReplicaTags wrote, by version id (TagRecorder).
+	wrote map[string][]string
+}
+
+func (s *tagMem) PutReplicaTags(ctx context.Context, region, bucket, key, id string, tags map[string]string) error {
+	s.tmu.Lock()
+	s.wrote[id] = append(s.wrote[id], TagHash(tags))
+	s.tmu.Unlock()
+	return s.PutTags(ctx, region, bucket, key, id, tags)
+}
+
+func (s *tagMem) WroteTags(_ context.Context, _, _, _, id string, tags map[string]string) (bool, error) {
+	s.tmu.Lock()
+	defer s.tmu.Unlock()
+	return slices.Contains(s.wrote[id], TagHash(tags)), nil
 }
 
 func newTagMem() *tagMem {
-	return &tagMem{memStore: newMemStore("eu-west-1", "us-east-1", "ap-southeast-2"), tags: map[string]map[string]string{}}
+	return &tagMem{memStore: newMemStore("eu-west-1", "us-east-1", "ap-southeast-2"), tags: map[string]map[string]string{}, wrote: map[string][]string{}}
 }
 
 func (s *tagMem) Tags(_ context.Context, region, _, key, id string) (map[string]string, error) {
@@ -96,7 +112,7 @@ func TestTagChangesReplicateToEveryCopyOfTheVersion(t *testing.T) {
 			wantOn: map[string]map[string]string{"eu-west-1": red, "ap-southeast-2": {}},
 		},
 		{
-			name: "the echo of the engine's own write is skipped as equal",
+			name: "a replica set equal to the origin's is skipped as equal",
 			setup: func(s *tagMem, c map[string]Version) events.ObjectChange {
 				for _, v := range c {
 					s.tags[v.VersionID] = red
@@ -104,6 +120,16 @@ func TestTagChangesReplicateToEveryCopyOfTheVersion(t *testing.T) {
 				return tagEvent("us-east-1", "k", c["us-east-1"])
 			},
 			want: map[string]string{"eu-west-1": "skipped:" + SkipTagsEqual, "ap-southeast-2": "skipped:" + SkipTagsViaOrigin},
+		},
+		{
+			name: "a late echo of the engine's write on a replica is not sent back to the origin",
+			setup: func(s *tagMem, c map[string]Version) events.ObjectChange {
+				_ = s.PutReplicaTags(context.Background(), "us-east-1", "", "k", c["us-east-1"].VersionID, red) // the engine's fan-out
+				s.tags[c["eu-west-1"].VersionID] = map[string]string{"colour": "blue"}                          // the user's later change
+				return tagEvent("us-east-1", "k", c["us-east-1"])                                               // the fan-out's echo, late
+			},
+			want:   map[string]string{"eu-west-1": "skipped:" + SkipTagsReplica, "ap-southeast-2": "skipped:" + SkipTagsReplica},
+			wantOn: map[string]map[string]string{"eu-west-1": {"colour": "blue"}},
 		},
 		{
 			name: "deleting the tags deletes them on the copies",
@@ -192,15 +218,19 @@ func TestConcurrentTagChangesConvergeOnTheOrigin(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, o := range res.Destinations {
-			if o.Status == Replicated { // the engine's tag write has its own event
+			if o.Status == Replicated { // the engine's tag write has its own event, delivered late
 				queue = append(queue, tagEvent(o.Region, "k", c[o.Region]))
 			}
+		}
+		if i == 1 { // the user changes the origin again while the first fan-out's echoes are queued
+			s.tags[c["eu-west-1"].VersionID] = map[string]string{"who": "origin, later"}
+			queue = append(queue, tagEvent("eu-west-1", "k", c["eu-west-1"]))
 		}
 	}
 	if len(queue) > 0 {
 		t.Fatalf("tag events still flowing after 50 steps: %v", queue)
 	}
-	want, _ := s.Tags(ctx, "eu-west-1", "", "k", c["eu-west-1"].VersionID)
+	want := map[string]string{"who": "origin, later"} // the last change wins: no echo undid it
 	for r, v := range c {
 		got, _ := s.Tags(ctx, r, "", "k", v.VersionID)
 		if !maps.Equal(got, want) {
