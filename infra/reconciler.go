@@ -133,8 +133,9 @@ func grantMemberRepairs(role awsiam.Role, cfg Config) {
 			"s3:GetObjectAttributes", "s3:GetObjectVersionAttributes"}, objects))
 	// s3:DeleteObjectVersion always: repairs run the replication engine, whose
 	// write-then-verify path can delete its own replica version (infra/replication.go).
-	write := []string{"s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObject", "s3:DeleteObjectVersion",
-		"s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"}
+	// Tag repairs (MRAP_RECONCILE_TAGS) write a copy's tags by version id.
+	write := []string{"s3:PutObject", "s3:PutObjectTagging", "s3:PutObjectVersionTagging", "s3:DeleteObjectVersionTagging",
+		"s3:DeleteObject", "s3:DeleteObjectVersion", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"}
 	role.AddToPolicy(statement("RepairMemberObjects", write, objects))
 	suppress(role, "AwsSolutions-IAM5", "Repairs read and write objects of any key in the member buckets; the wildcard is limited to those buckets.", reasons...)
 	if cfg.KMS {

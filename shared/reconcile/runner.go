@@ -57,6 +57,10 @@ type Options struct {
 	// TrustMatchingETags takes a key whose Regions all hold an object of the same size and
 	// ETag as converged without reading its origins (cheaper, blind to replica marks).
 	TrustMatchingETags bool
+	// CompareTags also compares the tag sets of keys whose Regions hold the same version and
+	// writes the origin copy's set where they differ (tags.go): one GetObjectTagging per
+	// Region per such key. Keys taken as converged by TrustMatchingETags are not compared.
+	CompareTags bool
 	// Checkpoint keeps the progress of the pass (nil: none, every run starts over).
 	Checkpoint CheckpointStore
 	// EstimatedKeys is the expected keys in the scope, for the ETA (default: the count of the
@@ -408,7 +412,9 @@ func (r *run) key(ctx context.Context, v KeyView) {
 		}
 		resolveFromVersion(s, got)
 	}
-	r.repairKey(ctx, v)
+	if plan := r.repairKey(ctx, v); len(plan) == 0 && r.opts.CompareTags {
+		r.compareTags(ctx, v)
+	}
 }
 
 // markerReader is a store that tells the origin of the delete markers the engine wrote

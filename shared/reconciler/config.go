@@ -38,6 +38,7 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		Budget:             env.Duration("MRAP_RECONCILE_BUDGET", 10*time.Minute),
 		MinAge:             env.Duration("MRAP_RECONCILE_MIN_AGE", 15*time.Minute),
 		TrustMatchingETags: env.Bool("MRAP_RECONCILE_TRUST_ETAGS", false),
+		CompareTags:        env.Bool("MRAP_RECONCILE_TAGS", false),
 		Exclude:            env.List("MRAP_RECONCILE_EXCLUDE", reconcile.DefaultExclude()),
 	}
 	cp := env.Required("MRAP_RECONCILE_CHECKPOINT")
