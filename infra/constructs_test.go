@@ -328,6 +328,11 @@ func TestReconciler(t *testing.T) {
 	if got := strs(repair["Resource"]); len(got) != 3 {
 		t.Errorf("reconciler repairs %v, want the three member buckets", got)
 	}
+	for _, a := range []string{"s3:DeleteObjectVersion", "s3:PutObjectVersionTagging", "s3:DeleteObjectVersionTagging"} {
+		if !slices.Contains(strs(repair["Action"]), a) {
+			t.Errorf("reconciler lacks %s (verify path; tag repairs by version id)", a)
+		}
+	}
 	cp := statementBySid(t, tj, "ReconcilerRole", "Checkpoint")
 	if got := strs(cp["Resource"]); len(got) != 1 || got[0] != "arn:aws:s3:::mrap-engine-state-123456789012-eu-west-1/.mrap-state/reconcile/checkpoint.json" {
 		t.Errorf("checkpoint resource = %v, want the checkpoint object only", got)
