@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/mrap-engine/mrap/shared/local/drill"
+	"github.com/mrap-engine/mrap/shared/local/globalendpoint"
 	"github.com/mrap-engine/mrap/shared/local/runtime"
 	"github.com/mrap-engine/mrap/shared/routing"
 )
@@ -285,3 +287,76 @@ func TestConcurrentWritesConverge(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestFailoverThenFaultMovesTrafficWithoutCooldown is what a new user tried in issue 10:
+// `mrapctl failover --to eu-west-1`, then `mrapctl fault eu-west-1 down`. With a ten-minute
+// cooldown, the traffic must leave eu-west-1 (pinned and now failing) for a healthy Region
+// at once, through the global endpoint, instead of failing every request for the cooldown.
+func TestFailoverThenFaultMovesTrafficWithoutCooldown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts versitygw")
+	}
+	ctx := context.Background()
+	opts := fastOptions(t.TempDir(), io.Discard)
+	opts.Policy.Cooldown = 10 * time.Minute
+	rt, err := runtime.Start(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	ep := rt.Endpoints()
+	var servedBy string
+	global := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(ep.GlobalEndpoint), UsePathStyle: true, Retryer: aws.NopRetryer{},
+		Credentials: credentials.NewStaticCredentialsProvider(ep.AccessKeyID, ep.SecretAccessKey, ""),
+		HTTPClient: &http.Client{Timeout: 3 * time.Second, Transport: roundTripper(func(r *http.Request) (*http.Response, error) {
+			resp, err := http.DefaultTransport.RoundTrip(r)
+			if err == nil {
+				servedBy = resp.Header.Get(globalendpoint.RegionHeader)
+			}
+			return resp, err
+		})}})
+	put := func(key string) error {
+		servedBy = ""
+		_, err := global.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(ep.MRAPAlias), Key: aws.String(key), Body: strings.NewReader("x")})
+		return err
+	}
+	waitUntil := func(what string, limit time.Duration, cond func() bool) {
+		t.Helper()
+		for start := time.Now(); !cond(); time.Sleep(50 * time.Millisecond) {
+			if time.Since(start) > limit {
+				t.Fatalf("%s: not within %s; status %+v", what, limit, rt.Status())
+			}
+		}
+	}
+	waitUntil("every Region healthy", 15*time.Second, func() bool {
+		for _, r := range rt.Status().Regions {
+			if r.Alarm != "OK" {
+				return false
+			}
+		}
+		return true
+	})
+	if out, err := rt.Command(ctx, routing.Command{Action: routing.Failover, Region: "eu-west-1", Reason: "test", RequestedBy: "test"}); err != nil || !out.Submitted {
+		t.Fatalf("failover --to eu-west-1: %+v, %v", out, err)
+	}
+	if err := put("before"); err != nil || servedBy != "eu-west-1" {
+		t.Fatalf("after failover --to eu-west-1: served by %q, %v; want eu-west-1", servedBy, err)
+	}
+	if err := rt.SetFault("eu-west-1", "down", 0); err != nil {
+		t.Fatal(err)
+	}
+	// The change right before the fault started the ten-minute cooldown: a flip now is an
+	// evacuation the cooldown did not hold.
+	waitUntil("traffic off eu-west-1 inside the cooldown", time.Minute, func() bool {
+		return put("after") == nil && servedBy != "" && servedBy != "eu-west-1"
+	})
+	st := rt.Status()
+	if st.Regions[1].Dial != 0 || time.Until(st.CooldownUntil) <= 0 {
+		t.Errorf("eu-west-1 dial %d, cooldown until %s; want 0 while the cooldown still runs", st.Regions[1].Dial, st.CooldownUntil)
+	}
+	t.Logf("traffic moved off the pinned, failing eu-west-1 to %s by the decider in %s; last decision: %s", servedBy, st.LastDecider, st.LastDecision)
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -130,14 +130,12 @@ type FaultRequest struct {
 func (rt *Runtime) Status() Status {
 	v := rt.healthView()
 	bs := rt.bridge.Stats()
-	st, _ := rt.deciders[0].engine.State(context.Background())
+	st := rt.mergedState()
 	s := Status{
 		MRAPARN: rt.id.ARN(), GlobalEndpoint: rt.global, Overrides: st.Overrides, CooldownUntil: rt.cooldownUntil(), LastChange: st.LastChange,
 		Replication: ReplicationStatus{Backlog: bs.Backlog, Received: bs.Received, Delivered: bs.Delivered, DeadLettered: bs.DeadLettered, Ignored: bs.Ignored},
 	}
-	if ld, ok := rt.lastDecider.Load().(string); ok {
-		s.LastDecider = ld
-	}
+	s.LastDecider = st.LastChangeBy
 	var latest time.Time
 	for _, d := range rt.deciders {
 		ld := d.lastDecision()

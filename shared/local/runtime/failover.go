@@ -38,8 +38,9 @@ type decider struct {
 	region string
 	engine *failover.Engine
 
-	mu   sync.Mutex // one evaluation at a time
-	last decision
+	mu     sync.Mutex // one evaluation at a time
+	lastMu sync.Mutex
+	last   decision
 }
 
 // decision is what a decider last did, for the status.
@@ -74,8 +75,8 @@ func newDecider(rt *Runtime, region string) (*decider, error) {
 	if err != nil {
 		return nil, err
 	}
-	if st, err := d.engine.State(context.Background()); err == nil {
-		d.last.Reason = st.LastReason
+	if rec, ok := rt.mergedState().Records[region]; ok {
+		d.last = decision{At: rec.LastDecision.Time, Reason: rec.LastDecision.Reason}
 	}
 	return d, nil
 }
@@ -107,14 +108,13 @@ func (d *decider) evaluate(ctx context.Context, call func(context.Context) (fail
 	}
 	out, err := call(ctx)
 	if out.Reason != "" {
+		d.lastMu.Lock()
 		d.last = decision{At: time.Now(), Reason: out.Reason, Submitted: out.Submitted}
-		if out.Submitted {
-			d.rt.lastDecider.Store(d.region)
-		}
+		d.lastMu.Unlock()
 	}
 	if out.Held {
 		// Decide again when the cooldown ends (on AWS: the scheduled re-evaluation).
-		wait := time.Until(d.cooldownUntil()) + 50*time.Millisecond
+		wait := time.Until(d.rt.cooldownUntil()) + 50*time.Millisecond
 		d.rt.after(wait, func(ctx context.Context) {
 			tr := failover.Trigger{Kind: failover.TriggerSchedule, Summary: "re-evaluation at the end of the cooldown"}
 			if _, err := d.evaluate(ctx, func(ctx context.Context) (failover.Outcome, error) { return d.engine.Evaluate(ctx, tr) }); err != nil {
@@ -125,19 +125,10 @@ func (d *decider) evaluate(ctx context.Context, call func(context.Context) (fail
 	return out, err
 }
 
-// cooldownUntil is when the next automatic change may happen (zero: now).
-func (d *decider) cooldownUntil() time.Time {
-	st, err := d.engine.State(context.Background())
-	if err != nil || st.LastChange.IsZero() {
-		return time.Time{}
-	}
-	return st.LastChange.Add(d.rt.opts.Policy.Cooldown)
-}
-
 // lastDecision returns what this decider last did.
 func (d *decider) lastDecision() decision {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	d.lastMu.Lock()
+	defer d.lastMu.Unlock()
 	return d.last
 }
 
@@ -203,15 +194,36 @@ func (rt *Runtime) command(ctx context.Context, c routing.Command) (failover.Out
 	return failover.Outcome{Reason: "every decider is out: command not applied"}, errors.New("no decider is running")
 }
 
-// cooldownUntil is when the next automatic change may happen, as the deciders see it.
+// cooldownUntil is when the next damped change may happen (zero: now), from the merged state.
 func (rt *Runtime) cooldownUntil() time.Time {
-	var until time.Time
-	for _, d := range rt.deciders {
-		if u := d.cooldownUntil(); u.After(until) {
-			until = u
+	st := rt.mergedState()
+	if st.LastChange.IsZero() {
+		return time.Time{}
+	}
+	return st.LastChange.Add(rt.opts.Policy.Cooldown)
+}
+
+// mergedState is the operator's view of the failover state: failover.Merge over the
+// decider records in the copy of every running Region, read directly (not through the link
+// model, and never waiting on a decider), so the status answers while a decider is cut off.
+func (rt *Runtime) mergedState() failover.State {
+	var recs []failover.Record
+	for _, r := range rt.opts.Regions {
+		if !rt.links.Running(r) {
+			continue
+		}
+		for _, d := range rt.opts.Deciders {
+			doc, err := rt.stateCopies[r].Get(context.Background(), failover.RecordKey(failover.DefaultPrefix, d))
+			if err != nil {
+				continue
+			}
+			var rec failover.Record
+			if json.Unmarshal(doc.Body, &rec) == nil && rec.Decider == d {
+				recs = append(recs, rec)
+			}
 		}
 	}
-	return until
+	return failover.Merge(recs)
 }
 
 // auditFile is the local audit topic: one JSON line per notification in DATA/audit.jsonl.

@@ -18,7 +18,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -92,8 +91,6 @@ type Runtime struct {
 	deciders []*decider
 	// stateCopies is the failover state copy of every Region, as its own Region reaches it.
 	stateCopies map[string]docstore.Store
-	// lastDecider is the Region of the decider that made the last routing change.
-	lastDecider atomic.Value
 	servers     []*http.Server
 	global      string
 	control     string
