@@ -18,12 +18,37 @@ import (
 )
 
 // cmdReconcile runs a reconcile pass against the local runtime or, with --aws, against the
-// member buckets of MRAP_MEMBERS.
+// member buckets of MRAP_MEMBERS: parse the flags, open the member buckets, attach the
+// checkpoint and the report, run and summarise.
 func cmdReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f, err := parseReconcileFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	t, err := openReconcileTarget(ctx, f)
+	if err != nil {
+		return err
+	}
+	if err := f.attachCheckpoint(ctx, t); err != nil {
+		return err
+	}
+	return runReconcile(ctx, f, t, stdout, stderr)
+}
+
+// reconcileFlags is what the command line asks for.
+type reconcileFlags struct {
+	data, checkpoint, report string
+	onAWS, fresh, quiet      bool
+	opts                     reconcile.Options
+}
+
+// parseReconcileFlags reads the command line.
+func parseReconcileFlags(args []string, stderr io.Writer) (*reconcileFlags, error) {
+	f := &reconcileFlags{}
+	o := &f.opts
 	fs := newFlags("reconcile", "reconcile [flags]", stderr)
-	data := fs.String("data", ".local", "data folder of the local runtime")
-	onAWS := fs.Bool("aws", false, "reconcile the member buckets of MRAP_MEMBERS on AWS (credentials from AWS_PROFILE or the usual variables)")
-	var o reconcile.Options
+	fs.StringVar(&f.data, "data", ".local", "data folder of the local runtime")
+	fs.BoolVar(&f.onAWS, "aws", false, "reconcile the member buckets of MRAP_MEMBERS on AWS (credentials from AWS_PROFILE or the usual variables)")
 	fs.StringVar(&o.Prefix, "prefix", "", "only keys with this prefix")
 	fs.StringVar(&o.StartAfter, "start-after", "", "only keys after this one")
 	fs.StringVar(&o.End, "end", "", "only keys before this one")
@@ -37,95 +62,112 @@ func cmdReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.Int64Var(&o.EstimatedKeys, "estimated-keys", 0, "keys expected in the scope, for the ETA (default: the count of the previous pass)")
 	fs.BoolVar(&o.TrustMatchingETags, "trust-etags", false, "count keys with the same size and ETag everywhere as converged without reading them")
 	fs.BoolVar(&o.CompareTags, "tags", false, "also compare the tag sets of keys whose Regions hold the same version (one GetObjectTagging per Region per key) and write the origin copy's set where they differ")
-	checkpoint := fs.String("checkpoint", "", "checkpoint file or s3://bucket/key (default: DATA/reconcile-checkpoint.json locally, none on AWS)")
-	fresh := fs.Bool("restart", false, "ignore the checkpoint and start a new pass")
-	report := fs.String("report", "", "write every planned repair and its outcome to this file (JSON lines)")
-	quiet := fs.Bool("quiet", false, "no progress bar")
+	fs.StringVar(&f.checkpoint, "checkpoint", "", "checkpoint file or s3://bucket/key (default: DATA/reconcile-checkpoint.json locally, none on AWS)")
+	fs.BoolVar(&f.fresh, "restart", false, "ignore the checkpoint and start a new pass")
+	fs.StringVar(&f.report, "report", "", "write every planned repair and its outcome to this file (JSON lines)")
+	fs.BoolVar(&f.quiet, "quiet", false, "no progress bar")
 	if pos, err := parse(fs, args); err != nil {
-		return err
+		return nil, err
 	} else if len(pos) > 0 {
 		fs.Usage()
-		return fmt.Errorf("reconcile takes no arguments, got %q", strings.Join(pos, " "))
+		return nil, fmt.Errorf("reconcile takes no arguments, got %q", strings.Join(pos, " "))
 	}
 	o.Exclude = reconcile.DefaultExclude()
+	return f, nil
+}
 
-	var (
-		members []config.Member
-		clients map[string]s3store.S3API
-		sopts   s3store.Options
-		err     error
-	)
-	if *onAWS {
+// reconcileTarget is the set of member buckets a pass runs over.
+type reconcileTarget struct {
+	name    string // for the operator: "AWS" or the local runtime's folder
+	members []config.Member
+	clients map[string]s3store.S3API
+	store   *s3store.Store
+}
+
+// openReconcileTarget opens the member buckets: with --aws those of the environment, through
+// the same loader and constructor as the reconciler function (s3store.LoadConfig, Open);
+// else the local runtime's Regions from its endpoints file.
+func openReconcileTarget(ctx context.Context, f *reconcileFlags) (*reconcileTarget, error) {
+	if f.onAWS {
 		env := config.New(os.LookupEnv)
-		members = env.Members("MRAP_MEMBERS")
-		endpoints := env.Map("MRAP_ENDPOINTS")
+		c := s3store.LoadConfig(env)
 		if err := env.Err(); err != nil {
-			return fmt.Errorf("--aws: %w", err)
+			return nil, fmt.Errorf("--aws: %w", err)
 		}
-		if clients, err = s3store.NewClients(ctx, members, endpoints, 5); err != nil {
-			return err
-		}
-		sopts = s3store.Options{SameService: len(endpoints) == 0, TrustNotFound: len(endpoints) == 0}
-	} else {
-		ep, err := runtime.ReadEndpoints(*data)
+		clients, store, err := s3store.Open(ctx, c)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		endpoints := map[string]string{}
-		for _, r := range ep.Regions {
-			members = append(members, config.Member{Region: r.Region, Bucket: r.Bucket})
-			endpoints[r.Region] = r.Endpoint
-		}
-		clients = s3store.ClientsFromConfig(s3store.StaticConfig(ep.AccessKeyID, ep.SecretAccessKey), members, endpoints, 0)
-		sopts = s3store.Options{PartSize: 8 * s3store.MiB, Concurrency: 4}
-		if *checkpoint == "" {
-			*checkpoint = filepath.Join(*data, "reconcile-checkpoint.json")
-		}
+		return &reconcileTarget{name: "AWS", members: c.Members, clients: clients, store: store}, nil
 	}
-	store, err := s3store.New(clients, sopts)
+	ep, err := runtime.ReadEndpoints(f.data)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	engine, err := replication.New(store, members, replication.Options{})
+	c := s3store.Config{Endpoints: map[string]string{}, Store: s3store.Options{PartSize: 8 * s3store.MiB, Concurrency: 4}}
+	for _, r := range ep.Regions {
+		c.Members = append(c.Members, config.Member{Region: r.Region, Bucket: r.Bucket})
+		c.Endpoints[r.Region] = r.Endpoint
+	}
+	clients, store, err := s3store.OpenFromConfig(s3store.StaticConfig(ep.AccessKeyID, ep.SecretAccessKey), c)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	if f.checkpoint == "" {
+		f.checkpoint = filepath.Join(f.data, "reconcile-checkpoint.json")
+	}
+	return &reconcileTarget{name: "local runtime in " + f.data, members: c.Members, clients: clients, store: store}, nil
+}
+
+// attachCheckpoint sets the pass's checkpoint from --checkpoint (an S3 object read with the
+// first member's client, or a file) and empties it for --restart.
+func (f *reconcileFlags) attachCheckpoint(ctx context.Context, t *reconcileTarget) error {
 	switch {
-	case strings.HasPrefix(*checkpoint, "s3://"):
-		bucket, key, _ := strings.Cut(strings.TrimPrefix(*checkpoint, "s3://"), "/")
+	case strings.HasPrefix(f.checkpoint, "s3://"):
+		bucket, key, _ := strings.Cut(strings.TrimPrefix(f.checkpoint, "s3://"), "/")
 		if bucket == "" || key == "" {
-			return fmt.Errorf("--checkpoint %q: want s3://bucket/key", *checkpoint)
+			return fmt.Errorf("--checkpoint %q: want s3://bucket/key", f.checkpoint)
 		}
-		o.Checkpoint = &s3store.CheckpointObject{Client: clients[members[0].Region], Bucket: bucket, Key: key}
-	case *checkpoint != "":
-		o.Checkpoint = reconcile.FileCheckpoint(*checkpoint)
+		if len(t.members) == 0 {
+			return fmt.Errorf("--checkpoint %q: no member Region to reach it through", f.checkpoint)
+		}
+		f.opts.Checkpoint = &s3store.CheckpointObject{Client: t.clients[t.members[0].Region], Bucket: bucket, Key: key}
+	case f.checkpoint != "":
+		f.opts.Checkpoint = reconcile.FileCheckpoint(f.checkpoint)
 	}
-	if *fresh && o.Checkpoint != nil {
-		if err := o.Checkpoint.Save(ctx, nil); err != nil {
+	if f.fresh && f.opts.Checkpoint != nil {
+		if err := f.opts.Checkpoint.Save(ctx, nil); err != nil {
 			return fmt.Errorf("reset checkpoint: %w", err)
 		}
 	}
-	if !*quiet {
+	return nil
+}
+
+// runReconcile runs the pass with the progress bar and the report, and prints the summary.
+// Failed repairs exit 1; a stopped pass says how to resume.
+func runReconcile(ctx context.Context, f *reconcileFlags, t *reconcileTarget, stdout, stderr io.Writer) error {
+	o := f.opts
+	if !f.quiet {
 		o.Progress = reconcile.ProgressBar(stderr)
 	}
 	var closeReport func() error
-	if *report != "" {
-		f, err := os.Create(*report)
+	if f.report != "" {
+		rf, err := os.Create(f.report)
 		if err != nil {
 			return err
 		}
-		closeReport = f.Close
-		o.OnRepair = reportWriter(f)
+		closeReport = rf.Close
+		o.OnRepair = reportWriter(rf)
 	}
-	r, err := reconcile.New(store, engine, members, o)
+	engine, err := replication.New(t.store, t.members, replication.Options{})
 	if err != nil {
 		return err
 	}
-	target := "local runtime in " + *data
-	if *onAWS {
-		target = "AWS"
+	r, err := reconcile.New(t.store, engine, t.members, o)
+	if err != nil {
+		return err
 	}
-	fmt.Fprintf(stderr, "reconciling %d Regions (%s)%s\n", len(members), target, map[bool]string{true: ", dry run", false: ""}[o.DryRun])
+	fmt.Fprintf(stderr, "reconciling %d Regions (%s)%s\n", len(t.members), t.name, map[bool]string{true: ", dry run", false: ""}[o.DryRun])
 	s, err := r.Run(ctx)
 	if closeReport != nil {
 		if cerr := closeReport(); err == nil {

@@ -117,6 +117,54 @@ func TestReconcileLocal(t *testing.T) {
 	}
 }
 
+// TestReconcileAWSModeOpensTheFunctionsConfig runs `reconcile --aws` with the reconciler
+// function's environment (MRAP_MEMBERS, MRAP_ENDPOINTS, credentials from the usual
+// variables) against two local Regions, with the checkpoint in an S3 object: the objects of
+// one Region reach the other and a second pass resumes nothing to do.
+func TestReconcileAWSModeOpensTheFunctionsConfig(t *testing.T) {
+	ctx := context.Background()
+	srvs := s3servertest.StartRegions(t, s3server.Options{}, "us-east-1", "eu-west-1")
+	us, eu := srvs[0], srvs[1]
+	if _, err := us.Client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("mrap-state")}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := us.Client().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(us.Bucket), Key: aws.String(fmt.Sprintf("k%d", i)), Body: strings.NewReader("x")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", us.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", us.SecretKey)
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("MRAP_MEMBERS", "us-east-1="+us.Bucket+",eu-west-1="+eu.Bucket)
+	t.Setenv("MRAP_ENDPOINTS", "us-east-1="+us.Endpoint+",eu-west-1="+eu.Endpoint)
+	var stdout, stderr bytes.Buffer
+	args := []string{"reconcile", "--aws", "--quiet", "--checkpoint", "s3://mrap-state/reconcile.json"}
+	if err := run(ctx, args, &stdout, &stderr); err != nil {
+		t.Fatalf("reconcile --aws: %v\n%s%s", err, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "3 repairs planned, 3 repaired") || !strings.Contains(stderr.String(), "(AWS)") {
+		t.Errorf("first pass:\n%s%s", stdout.String(), stderr.String())
+	}
+	if _, err := eu.Client().HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(eu.Bucket), Key: aws.String("k2")}); err != nil {
+		t.Errorf("k2 not in eu-west-1: %v", err)
+	}
+	if _, err := us.Client().HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("mrap-state"), Key: aws.String("reconcile.json")}); err != nil {
+		t.Errorf("no checkpoint object: %v", err)
+	}
+	stdout.Reset()
+	if err := run(ctx, append(args, "--restart"), &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stdout.String(), "0 repairs planned") {
+		t.Errorf("second pass:\n%s", stdout.String())
+	}
+	t.Setenv("MRAP_MAX_ATTEMPTS", "0")
+	if err := run(ctx, args, &stdout, &stderr); err == nil || !strings.Contains(err.Error(), "MRAP_MAX_ATTEMPTS") {
+		t.Errorf("bad MRAP_MAX_ATTEMPTS: err %v, want the function's loader to name it", err)
+	}
+}
+
 func TestRedriveLocal(t *testing.T) {
 	calls := 0
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -2,7 +2,11 @@ package s3store
 
 import (
 	"context"
+	"fmt"
 	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
 	sharedconfig "github.com/mrap-engine/mrap/shared/config"
 )
@@ -59,12 +63,20 @@ func LoadConfig(env *sharedconfig.Env) Config {
 	return c
 }
 
-// Open builds the member clients (the SDK configuration is loaded once) and the store.
+// Open builds the member clients (the SDK configuration is loaded once, from the default
+// credential chain) and the store.
 func Open(ctx context.Context, c Config) (map[string]S3API, *Store, error) {
-	clients, err := NewClients(ctx, c.Members, c.Endpoints, c.MaxAttempts)
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("load AWS config: %w", err)
 	}
+	return OpenFromConfig(awsCfg, c)
+}
+
+// OpenFromConfig builds the member clients from awsCfg (StaticConfig for the local Regions)
+// and the store.
+func OpenFromConfig(awsCfg aws.Config, c Config) (map[string]S3API, *Store, error) {
+	clients := ClientsFromConfig(awsCfg, c.Members, c.Endpoints, c.MaxAttempts)
 	store, err := New(clients, c.Store)
 	if err != nil {
 		return nil, nil, err
