@@ -143,6 +143,8 @@ func printMatrix(w io.Writer, st runtime.Status) {
 			switch {
 			case !ok:
 				fmt.Fprint(tw, "\t-")
+			case t == "global" && strings.HasSuffix(c.ProbeError, " is out"):
+				fmt.Fprint(tw, "\tOUT")
 			case t == "global" && c.ProbeAt.IsZero():
 				fmt.Fprint(tw, "\tno probe")
 			case t == "global" && c.ProbeOK:

@@ -200,6 +200,9 @@ func (rt *Runtime) observationMatrix() []ObservationStatus {
 			p := o.lastProbe(t)
 			cell := ObservationStatus{Observer: o.region, Target: t, Path: health.PathRegional,
 				ProbeOK: p.OK, ProbeLatencyMs: p.Latency.Milliseconds(), ProbeError: p.Err, ProbeAt: p.At}
+			if !running { // an out Region probes nothing: its last results are history
+				cell.ProbeOK, cell.ProbeError = false, o.region+" is out"
+			}
 			if t == network.Global {
 				cell.Path = health.PathGlobal
 			} else if a, ok := o.alarm(t); ok {
