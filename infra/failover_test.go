@@ -7,6 +7,9 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/mrap-engine/mrap/shared/config"
+	"github.com/mrap-engine/mrap/shared/failover"
 )
 
 // The full app: members eu-west-1, us-east-1, eu-central-1 (home eu-west-1), witness us-east-2,
@@ -446,4 +449,59 @@ func TestOutputs(t *testing.T) {
 			"Value": map[string]any{"Fn::Join": []any{"", []any{map[string]any{"Fn::GetAtt": []any{assertions.Match_AnyValue(), "Alias"}}, ".accesspoint.s3-global.amazonaws.com"}}},
 		})
 	})
+}
+
+// TestDeciderEnvironmentLoadsInTheFailoverFunction feeds each decider's synthesized
+// environment to the failover function's own loader: what the CDK passes is what the Go
+// engine reads (names, formats, the state copies of every Region of S).
+func TestDeciderEnvironmentLoadsInTheFailoverFunction(t *testing.T) {
+	for name, b := range apps(t) {
+		for _, d := range b.cfg.Deciders {
+			t.Run(name+"/"+d, func(t *testing.T) {
+				var vars map[string]any
+				for _, fn := range resources(b.json["Decider-"+d], "AWS::Lambda::Function") {
+					if props(fn)["FunctionName"] == "mrap-engine-failover-"+d {
+						vars = props(fn)["Environment"].(map[string]any)["Variables"].(map[string]any)
+					}
+				}
+				if vars == nil {
+					t.Fatal("no failover function")
+				}
+				// Deploy-time values (tokens in the template) as CloudFormation resolves them.
+				resolved := map[string]string{
+					"MRAP_ARN":             "arn:aws:s3::" + b.cfg.Account + ":accesspoint/abcdef.mrap",
+					"MRAP_AUDIT_TOPIC_ARN": "arn:aws:sns:" + d + ":" + b.cfg.Account + ":mrap-engine-audit",
+				}
+				for k, v := range vars {
+					if s, ok := v.(string); ok {
+						resolved[k] = s
+					} else if _, ok := resolved[k]; !ok {
+						t.Errorf("%s is a deploy-time value %s the test does not resolve", k, asJSON(v))
+					}
+				}
+				env := config.New(func(k string) (string, bool) { v, ok := resolved[k]; return v, ok })
+				c := failover.LoadConfig(env, d)
+				if err := env.Err(); err != nil {
+					t.Fatalf("the failover function refuses its environment: %v", err)
+				}
+				if c.Decider != d || !slices.Equal(c.Deciders, b.cfg.Deciders) || !slices.Equal(c.Witnesses, b.cfg.Witnesses) {
+					t.Errorf("decider %s of %v, witnesses %v; want %s of %v, %v", c.Decider, c.Deciders, c.Witnesses, d, b.cfg.Deciders, b.cfg.Witnesses)
+				}
+				if len(c.StateCopies) != len(b.cfg.StateRegions()) {
+					t.Errorf("state copies %v, want one per Region of %v", c.StateCopies, b.cfg.StateRegions())
+				}
+				for _, r := range b.cfg.StateRegions() {
+					if c.StateCopies[r] != b.cfg.Names().StateBucket(r) {
+						t.Errorf("state copy of %s = %q, want %q", r, c.StateCopies[r], b.cfg.Names().StateBucket(r))
+					}
+				}
+				if c.StatePrefix != FailoverStatePrefix || c.LeaseTTL != b.cfg.LeaseTTL || c.ViewBound != b.cfg.ViewBound || c.MaxSkew != b.cfg.MaxSkew {
+					t.Errorf("prefix %q, lease %v, view bound %v, skew %v", c.StatePrefix, c.LeaseTTL, c.ViewBound, c.MaxSkew)
+				}
+				if c.ControlRegions[0] != RoutesAPIOrder(d)[0] || c.AlarmPrefix != b.cfg.Names().AlarmPrefix() {
+					t.Errorf("routes API order %v, alarm prefix %q", c.ControlRegions, c.AlarmPrefix)
+				}
+			})
+		}
+	}
 }
