@@ -13,14 +13,12 @@ import (
 	"github.com/mrap-engine/mrap/shared/local/runtime"
 )
 
-// drillCase is one drill of TestDrillEveryFailureKind: a fault against a Region of a
-// deployment whose global endpoint prefers proximity[0] and whose deciders run in deciders.
+// drillCase is one drill of TestDrillEveryFailureKind: a fault against a Region (default:
+// the one the global endpoint serves from).
 type drillCase struct {
-	name      string
-	fault     string
-	region    string
-	proximity []string
-	deciders  []string
+	name   string
+	fault  string
+	region string
 }
 
 // TestDrillEveryFailureKind runs the game-day drill of the local runtime once per failure
