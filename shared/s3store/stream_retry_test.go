@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/mrap-engine/mrap/events"
+	"github.com/mrap-engine/mrap/shared/config"
 	"github.com/mrap-engine/mrap/shared/replication"
 )
 
@@ -48,6 +50,8 @@ func newFlakyS3(t *testing.T, body []byte, failPuts int) *flakyS3 {
 			}
 			w.Header().Set("ETag", `"e"`)
 			w.WriteHeader(http.StatusOK)
+		case http.MethodHead: // the destination: no such key (a bare 404, as S3 sends it)
+			w.WriteHeader(http.StatusNotFound)
 		default:
 			w.WriteHeader(http.StatusNotImplemented)
 		}
@@ -107,5 +111,40 @@ func TestStreamedCopiesRetryTransientFailures(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Through the engine: a destination that answers 500 to every PUT attempt fails the record
+// with the server's status, code and message (what the replicator logs), retryable, after
+// the SDK's retries; the source is read once.
+func TestEngineReportsAPersistent500WithTheServersMessage(t *testing.T) {
+	srv := newFlakyS3(t, []byte("hello"), 99)
+	c := clientFor(&s3Server{Server: srv.Server}, 3)
+	store, err := New(map[string]S3API{"eu-west-1": c, "us-east-1": c}, Options{TrustNotFound: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := replication.New(store, []config.Member{{Region: "eu-west-1", Bucket: "src"}, {Region: "us-east-1", Bucket: "dst"}}, replication.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Apply(context.Background(), events.ObjectChange{Region: "eu-west-1", Bucket: "src", Key: "k", RawKey: "k", VersionID: "v1", Size: 5,
+		Kind: events.Created, Reason: events.ReasonPutObject})
+	if err == nil || len(res.Destinations) != 1 || res.Destinations[0].Status != replication.Failed {
+		t.Fatalf("Apply = %+v, %v; want the destination failed", res, err)
+	}
+	msg := res.Destinations[0].Err.Error()
+	for _, want := range []string{"StatusCode: 500", "InternalError", "disk on fire", "put object"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q lacks %q", msg, want)
+		}
+	}
+	if replication.IsPermanent(err) {
+		t.Errorf("a 500 is retryable: %v", err)
+	}
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if len(srv.puts) != 3 || srv.gets != 1 {
+		t.Errorf("%d PUTs, %d GETs; want the SDK's 3 attempts over one source read", len(srv.puts), srv.gets)
 	}
 }
