@@ -19,6 +19,7 @@ import (
 
 	"github.com/mrap-engine/mrap/events"
 	"github.com/mrap-engine/mrap/shared/config"
+	"github.com/mrap-engine/mrap/shared/docstore"
 	"github.com/mrap-engine/mrap/shared/local/s3server"
 	"github.com/mrap-engine/mrap/shared/reconcile"
 	"github.com/mrap-engine/mrap/shared/replication"
@@ -258,7 +259,8 @@ func TestReconcileConvergesEveryRegion(t *testing.T) {
 	}
 
 	// An interrupted run: killed after 60 repairs.
-	cp := reconcile.FileCheckpoint(filepath.Join(t.TempDir(), "reconcile.json"))
+	cp, err := docstore.File(filepath.Join(t.TempDir(), "reconcile.json"))
+	must(t, err, "checkpoint")
 	runCtx, kill := context.WithCancel(ctx)
 	var done atomic.Int64
 	_, err = newReconcileRunner(t, rs, reconcile.Options{PageSize: 10, Workers: 4, Checkpoint: cp,

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/mrap-engine/mrap/shared/config"
+	"github.com/mrap-engine/mrap/shared/docstore"
 	"github.com/mrap-engine/mrap/shared/local/runtime"
 	"github.com/mrap-engine/mrap/shared/reconcile"
 	"github.com/mrap-engine/mrap/shared/replication"
@@ -131,9 +132,17 @@ func (f *reconcileFlags) attachCheckpoint(ctx context.Context, t *reconcileTarge
 		if len(t.members) == 0 {
 			return fmt.Errorf("--checkpoint %q: no member Region to reach it through", f.checkpoint)
 		}
-		f.opts.Checkpoint = &s3store.CheckpointObject{Client: t.clients[t.members[0].Region], Bucket: bucket, Key: key}
+		doc, err := docstore.Object(t.clients[t.members[0].Region], bucket, key)
+		if err != nil {
+			return err
+		}
+		f.opts.Checkpoint = doc
 	case f.checkpoint != "":
-		f.opts.Checkpoint = reconcile.FileCheckpoint(f.checkpoint)
+		doc, err := docstore.File(f.checkpoint)
+		if err != nil {
+			return fmt.Errorf("--checkpoint %q: %w", f.checkpoint, err)
+		}
+		f.opts.Checkpoint = doc
 	}
 	if f.fresh && f.opts.Checkpoint != nil {
 		if err := f.opts.Checkpoint.Save(ctx, nil); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/mrap-engine/mrap/shared/config"
+	"github.com/mrap-engine/mrap/shared/docstore"
 	"github.com/mrap-engine/mrap/shared/reconcile"
 	"github.com/mrap-engine/mrap/shared/reconciler"
 	"github.com/mrap-engine/mrap/shared/replication"
@@ -46,7 +47,9 @@ func Setup(ctx context.Context, lookup func(string) (string, bool), stdout io.Wr
 		cpClient = extra[cfg.CheckpointRegion]
 	}
 	opts := cfg.Reconcile
-	opts.Checkpoint = &s3store.CheckpointObject{Client: cpClient, Bucket: cfg.CheckpointBucket, Key: cfg.CheckpointKey}
+	if opts.Checkpoint, err = docstore.Object(cpClient, cfg.CheckpointBucket, cfg.CheckpointKey); err != nil {
+		return nil, err
+	}
 	newRunner := func(budget time.Duration) (reconciler.Runner, error) {
 		o := opts
 		o.Budget = budget

@@ -45,7 +45,7 @@ func NewS3(client ObjectAPI, bucket string) (*S3, error) {
 func (s *S3) Get(ctx context.Context, key string) (Doc, error) {
 	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
 	if err != nil {
-		if isStatus(err, 404) || isNoSuchKey(err) {
+		if (isStatus(err, 404) || isNoSuchKey(err)) && !isCode(err, "NoSuchBucket") { // a missing bucket is a misconfiguration, not an empty store
 			return Doc{}, fmt.Errorf("s3://%s/%s: %w", s.bucket, key, ErrNotFound)
 		}
 		return Doc{}, fmt.Errorf("get s3://%s/%s: %w", s.bucket, key, err)

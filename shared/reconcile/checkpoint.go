@@ -3,15 +3,12 @@ package reconcile
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 )
 
-// CheckpointStore keeps one checkpoint document: a local file (FileCheckpoint) or an S3
-// object (s3store.CheckpointObject).
+// CheckpointStore keeps one checkpoint document: a docstore.Document (a local file or an S3
+// object).
 type CheckpointStore interface {
 	// Load returns the document, or nil and no error when there is none yet.
 	Load(ctx context.Context) ([]byte, error)
@@ -77,39 +74,4 @@ func saveCheckpoint(ctx context.Context, cs CheckpointStore, cp Checkpoint) erro
 		return fmt.Errorf("save checkpoint: %w", err)
 	}
 	return nil
-}
-
-// FileCheckpoint keeps the checkpoint in a local file, replaced atomically (write to a
-// temporary file, then rename).
-type FileCheckpoint string
-
-// Load reads the file; a missing file is no checkpoint.
-func (f FileCheckpoint) Load(context.Context) ([]byte, error) {
-	b, err := os.ReadFile(string(f))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	return b, err
-}
-
-// Save writes the file atomically.
-func (f FileCheckpoint) Save(_ context.Context, doc []byte) error {
-	path := string(f)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(doc); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mrap-engine/mrap/shared/docstore"
 	"github.com/mrap-engine/mrap/shared/replication"
 )
 
@@ -175,7 +176,7 @@ func TestInterruptedRunResumesFromCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cp := FileCheckpoint(filepath.Join(t.TempDir(), "cp", "reconcile.json"))
+	cp := fileCheckpoint(t, filepath.Join(t.TempDir(), "cp", "reconcile.json"))
 	engine, _ := replication.New(b, testMembers, replication.Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	killer := &cancelAfter{next: engine, cancel: cancel}
@@ -211,7 +212,7 @@ func TestInterruptedRunResumesFromCheckpoint(t *testing.T) {
 func TestBudgetStopsAtBatchBoundary(t *testing.T) {
 	b := newBuckets()
 	diverge(b, 30)
-	cp := FileCheckpoint(filepath.Join(t.TempDir(), "cp.json"))
+	cp := fileCheckpoint(t, filepath.Join(t.TempDir(), "cp.json"))
 	var ticks atomic.Int64
 	now := func() time.Time { return t0.Add(time.Duration(ticks.Add(1)) * time.Second) }
 	runs := 0
@@ -409,4 +410,14 @@ func TestProgressIsReportedWhileABatchRuns(t *testing.T) {
 	if len(reports) < 2 || reports[0].Done || !reports[len(reports)-1].Done || reports[len(reports)-1].RepairsDone != 2 {
 		t.Errorf("reports %+v, want one during the batch and a final one", reports)
 	}
+}
+
+// fileCheckpoint is the checkpoint file the local runs use (a docstore file document).
+func fileCheckpoint(t *testing.T, path string) docstore.Document {
+	t.Helper()
+	d, err := docstore.File(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

@@ -1,11 +1,8 @@
 package s3store
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"sort"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -69,46 +66,4 @@ func (s *Store) ListVersionsPage(ctx context.Context, region, bucket string, q r
 		return reconcile.Page{}, fmt.Errorf("list versions of %s in %s: truncated page without a next key marker", bucket, region)
 	}
 	return p, nil
-}
-
-// CheckpointAPI is the part of *s3.Client a CheckpointObject uses.
-type CheckpointAPI interface {
-	GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
-	PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error)
-}
-
-var _ reconcile.CheckpointStore = (*CheckpointObject)(nil)
-
-// CheckpointObject keeps the reconciler's checkpoint in one S3 object.
-type CheckpointObject struct {
-	Client CheckpointAPI
-	Bucket string
-	Key    string
-}
-
-// Load reads the checkpoint object; a missing object is no checkpoint.
-func (o *CheckpointObject) Load(ctx context.Context) ([]byte, error) {
-	out, err := o.Client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(o.Bucket), Key: aws.String(o.Key)})
-	if isNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, classify("get checkpoint s3://"+o.Bucket+"/"+o.Key, err)
-	}
-	defer out.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(out.Body, 1<<20))
-	if err != nil {
-		return nil, fmt.Errorf("read checkpoint s3://%s/%s: %w", o.Bucket, o.Key, err)
-	}
-	return b, nil
-}
-
-// Save writes the checkpoint object.
-func (o *CheckpointObject) Save(ctx context.Context, doc []byte) error {
-	if o.Bucket == "" || o.Key == "" {
-		return errors.New("checkpoint object: bucket and key required")
-	}
-	_, err := o.Client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(o.Bucket), Key: aws.String(o.Key),
-		Body: bytes.NewReader(doc), ContentType: aws.String("application/json")})
-	return classify("put checkpoint s3://"+o.Bucket+"/"+o.Key, err)
 }

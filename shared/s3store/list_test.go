@@ -2,7 +2,6 @@ package s3store_test
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -103,28 +102,5 @@ func TestListVersionsPageAgainstVersitygw(t *testing.T) {
 		if prefix == "a/" && !slices.Equal(slices.Compact(keys), []string{"a/1", "a/2", "a/3"}) {
 			t.Errorf("keys %v", slices.Compact(keys))
 		}
-	}
-}
-
-func TestCheckpointObjectRoundTrip(t *testing.T) {
-	srv := startListRegion(t, "us-east-1")
-	cp := &s3store.CheckpointObject{Client: srv.Client(), Bucket: srv.Bucket, Key: ".mrap-reconcile/checkpoint.json"}
-	ctx := context.Background()
-	doc, err := cp.Load(ctx)
-	if err != nil || doc != nil {
-		t.Fatalf("load before any save = %q, %v; want nothing", doc, err)
-	}
-	for i := range 2 {
-		body := fmt.Sprintf(`{"after":"k%d"}`, i)
-		if err := cp.Save(ctx, []byte(body)); err != nil {
-			t.Fatal(err)
-		}
-		if doc, err = cp.Load(ctx); err != nil || string(doc) != body {
-			t.Fatalf("load = %q, %v; want %q", doc, err, body)
-		}
-	}
-	bad := &s3store.CheckpointObject{Client: srv.Client(), Bucket: "no-such-bucket", Key: "k"}
-	if _, err := bad.Load(ctx); err == nil {
-		t.Error("load from a missing bucket succeeded")
 	}
 }
