@@ -51,11 +51,13 @@ integration: tools
 
 ## chaos: the long proof runs: chaos convergence (thousands of operations; MRAP_CHAOS_SEED=N replays a
 ##        printed seed; again with delete markers timed like S3), the drill against every failure
-##        kind, 1,200,000 routing-policy decisions
+##        kind, 1,200,000 routing-policy decisions, 1,000,000 steps of the failover simulation
+##        (MRAP_SIM_SEED=N replays a printed seed)
 chaos: tools
 	MRAP_CHAOS_LONG=1 $(GO) test -count=1 -timeout 30m -v -run 'TestChaosConvergence|TestDrillEveryFailureKind' ./integration/
 	MRAP_CHAOS_LONG=1 MRAP_CHAOS_S3_MARKER_TIMES=1 $(GO) test -count=1 -timeout 30m -v -run 'TestChaosConvergence' ./integration/
 	MRAP_CHAOS_LONG=1 $(GO) test -count=1 -timeout 30m -v -run 'Property' ./shared/routing/
+	MRAP_CHAOS_LONG=1 $(GO) test -count=1 -timeout 30m -v -run 'TestSimulation' ./shared/failover/
 
 ## lint: gofmt, go vet, staticcheck
 lint: $(BIN)/staticcheck

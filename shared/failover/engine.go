@@ -490,7 +490,9 @@ func (e *Engine) decide(ctx context.Context, out Outcome) (Outcome, bool, error)
 	} else {
 		rec.Overrides, rec.OverridesAt = st.Overrides, st.OverridesAt
 	}
-	rec.LastDecision = LastDecision{Time: now, Kind: out.Kind, Reason: out.Reason, Observers: out.Observers}
+	// The full reason is in the audit line; the record keeps its start (records are read
+	// from every copy by every decider on every decision).
+	rec.LastDecision = LastDecision{Time: now, Kind: out.Kind, Reason: cut(out.Reason, 200), Observers: cut(out.Observers, 200)}
 	if !d.Changed {
 		rec.LastDecision.Outcome = outcomeLabel(out)
 		if acks, err := e.write(ctx, rec); acks < needCopies {
@@ -529,7 +531,7 @@ func (e *Engine) decide(ctx context.Context, out Outcome) (Outcome, bool, error)
 
 // write puts rec in every copy in parallel and returns the acknowledgements.
 func (e *Engine) write(ctx context.Context, rec Record) (int, error) {
-	b, err := json.MarshalIndent(rec, "", "  ")
+	b, err := json.Marshal(rec)
 	if err != nil {
 		return 0, fmt.Errorf("encode record: %w", err)
 	}
@@ -571,6 +573,13 @@ func (e *Engine) State(ctx context.Context) (State, error) {
 		return State{}, fmt.Errorf("no state copy readable: %w", errors.Join(errs...))
 	}
 	return Merge(all), nil
+}
+
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }
 
 func errString(err error) string {
