@@ -57,12 +57,12 @@ type simWorld struct {
 	policy   routing.Policy
 
 	down, isolated string // at most one Region impaired at a time
-	faultTill        time.Time
-	copies           map[string]*docstore.Memory
-	alarms           map[[2]string]*simAlarm // (observer, target)
-	routes           *simRoutes
-	engines          map[string]*Engine
-	dec              map[string]*simDecider
+	faultTill      time.Time
+	copies         map[string]*docstore.Memory
+	alarms         map[[2]string]*simAlarm // (observer, target)
+	routes         *simRoutes
+	engines        map[string]*Engine
+	dec            map[string]*simDecider
 
 	lastChange, lastDamped time.Time
 	badSteps               map[string]int
