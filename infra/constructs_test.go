@@ -223,7 +223,7 @@ func TestAccessPoint(t *testing.T) {
 		}
 		doc := asJSON(props(p)["Policy"])
 		for _, want := range []string{`"Sid":"OnlyThroughPrivateEndpoints"`, `"Effect":"Deny"`, `aws:SourceVpce`,
-			"arn:aws:iam::123456789012:role/mrap-engine-prober-eu-central-1", `"/object/*"`} {
+			"arn:aws:iam::123456789012:role/mrap-engine-prober-eu-central-1", "arn:aws:iam::123456789012:role/mrap-engine-prober-us-east-2", `"/object/*"`} {
 			if !strings.Contains(doc, want) {
 				t.Errorf("access point policy lacks %s: %s", want, doc)
 			}
