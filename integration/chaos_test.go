@@ -68,6 +68,9 @@ type chaosPlan struct {
 	// sequencer (BurstNoSequencer) or sent as S3 sends it.
 	BurstShare, BurstDrop, BurstNoSequencer float64
 	MaxBurst                                int
+	// TagShare is the share of single steps that replace the tag set of the key's current
+	// version in the worker's Region (PutObjectTagging, an "Object Tags Added" event).
+	TagShare float64
 }
 
 func shortChaosPlan() chaosPlan {
@@ -77,6 +80,7 @@ func shortChaosPlan() chaosPlan {
 		Transport:   transportFaults{SlowDown: 0.04, Timeout: 0.02},
 		DeleteShare: 0.3,
 		BurstShare:  0.12, BurstDrop: 0.4, BurstNoSequencer: 0.3, MaxBurst: 4,
+		TagShare: 0.12,
 	}
 }
 
@@ -94,7 +98,9 @@ func longChaosPlan() chaosPlan {
 // and timeouts, and one Region is unreachable from the engine in the middle of the run.
 // Version ids sort against time (opaqueIDs mirrors versitygw's ULIDs), and workers write in
 // bursts: 2 to 4 writes of one key in their Region within one second, whose events are
-// dropped or sent without a sequencer, so only the origin bucket's order tells the latest.
+// dropped or sent without a sequencer, so only the origin bucket's order tells the latest;
+// some steps replace the tag set of a key's current version ("Object Tags Added"), and the
+// reconcile pass compares tag sets (CompareTags).
 // After quiescence and one reconcile pass, every Region must serve the same current state of
 // every key (bytes, user metadata, content type, tags, delete markers), it must be the
 // acknowledged write the conflict rule names, and no winning write may have been overwritten
@@ -145,7 +151,7 @@ func TestChaosConvergence(t *testing.T) {
 	var done atomic.Int64
 	var downAt, upAt time.Time
 	var downOnce, upOnce sync.Once
-	var puts, dels, bursts, sameSecond atomic.Int64
+	var puts, dels, tagChanges, bursts, sameSecond atomic.Int64
 	start := time.Now()
 	var writers sync.WaitGroup
 	for ri, r := range chaosRegions {
@@ -187,7 +193,10 @@ func TestChaosConvergence(t *testing.T) {
 							}
 						}
 						var at time.Time
-						if wrng.Float64() < plan.DeleteShare {
+						if n == 1 && wrng.Float64() < plan.TagShare {
+							w.tag(ctx, r, key, name, eventSent)
+							tagChanges.Add(1)
+						} else if wrng.Float64() < plan.DeleteShare {
 							at = w.del(ctx, r, key, name, fate)
 							dels.Add(1)
 						} else {
@@ -241,7 +250,7 @@ func TestChaosConvergence(t *testing.T) {
 	must(t, err, "reconcile store")
 	engine, err := replication.New(store, w.members, replication.Options{})
 	must(t, err, "reconcile engine")
-	runner, err := reconcile.New(store, engine, w.members, reconcile.Options{Workers: 4, PageSize: 500})
+	runner, err := reconcile.New(store, engine, w.members, reconcile.Options{Workers: 4, PageSize: 500, CompareTags: true})
 	must(t, err, "reconcile runner")
 	sum, err := runner.Run(ctx)
 	must(t, err, "reconcile pass")
@@ -286,8 +295,8 @@ func TestChaosConvergence(t *testing.T) {
 	}
 
 	divergent, wrong, undone := checkConvergence(t, ctx, w)
-	t.Logf("RESULT operations %d (%d puts, %d deletes), divergent keys %d, keys not on the conflict rule's winner %d, winning writes the engine undid %d (all three must be 0); duration %s",
-		puts.Load()+dels.Load(), puts.Load(), dels.Load(), divergent, wrong, undone, time.Since(start).Round(time.Second))
+	t.Logf("RESULT operations %d (%d puts, %d deletes, %d tag changes, %d of a deleted key), divergent keys %d, keys not on the conflict rule's winner %d, winning writes the engine undid %d (all three must be 0); duration %s",
+		puts.Load()+dels.Load()+tagChanges.Load(), puts.Load(), dels.Load(), tagChanges.Load(), w.noopTags.Load(), divergent, wrong, undone, time.Since(start).Round(time.Second))
 	if undone > 0 {
 		t.Errorf("%d winning writes undone by the engine", undone)
 	}
@@ -378,7 +387,19 @@ func checkConvergence(t *testing.T, ctx context.Context, w *chaosWorld) (diverge
 			continue
 		}
 		win := expected(writes)
-		if want := win.state(); first != want {
+		want := win.state()
+		if tags, exact := w.expectedTags(win); win.Deleted {
+			// a delete marker carries no tags
+		} else if exact {
+			want.Tags = tags
+		} else if tags != first.Tags && !slices.Contains(w.tagSets(win), first.Tags) {
+			wrong++
+			report("key %q serves tags %s, none of the sets acknowledged for the winning write %s/%s", key, first.Tags, win.Region, win.VersionID)
+			continue
+		} else {
+			want.Tags = first.Tags // a replica's tag change may or may not prevail (docs/contracts.md "Tag changes")
+		}
+		if first != want {
 			over, overwritten, err := w.overwrittenByEngine(ctx, win)
 			must(t, err, "versions of %q", key)
 			if overwritten && over.DeleteMarker {
@@ -407,4 +428,41 @@ func checkConvergence(t *testing.T, ctx context.Context, w *chaosWorld) (diverge
 		}
 	}
 	return divergent, wrong, undone
+}
+
+// expectedTags returns the tag set the winning write win must carry everywhere: its own, or
+// the last tag change acknowledged on its copy in its origin Region (the authority, by the
+// tag rule of docs/contracts.md), exact. When a tag change was made on a replica of win, the
+// rule lets either prevail: exact is false and tags is win's last origin-made set.
+func (w *chaosWorld) expectedTags(win ackWrite) (tags string, exact bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	tags, exact = renderMap(win.Tags), true
+	last := ""
+	for _, tc := range w.tags[win.Key] {
+		if tc.Origin.Region != win.Region || tc.Origin.VersionID != win.VersionID {
+			continue
+		}
+		if tc.Region != win.Region {
+			exact = false
+			continue
+		}
+		if tc.Seq > last {
+			tags, last = renderMap(tc.Tags), tc.Seq
+		}
+	}
+	return tags, exact
+}
+
+// tagSets returns every tag set acknowledged for the write win (its own and each change).
+func (w *chaosWorld) tagSets(win ackWrite) []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := []string{renderMap(win.Tags)}
+	for _, tc := range w.tags[win.Key] {
+		if tc.Origin.Region == win.Region && tc.Origin.VersionID == win.VersionID {
+			out = append(out, renderMap(tc.Tags))
+		}
+	}
+	return out
 }

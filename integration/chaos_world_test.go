@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -24,8 +25,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/mrap-engine/mrap/events"
 	"github.com/mrap-engine/mrap/shared/config"
@@ -57,14 +60,26 @@ type chaosWorld struct {
 	sequencer atomic.Int64
 
 	mu     sync.Mutex
-	writes map[string][]ackWrite // by key
-	failed map[string]string     // keys with a write whose outcome is unknown (user client error)
+	writes map[string][]ackWrite  // by key
+	tags   map[string][]tagChange // acknowledged user tag changes, by key
+	failed map[string]string      // keys with a write whose outcome is unknown (user client error)
 	// permanentMsgs holds the first errors the engine marked permanent.
 	permanentMsgs []string
 
 	applyErrors, permanentErrors atomic.Int64
 	echoes, noopDeletes          atomic.Int64
 	fates                        [numberOfEventFates]atomic.Int64 // user events by fate
+	noopTags                     atomic.Int64                     // tag changes of a deleted key (nothing to tag)
+}
+
+// tagChange is one acknowledged user tag change: the new tag set of the version that was
+// current in Region, a copy of the write Origin.
+type tagChange struct {
+	Region, Key, VersionID string
+	Origin                 replication.Origin
+	Tags                   map[string]string
+	Seq                    string // order among all changes (w.nextSequencer)
+	Op                     string
 }
 
 // ackWrite is one acknowledged user write: a put or a delete (marker), with what the user
@@ -90,7 +105,7 @@ func startChaosWorld(t testing.TB, seed uint64, qf queueFaults, tf transportFaul
 	t.Helper()
 	w := &chaosWorld{t: t, seed: seed, servers: map[string]*s3server.Server{}, proxies: map[string]*faults.Proxy{}, proxyURL: map[string]string{},
 		engines: map[string]*replication.Engine{}, queues: map[string]*chaosQueue{}, direct: map[string]*s3.Client{},
-		writes: map[string][]ackWrite{}, failed: map[string]string{}}
+		writes: map[string][]ackWrite{}, failed: map[string]string{}, tags: map[string][]tagChange{}}
 	for _, srv := range startRegions(t, chaosRegions...) {
 		w.servers[srv.Region] = srv
 	}
@@ -260,6 +275,63 @@ func (w *chaosWorld) del(ctx context.Context, region, key, op string, fate event
 	return lm
 }
 
+// tag replaces the tag set of key's current version in region (PutObjectTagging with its
+// version id), records the change and publishes its "Object Tags Added" event (as fate says:
+// dropped, or sent; tag events carry no sequencer anyway).
+func (w *chaosWorld) tag(ctx context.Context, region, key, op string, fate eventFate) {
+	tags := map[string]string{"op": strings.ReplaceAll(op, "/", "-"), "region": region, "retagged": "yes"}
+	var set []types.Tag
+	for k, v := range tags {
+		set = append(set, types.Tag{Key: aws.String(k), Value: aws.String(v)})
+	}
+	unlock := w.lock(region, key)
+	head, err := w.direct[region].HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(w.bucket(region)), Key: aws.String(key)})
+	if err != nil {
+		unlock()
+		var re *awshttp.ResponseError
+		if errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound {
+			w.noopTags.Add(1) // deleted or never written: nothing to tag
+		} else {
+			w.unknown(key, fmt.Sprintf("tag %s in %s: head: %v", op, region, err))
+		}
+		return
+	}
+	_, err = w.direct[region].PutObjectTagging(ctx, &s3.PutObjectTaggingInput{Bucket: aws.String(w.bucket(region)), Key: aws.String(key),
+		VersionId: head.VersionId, Tagging: &types.Tagging{TagSet: set}})
+	seq := w.nextSequencer()
+	unlock()
+	if err != nil {
+		w.unknown(key, fmt.Sprintf("tag %s in %s: %v", op, region, err))
+		return
+	}
+	o := replication.DestinationOrigin(region, replication.Version{Exists: true, VersionID: aws.ToString(head.VersionId), LastModified: aws.ToTime(head.LastModified), Metadata: head.Metadata})
+	w.mu.Lock()
+	w.tags[key] = append(w.tags[key], tagChange{Region: region, Key: key, VersionID: aws.ToString(head.VersionId), Origin: o, Tags: tags, Seq: seq, Op: op})
+	w.mu.Unlock()
+	w.fates[fate].Add(1)
+	if fate != eventDropped {
+		w.queues[region].publish(tagEnvelope(region, key, aws.ToString(head.VersionId), aws.ToString(head.ETag)))
+	}
+}
+
+// tagEnvelope is the EventBridge "Object Tags Added" event S3 emits for a tag change: version
+// id and ETag, no size, sequencer or reason.
+func tagEnvelope(region, key, versionID, etag string) []byte {
+	ev := events.S3ObjectEvent{
+		Envelope: events.Envelope{
+			Version: "0", ID: "chaos-tags-" + region + "-" + versionID, DetailType: events.DetailTypeObjectTagsAdded, Source: events.S3EventSource,
+			AccountID: "111122223333", Time: time.Now().UTC().Truncate(time.Second), Region: region, Resources: []string{"arn:aws:s3:::mrap-" + region},
+		},
+		Detail: events.S3ObjectDetail{
+			Version: "0", Bucket: events.S3DetailBucket{Name: "mrap-" + region},
+			Object:    events.S3DetailObject{Key: strings.ReplaceAll(url.QueryEscape(key), "%2F", "/"), ETag: strings.Trim(etag, `"`), VersionID: versionID},
+			RequestID: "CHAOS", Requester: "111122223333", SourceIPAddress: "127.0.0.1",
+		},
+	}
+	b, _ := json.Marshal(ev)
+	return b
+}
+
 // servesNothing reports whether key is absent or deleted in region.
 func (w *chaosWorld) servesNothing(ctx context.Context, region, key string) (bool, error) {
 	list, err := w.direct[region].ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String(w.bucket(region)), Prefix: aws.String(key)})
@@ -366,6 +438,10 @@ func (w *chaosWorld) echo(ctx context.Context, region, key string, action replic
 		return
 	}
 	for _, v := range list.Versions {
+		if aws.ToString(v.Key) == key && aws.ToBool(v.IsLatest) && action == replication.ActionTags {
+			w.echoes.Add(1)
+			w.queues[region].publish(tagEnvelope(region, key, aws.ToString(v.VersionId), aws.ToString(v.ETag)))
+		}
 		if aws.ToString(v.Key) == key && aws.ToBool(v.IsLatest) && action == replication.ActionCopy {
 			w.echoes.Add(1)
 			w.queues[region].publish(chaosEnvelope(ackWrite{Region: region, Key: key, VersionID: aws.ToString(v.VersionId), LastModified: aws.ToTime(v.LastModified)}, aws.ToInt64(v.Size), aws.ToString(v.ETag)))
