@@ -32,13 +32,11 @@
 // (on AWS each Region's replicator runs on its own), so a destination read and the write
 // decided on it are not atomic: without care, a losing copy that lands last stays current.
 // With a ConditionalStore the write is conditioned on the state it was decided on
-// (optimistic concurrency): a current object with ETag E -> If-Match: E; no version or a
-// current delete marker -> If-None-Match: * (S3 counts a current delete marker as no
-// object); a delete marker over an object -> DeleteObject with If-Match: E. When the store
-// answers that the condition failed (ErrConditionFailed: 412 PreconditionFailed, 409
-// ConditionalRequestConflict), the engine reads the destination again, decides again with
-// the same DecideDestination and writes again, at most Options.WriteAttempts times (default
-// 5); then the destination fails with a retryable error and the record is delivered again.
+// (optimistic concurrency; the conditions and the retry are the rule of docs/contracts.md,
+// "Conflict rule"): on ErrConditionFailed the engine reads the destination again, decides
+// again with the same DecideDestination and writes again, at most Options.WriteAttempts
+// times (default 5); then the destination fails with a retryable error and the record is
+// delivered again.
 // The common case costs nothing extra: one read, one conditional write.
 //
 // Where a store cannot guard a write, the engine writes and then verifies: it reads the
@@ -81,8 +79,8 @@
 // version id and Last-Modified) gets a delete marker (DeleteObject without version id).
 //
 // Delete markers carry no metadata. With a MarkerStore (s3store) the engine records the origin
-// of every delete marker it writes (s3store: a tiny object under .mrap-state/markers/ in the
-// destination bucket, written right after the DeleteObject), and the store hands a current
+// of every delete marker it writes (the marker record of docs/contracts.md, "Replica marks",
+// written right after the DeleteObject), and the store hands a current
 // marker's recorded marks back in Version.Metadata: the marker then has the origin of the
 // delete it replicates, not the time the engine wrote it, so a user write made between the
 // delete and its replica wins (otherwise the replica marker would beat it at the
