@@ -28,6 +28,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/mrap-engine/mrap/events"
+	"github.com/mrap-engine/mrap/shared/local/s3server"
 )
 
 // S3API is the part of the S3 client the bridge uses to find the version an event is about
@@ -343,34 +344,6 @@ func (b *Bridge) enqueue(j job) {
 	}
 }
 
-// webhook is the versitygw notification shape (see shared/local/s3server).
-type webhook struct {
-	Event   string `json:"Event"`
-	Records []struct {
-		AWSRegion string `json:"awsRegion"`
-		EventTime string `json:"eventTime"`
-		EventName string `json:"eventName"`
-		UserID    struct {
-			PrincipalID string `json:"PrincipalId"`
-		} `json:"userIdentity"`
-		RequestParameters struct {
-			SourceIPAddress string `json:"sourceIPAddress"`
-		} `json:"requestParameters"`
-		ResponseElements map[string]string `json:"responseElements"`
-		S3               struct {
-			Bucket struct {
-				Name string `json:"name"`
-			} `json:"bucket"`
-			Object struct {
-				Key       string  `json:"key"`
-				Size      int64   `json:"size"`
-				ETag      *string `json:"eTag"`
-				VersionID *string `json:"versionId"`
-				Sequencer string  `json:"sequencer"`
-			} `json:"object"`
-		} `json:"s3"`
-	} `json:"Records"`
-}
 
 // ServeHTTP receives versitygw webhook POSTs. It answers at once; envelopes are built and
 // queued in the background of the request (the version lookup needs the server).
@@ -381,7 +354,7 @@ func (b *Bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	received := time.Now()
-	var msg webhook
+	var msg s3server.Notification
 	if err := json.Unmarshal(body, &msg); err != nil {
 		http.Error(w, "not a bucket notification: "+err.Error(), http.StatusBadRequest)
 		return
@@ -412,7 +385,7 @@ func mustJSON(v any) []byte {
 }
 
 // envelope builds the EventBridge envelope of record i.
-func (b *Bridge) envelope(ctx context.Context, msg webhook, i int) ([]byte, string, error) {
+func (b *Bridge) envelope(ctx context.Context, msg s3server.Notification, i int) ([]byte, string, error) {
 	rec := msg.Records[i]
 	region := rec.AWSRegion
 	m, ok := b.members[region]

@@ -270,31 +270,9 @@ func TestFindBinaryFallsBackToModuleBin(t *testing.T) {
 	}
 }
 
-// webhookEvent is the part of versitygw's notification this package documents.
-type webhookEvent struct {
-	Records []struct {
-		EventSource string `json:"eventSource"`
-		AwsRegion   string `json:"awsRegion"`
-		EventTime   string `json:"eventTime"`
-		EventName   string `json:"eventName"`
-		S3          struct {
-			Bucket struct {
-				Name string `json:"name"`
-			} `json:"bucket"`
-			Object struct {
-				Key       string  `json:"key"`
-				Size      int64   `json:"size"`
-				ETag      *string `json:"eTag"`
-				VersionID *string `json:"versionId"`
-				Sequencer string  `json:"sequencer"`
-			} `json:"object"`
-		} `json:"s3"`
-	}
-}
-
 func TestWebhookReceivesDocumentedNotifications(t *testing.T) {
 	skipShort(t)
-	got := make(chan webhookEvent, 16)
+	got := make(chan s3server.Notification, 16)
 	tests := make(chan map[string]string, 1)
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
@@ -309,7 +287,7 @@ func TestWebhookReceivesDocumentedNotifications(t *testing.T) {
 			}
 			return
 		}
-		var ev webhookEvent
+		var ev s3server.Notification
 		if err := json.Unmarshal(b, &ev); err == nil {
 			got <- ev
 		}
@@ -337,8 +315,8 @@ func TestWebhookReceivesDocumentedNotifications(t *testing.T) {
 		t.Fatalf("records = %d, want 1", len(ev.Records))
 	}
 	r := ev.Records[0]
-	if r.EventName != "s3:ObjectCreated:Put" || r.EventSource != "aws:s3" || r.AwsRegion != "eu-west-1" {
-		t.Errorf("event = %s %s %s, want s3:ObjectCreated:Put aws:s3 eu-west-1", r.EventName, r.EventSource, r.AwsRegion)
+	if r.EventName != "s3:ObjectCreated:Put" || r.EventSource != "aws:s3" || r.AWSRegion != "eu-west-1" {
+		t.Errorf("event = %s %s %s, want s3:ObjectCreated:Put aws:s3 eu-west-1", r.EventName, r.EventSource, r.AWSRegion)
 	}
 	if r.S3.Bucket.Name != s.Bucket || r.S3.Object.Key != key {
 		t.Errorf("bucket/key = %q/%q, want %q/%q (decoded)", r.S3.Bucket.Name, r.S3.Object.Key, s.Bucket, key)
@@ -374,7 +352,7 @@ func TestWebhookReceivesDocumentedNotifications(t *testing.T) {
 	}
 }
 
-func wait(t *testing.T, ch <-chan webhookEvent) webhookEvent {
+func wait(t *testing.T, ch <-chan s3server.Notification) s3server.Notification {
 	t.Helper()
 	select {
 	case ev := <-ch:
@@ -382,7 +360,7 @@ func wait(t *testing.T, ch <-chan webhookEvent) webhookEvent {
 	case <-time.After(5 * time.Second):
 		t.Fatalf("no webhook event within 5s")
 	}
-	return webhookEvent{}
+	return s3server.Notification{}
 }
 
 func TestStopOfAServerThatDiedReportsIt(t *testing.T) {
