@@ -344,7 +344,6 @@ func (b *Bridge) enqueue(j job) {
 	}
 }
 
-
 // ServeHTTP receives versitygw webhook POSTs. It answers at once; envelopes are built and
 // queued in the background of the request (the version lookup needs the server).
 func (b *Bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
