@@ -33,7 +33,6 @@ func TestS3ContractAgainstVersitygw(t *testing.T) {
 type s3Wire struct {
 	mu       sync.Mutex
 	objs     map[string]string
-	n        int
 	conflict bool
 	status   int
 }

@@ -761,13 +761,6 @@ func formatRoutes(r map[string]int) string {
 	return strings.Join(parts, " ")
 }
 
-func submittedWord(b bool) string {
-	if b {
-		return "submitted"
-	}
-	return "unchanged"
-}
-
 func orDash(s string) string {
 	if s == "" {
 		return "-"

@@ -64,6 +64,10 @@ type Target struct {
 type ProberOptions struct {
 	// Prefix of canary keys (default DefaultCanaryPrefix).
 	Prefix string
+	// Observer is the Region the prober runs in, when it probes other Regions (issue 10):
+	// every metric line then carries the dimension Observer, and the regional canary key is
+	// {Prefix}from-{Observer} in each target bucket. Empty: the single-Region layout.
+	Observer string
 	// Timeout bounds one target's probe (default 5s).
 	Timeout time.Duration
 	// Logger receives one line per failed probe; nil discards.
@@ -125,6 +129,9 @@ func NewProber(targets []Target, metrics *telemetry.Metrics, opts ProberOptions,
 	return &Prober{targets: targets, metrics: metrics, opts: opts}, nil
 }
 
+// CanaryKey is the regional canary key of an observer's prober: {Prefix}from-{Observer}.
+func (p *Prober) CanaryKey() string { return p.opts.Prefix + "from-" + p.opts.Observer }
+
 // GlobalKey is the canary object read through the global endpoint; every regional probe
 // makes sure its bucket holds one.
 func (p *Prober) GlobalKey() string { return p.opts.Prefix + "global" }
@@ -143,11 +150,15 @@ func (p *Prober) Probe(ctx context.Context) []Result {
 		if r.OK {
 			avail = 1
 		}
-		p.metrics.Emit(map[string]string{"Region": r.Region, "Path": r.Path},
+		dims := map[string]string{"Region": r.Region, "Path": r.Path}
+		if p.opts.Observer != "" {
+			dims["Observer"] = p.opts.Observer
+		}
+		p.metrics.Emit(dims,
 			telemetry.Metric{Name: MetricAvailability, Unit: telemetry.None, Value: avail},
 			telemetry.Metric{Name: MetricLatency, Unit: telemetry.Milliseconds, Value: float64(r.Latency.Microseconds()) / 1000})
 		if !r.OK {
-			p.opts.Logger.Warn("canary probe failed", "region", r.Region, "path", r.Path, "step", r.Step, "error", r.Err.Error(), "latencyMs", r.Latency.Milliseconds())
+			p.opts.Logger.Warn("canary probe failed", "observer", p.opts.Observer, "region", r.Region, "path", r.Path, "step", r.Step, "error", r.Err.Error(), "latencyMs", r.Latency.Milliseconds())
 		}
 	}
 	return results
@@ -179,6 +190,10 @@ func (p *Prober) probe(ctx context.Context, t Target) Result {
 func (p *Prober) cycle(ctx context.Context, t Target) (string, error) {
 	now := p.opts.Now().UTC()
 	key := p.opts.Prefix + t.Region + "/" + strconv.FormatInt(now.UnixNano(), 10)
+	if p.opts.Observer != "" {
+		// One key per observer in every target bucket; each probe deletes the version it wrote.
+		key = p.CanaryKey()
+	}
 	body := []byte("mrap canary " + t.Region + " " + now.Format(time.RFC3339Nano))
 	put, err := t.Client.PutObject(ctx, &s3.PutObjectInput{
 		Bucket: aws.String(t.Bucket), Key: aws.String(key), Body: bytes.NewReader(body),
