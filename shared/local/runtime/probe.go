@@ -94,7 +94,7 @@ func (rt *Runtime) newObservers() error {
 		})
 		targets = append(targets, health.Target{Region: network.Global, Path: health.PathGlobal, Bucket: rt.id.Alias, Client: global})
 		var err error
-		if o.prober, err = health.NewProber(targets, rt.metrics, health.ProberOptions{Prefix: CanaryPrefix, Timeout: rt.opts.ProbeTimeout}); err != nil {
+		if o.prober, err = health.NewProber(targets, rt.metrics, health.ProberOptions{Prefix: CanaryPrefix, Timeout: rt.opts.ProbeTimeout, Observer: obs.name}); err != nil {
 			return err
 		}
 		obs.observer = o
