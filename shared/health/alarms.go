@@ -1,7 +1,9 @@
-// Package health tells the failover engine how each Region is doing: it reads the state of
-// each Region's CloudWatch alarms, and it runs the canary prober whose metrics those alarms
-// watch (a write, read and delete per regional bucket, and a read through the Multi-Region
-// Access Point's global endpoint).
+// Package health tells the failover engine how each member Region is doing, from outside:
+// every observer Region (member or witness) holds one alarm per other member
+// ({prefix}{target}-from-{observer}-availability); AlarmReader.Observe reads them per observer,
+// Quorum (pure) turns the votes into one state per member, QuorumReader is the engine's health
+// reader. It also runs the canary prober whose metrics those alarms watch (a write, read and
+// delete in each target bucket, and a read through the Multi-Region Access Point).
 package health
 
 import (
