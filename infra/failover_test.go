@@ -6,10 +6,13 @@ import (
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/mrap-engine/mrap/shared/config"
 	"github.com/mrap-engine/mrap/shared/failover"
+	"github.com/mrap-engine/mrap/shared/health"
+	"github.com/mrap-engine/mrap/shared/prober"
 )
 
 // The full app: members eu-west-1, us-east-1, eu-central-1 (home eu-west-1), witness us-east-2,
@@ -503,5 +506,56 @@ func TestDeciderEnvironmentLoadsInTheFailoverFunction(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestObserverEnvironmentLoadsInTheProber feeds each observer's synthesized prober environment
+// to the prober's own loader: it probes exactly the members its role may touch, with the
+// canary key its role names.
+func TestObserverEnvironmentLoadsInTheProber(t *testing.T) {
+	b := fullApp(t)
+	for _, o := range b.cfg.Observers() {
+		t.Run(o, func(t *testing.T) {
+			stack := "Probe-" + o
+			if b.cfg.IsWitness(o) {
+				stack = "Witness-" + o
+			}
+			resolved := map[string]string{
+				"AWS_REGION": o, // set by Lambda
+				"MRAP_ARN":   "arn:aws:s3::" + b.cfg.Account + ":accesspoint/abcdef.mrap",
+			}
+			for _, fn := range resources(b.json[stack], "AWS::Lambda::Function") {
+				if props(fn)["FunctionName"] != "mrap-engine-prober-"+o {
+					continue
+				}
+				for k, v := range props(fn)["Environment"].(map[string]any)["Variables"].(map[string]any) {
+					if s, ok := v.(string); ok {
+						resolved[k] = s
+					} else if _, ok := resolved[k]; !ok {
+						t.Errorf("%s is a deploy-time value %s the test does not resolve", k, asJSON(v))
+					}
+				}
+			}
+			c, err := prober.LoadConfig(func(k string) (string, bool) { v, ok := resolved[k]; return v, ok })
+			if err != nil {
+				t.Fatalf("the prober refuses its environment: %v", err)
+			}
+			var targets []string
+			for _, m := range c.Targets {
+				targets = append(targets, m.Region)
+			}
+			if !slices.Equal(targets, Targets(b.cfg, o)) {
+				t.Errorf("the prober probes %v, its role and alarms cover %v", targets, Targets(b.cfg, o))
+			}
+			// The key the engine's prober writes (its client is never called here).
+			p, err := health.NewProber([]health.Target{{Region: targets[0], Path: health.PathRegional, Bucket: c.Targets[0].Bucket, Client: &s3.Client{}}},
+				nil, health.ProberOptions{Prefix: c.CanaryPrefix, Observer: c.Observer})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.CanaryKey() != CanaryKey(o) || p.GlobalKey() != GlobalCanaryKey {
+				t.Errorf("the prober writes %s and reads %s; its role names %s and %s", p.CanaryKey(), p.GlobalKey(), CanaryKey(o), GlobalCanaryKey)
+			}
+		})
 	}
 }
