@@ -66,7 +66,7 @@ func newDecider(rt *Runtime, region string) (*decider, error) {
 	}
 	d := &decider{rt: rt, region: region}
 	d.engine, err = failover.New(routes, d, failover.StateCopies(rt.stateCopiesFrom(region)), failover.Options{
-		Regions: rt.opts.Regions, Policy: rt.opts.Policy, Metrics: rt.metrics, Logger: rt.log.With("decider", region),
+		Regions: rt.opts.Regions, Policy: rt.opts.Policy, Metrics: rt.metrics, Logger: rt.log, // the engine names the decider in every line
 		Decider: region, Deciders: rt.opts.Deciders,
 		// Three schedule periods, as on AWS (3m for a one-minute schedule); one machine's clock.
 		LeaseTTL: 3 * rt.opts.ScheduleInterval, MaxSkew: 100 * time.Millisecond, ViewBound: rt.opts.ScheduleInterval,
