@@ -455,11 +455,14 @@ func (e *Engine) verify(ctx context.Context, dst config.Member, key string, d De
 	// Only a concurrent replica counts: its origin is in its marks. An original's origin time
 	// is its Last-Modified, which versitygw v1.8.0 rewrites when the version stops being
 	// current; a user's write has its own event anyway.
+	if !IsReplica(below.Metadata) {
+		return false, after, nil
+	}
 	bo := DestinationOrigin(dst.Region, below)
 	if d, err = e.withOrder(ctx, d, key, bo, orders); err != nil {
 		return false, after, err
 	}
-	if IsReplica(below.Metadata) && WinsIn(bo, d.Origin, d.Order) {
+	if WinsIn(bo, d.Origin, d.Order) {
 		if err := e.store.DeleteVersion(ctx, dst.Region, dst.Bucket, key, after.VersionID); err != nil && !errors.Is(err, ErrNotFound) {
 			return false, after, err
 		}
