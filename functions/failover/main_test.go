@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mrap-engine/mrap/shared/failover"
 	"github.com/mrap-engine/mrap/shared/telemetry"
 )
 
@@ -35,12 +36,12 @@ func lookup(m map[string]string) func(string) (string, bool) {
 }
 
 func TestSetupWiresTheEngine(t *testing.T) {
-	e, err := Setup(context.Background(), lookup(baseEnv()), &bytes.Buffer{}, telemetry.Discard())
+	e, err := failover.Setup(context.Background(), lookup(baseEnv()), &bytes.Buffer{}, telemetry.Discard())
 	if err != nil || e == nil {
 		t.Fatalf("Setup: %v", err)
 	}
 	// A malformed event is rejected before any AWS call.
-	out, err := handler(e)(context.Background(), json.RawMessage(`{"source":"aws.s3","detail-type":"Object Created"}`))
+	out, err := failover.Handler(e)(context.Background(), json.RawMessage(`{"source":"aws.s3","detail-type":"Object Created"}`))
 	if err == nil || !strings.Contains(err.Error(), "unknown event") || out.Submitted {
 		t.Errorf("handler = %+v, %v; want an unknown-event error", out, err)
 	}
@@ -50,7 +51,7 @@ func TestSetupReportsConfigurationProblems(t *testing.T) {
 	env := baseEnv()
 	delete(env, "AWS_REGION")
 	env["MRAP_ROUTING_MODE"] = "active-passive"
-	_, err := Setup(context.Background(), lookup(env), &bytes.Buffer{}, telemetry.Discard())
+	_, err := failover.Setup(context.Background(), lookup(env), &bytes.Buffer{}, telemetry.Discard())
 	for _, want := range []string{"AWS_REGION: is required", "active-passive needs a priority order"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("err = %v, want it to mention %q", err, want)

@@ -1,16 +1,20 @@
 package failover
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3control"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/mrap-engine/mrap/shared/config"
 	"github.com/mrap-engine/mrap/shared/docstore"
 	"github.com/mrap-engine/mrap/shared/health"
 	"github.com/mrap-engine/mrap/shared/mrap"
@@ -75,4 +79,34 @@ func NewAWS(cfg Config, awsCfg aws.Config, stdout io.Writer, log *slog.Logger, o
 		Metrics:   telemetry.NewMetrics(stdout, cfg.MetricNamespace),
 		Logger:    log,
 	}, optFns...)
+}
+
+// LoadEnv reads the failover function's environment through lookup (AWS_REGION is the
+// decider unless MRAP_DECIDER says otherwise), reporting every problem at once.
+func LoadEnv(lookup func(string) (string, bool)) (Config, error) {
+	env := config.New(lookup)
+	home := env.Required("AWS_REGION")
+	cfg := LoadConfig(env, home)
+	return cfg, env.Err()
+}
+
+// Setup builds the failover function's engine from its environment: configuration, the AWS
+// SDK configuration of the decider's Region, NewAWS. Clients are built once.
+func Setup(ctx context.Context, lookup func(string) (string, bool), stdout io.Writer, log *slog.Logger) (*Engine, error) {
+	cfg, err := LoadEnv(lookup)
+	if err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(cfg.Decider))
+	if err != nil {
+		return nil, fmt.Errorf("load AWS config: %w", err)
+	}
+	return NewAWS(cfg, awsCfg, stdout, log)
+}
+
+// Handler adapts the engine to the Lambda runtime: any EventBridge event in, the outcome out.
+func Handler(e *Engine) func(context.Context, json.RawMessage) (Outcome, error) {
+	return func(ctx context.Context, raw json.RawMessage) (Outcome, error) {
+		return e.HandleEvent(ctx, raw)
+	}
 }
