@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -38,7 +39,8 @@ func (s *syncBuffer) String() string {
 }
 
 // TestMrapctlUpAndStop runs the mrapctl binary as a user would: up in the foreground,
-// status, fault, a second up on the same port refused, and Ctrl-C leaving nothing running.
+// status, fault, a second up on the same port refused, a second up on the same data folder
+// refused without touching it, and Ctrl-C leaving nothing running.
 func TestMrapctlUpAndStop(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds mrapctl and starts versitygw")
@@ -103,6 +105,27 @@ func TestMrapctlUpAndStop(t *testing.T) {
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(second), "already in use") {
 		t.Errorf("second up on port %s: %v\n%s", port, err, second)
+	}
+
+	// A second up on the same data folder, with free ports so only the lock can stop it:
+	// refused, naming the running instance, and the running instance's files untouched.
+	before, err := os.ReadFile(filepath.Join(data, "endpoints.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ports := range [][]string{{"--global-port", "0", "--control-port", "0"}, {}} {
+		same, err := exec.Command(bin, append([]string{"up", "--data", data}, ports...)...).CombinedOutput()
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(same), "used by another local runtime") ||
+			!strings.Contains(string(same), fmt.Sprintf("pid %d", up.Process.Pid)) || strings.Contains(string(same), "starting") {
+			t.Errorf("second up on the same folder %v: %v\n%s", ports, err, same)
+		}
+		after, err := os.ReadFile(filepath.Join(data, "endpoints.json"))
+		if err != nil || string(after) != string(before) {
+			t.Errorf("endpoints.json after a refused second start = %q (%v), want it unchanged", after, err)
+		}
+	}
+	if out, err := ctl("status"); err != nil || !strings.Contains(out, "ap-southeast-2") {
+		t.Errorf("status after a refused second start: %v\n%s", err, out)
 	}
 
 	if err := up.Process.Signal(syscall.SIGINT); err != nil {

@@ -36,9 +36,12 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(*data, 0o755); err != nil {
-		return fmt.Errorf("data folder %s: %w", *data, err)
+	// One runtime per data folder: the lock comes before the log file or anything else.
+	lock, err := runtime.LockDataDir(*data)
+	if err != nil {
+		return err
 	}
+	defer lock.Release() // a no-op once the runtime has released it
 	logFile, err := os.OpenFile(filepath.Join(*data, "runtime.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
@@ -60,10 +63,13 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			Mode: routing.Mode(*mode), Cooldown: *cooldown, Failback: *failback, FailbackWindow: *failbackWindow,
 			Priority: splitList(*proximity),
 		},
-		Deciders: splitList(*deciders), Logger: logger, Progress: stdout,
+		Deciders: splitList(*deciders), Logger: logger, Progress: stdout, Lock: lock,
 	}
 	if opts.Policy.Mode == routing.ActivePassive && len(opts.Policy.Priority) == 0 {
 		opts.Policy.Priority = opts.Regions
+	}
+	if err := opts.Validate(); err != nil {
+		return fmt.Errorf("bad options: %w", err)
 	}
 	fmt.Fprintf(stdout, "mrapctl up: starting %d Regions in %s\n", len(opts.Regions), *data)
 	start := time.Now()

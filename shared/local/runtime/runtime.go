@@ -76,6 +76,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Progress receives start-up progress for humans (default: discard).
 	Progress io.Writer
+	// Lock is the caller's hold on DataDir (from LockDataDir); when nil, Start takes it.
+	// Either way the runtime releases it on Close.
+	Lock *DataLock
 }
 
 // Runtime is a running local deployment.
@@ -102,6 +105,7 @@ type Runtime struct {
 	wg          sync.WaitGroup
 	closeOnce   sync.Once
 	closers     []func()
+	lock        *DataLock
 }
 
 type region struct {
@@ -246,6 +250,12 @@ func (o *Options) defaults() error {
 	return errors.Join(errs...)
 }
 
+// Validate reports what is wrong with the options, without starting anything.
+func (o Options) Validate() error {
+	o.Regions, o.Proximity, o.Deciders = slices.Clone(o.Regions), slices.Clone(o.Proximity), slices.Clone(o.Deciders)
+	return o.defaults()
+}
+
 // Bucket is the member bucket of a local Region.
 func Bucket(region string) string { return "mrap-local-" + region }
 
@@ -255,11 +265,21 @@ func Start(ctx context.Context, opts Options) (_ *Runtime, err error) {
 	if err := opts.defaults(); err != nil {
 		return nil, fmt.Errorf("bad options: %w", err)
 	}
+	// The folder lock comes before anything else: a second start on a folder in use fails
+	// here, having started nothing and written nothing.
+	lock := opts.Lock
+	if lock == nil {
+		if lock, err = LockDataDir(opts.DataDir); err != nil {
+			return nil, err
+		}
+	}
+	opts.Lock = nil
 	binary, err := s3server.FindBinary(opts.Binary)
 	if err != nil {
+		lock.Release()
 		return nil, fmt.Errorf("%w\n  install it with: make tools   (or: GOBIN=$PWD/bin go install github.com/versity/versitygw/cmd/versitygw@v1.8.0)", err)
 	}
-	rt := &Runtime{opts: opts, log: opts.Logger, links: network.New(opts.Regions)}
+	rt := &Runtime{opts: opts, log: opts.Logger, links: network.New(opts.Regions), lock: lock}
 	defer func() {
 		if err != nil {
 			rt.Close()
@@ -555,7 +575,9 @@ func (rt *Runtime) writeEndpoints() error {
 	return os.Rename(path+".tmp", path)
 }
 
-// Close stops everything, in reverse order of start, and removes endpoints.json.
+// Close stops everything, in reverse order of start, removes endpoints.json and releases the
+// data folder. Only a runtime holding the folder's lock gets here, so the endpoints.json it
+// removes is its own or a dead run's, never a running instance's.
 func (rt *Runtime) Close() {
 	rt.closeOnce.Do(func() {
 		if rt.stopProbes != nil {
@@ -576,5 +598,6 @@ func (rt *Runtime) Close() {
 		if rt.opts.DataDir != "" {
 			_ = os.Remove(filepath.Join(rt.opts.DataDir, "endpoints.json"))
 		}
+		rt.lock.Release()
 	})
 }
