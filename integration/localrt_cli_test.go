@@ -77,6 +77,10 @@ func TestMrapctlUpAndStop(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// endpoints.json is written just before the summary is printed: give the print a moment.
+	for i := 0; i < 50 && !strings.Contains(upOut.String(), ep.MRAPAlias); i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
 	if !strings.Contains(upOut.String(), "ready in") || !strings.Contains(upOut.String(), ep.MRAPAlias) {
 		t.Errorf("start-up summary lacks the ready line or the alias:\n%s", upOut.String())
 	}
@@ -98,6 +102,46 @@ func TestMrapctlUpAndStop(t *testing.T) {
 	}
 	if out, err := ctl("status"); err != nil || !strings.Contains(out, "REGION") || !strings.Contains(out, "ap-southeast-2") {
 		t.Errorf("status table: %v\n%s", err, out)
+	}
+
+	// fault down, then up and failback at once: failback waits for the Region to be healthy
+	// again (its alarm clears a few probes later), then applies.
+	dialOf := func(region string) int {
+		out, err := ctl("status", "--json")
+		if err != nil {
+			t.Fatalf("status: %v\n%s", err, out)
+		}
+		var st runtime.Status
+		if err := json.Unmarshal([]byte(out), &st); err != nil {
+			t.Fatalf("status --json: %v", err)
+		}
+		for _, r := range st.Regions {
+			if r.Region == region {
+				return r.Dial
+			}
+		}
+		t.Fatalf("no %s in status", region)
+		return -1
+	}
+	for _, args := range [][]string{{"fault", "eu-west-1", "up"}, {"fault", "us-east-1", "down"}} {
+		if out, err := ctl(args...); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+	}
+	for deadline := time.Now().Add(30 * time.Second); dialOf("us-east-1") != 0; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("us-east-1 still has traffic 30s after fault down")
+		}
+	}
+	if out, err := ctl("fault", "us-east-1", "up"); err != nil {
+		t.Fatalf("fault up: %v\n%s", err, out)
+	}
+	if out, err := ctl("failback"); err != nil || !strings.Contains(out, "waiting up to 30s for us-east-1 to be healthy") ||
+		!strings.Contains(out, "routes changed") {
+		t.Errorf("failback right after fault up: %v\n%s", err, out)
+	}
+	if d := dialOf("us-east-1"); d != 100 {
+		t.Errorf("us-east-1 dial after failback = %d, want 100", d)
 	}
 
 	port := ep.ControlEndpoint[strings.LastIndex(ep.ControlEndpoint, ":")+1:]

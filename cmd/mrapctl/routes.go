@@ -46,7 +46,7 @@ func addAWSFlags(fs interface {
 	Bool(string, bool, string) *bool
 }) awsFlags {
 	return awsFlags{
-		arn:         fs.String("mrap-arn", "", "act on AWS: the access point ARN arn:aws:s3::ACCOUNT:accesspoint/ALIAS (or env MRAP_ARN with --aws)"),
+		arn:         fs.String("mrap-arn", "", "act on AWS: the access point ARN arn:aws:s3::ACCOUNT:accesspoint/ALIAS; without it, the local runtime in --data"),
 		alarmPrefix: fs.String("alarm-prefix", os.Getenv("MRAP_ALARM_PREFIX"), "AWS: health alarms of Region R are named PREFIX+R-... (env MRAP_ALARM_PREFIX)"),
 		dryRun:      fs.Bool("dry-run", false, "AWS: decide and print, submit nothing"),
 	}
@@ -127,7 +127,14 @@ func cmdRouting(ctx context.Context, action string, args []string, stdout, stder
 	synopsis := map[string]string{"failover": "failover --to REGION [flags]", "failback": "failback [flags]", "drain": "drain [flags] REGION"}[action]
 	fs := newFlags(action, synopsis, stderr)
 	data := fs.String("data", ".local", "data folder of the local runtime")
-	to := fs.String("to", "", "failover: the Region to send all traffic to")
+	to := new(string)
+	wait := new(time.Duration)
+	if action == "failover" {
+		to = fs.String("to", "", "the Region to send all traffic to")
+	}
+	if action != "drain" {
+		wait = fs.Duration("wait", 30*time.Second, "local: wait up to this long for the Region(s) given traffic to be healthy, then apply (0: apply now)")
+	}
 	reason := fs.String("reason", "", "why, for the audit log")
 	af := addAWSFlags(fs)
 	pos, err := parse(fs, args)
@@ -166,6 +173,11 @@ func cmdRouting(ctx context.Context, action string, args []string, stdout, stder
 	l, err := openLocal(*data)
 	if err != nil {
 		return err
+	}
+	if *wait > 0 {
+		if err := waitHealthy(ctx, l.status, action, c.Region, *wait, 500*time.Millisecond, stdout); err != nil {
+			return err
+		}
 	}
 	var resp runtime.CommandResponse
 	err = l.do(ctx, http.MethodPost, runtime.PathCommand, runtime.CommandRequest{Action: action, Region: c.Region, Reason: c.Reason, By: c.RequestedBy}, &resp)
