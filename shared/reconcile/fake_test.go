@@ -2,9 +2,7 @@ package reconcile
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"strconv"
 	"testing"
 	"time"
 
@@ -21,32 +19,18 @@ type buckets struct {
 	fs *fakestore.Store
 }
 
-// fakeIDs is the version id scheme of this run of the package's tests, fakeSeed the seed of
-// random ids (MRAP_FAKE_SEED replays one): TestMain runs the tests once per scheme.
-var (
-	fakeIDs  = fakestore.Descending
-	fakeSeed = uint64(time.Now().UnixNano())
-)
+// scheme is the version id scheme of this run of the package's tests: TestMain runs the
+// tests once per scheme (MRAP_FAKE_SEED replays the random one).
+var scheme fakestore.Scheme
 
 func TestMain(m *testing.M) {
-	if v, err := strconv.ParseUint(os.Getenv("MRAP_FAKE_SEED"), 10, 64); err == nil {
-		fakeSeed = v
-	}
-	code := 0
-	for _, ids := range []fakestore.IDs{fakestore.Descending, fakestore.Random} {
-		fakeIDs = ids
-		fmt.Printf("fake version ids: %s (MRAP_FAKE_SEED=%d)\n", ids, fakeSeed)
-		if c := m.Run(); c != 0 {
-			code = c
-		}
-	}
-	os.Exit(code)
+	os.Exit(fakestore.RunEachScheme(m, func(s fakestore.Scheme) { scheme = s }))
 }
 
 var testMembers = []config.Member{{Region: eu, Bucket: "b-eu"}, {Region: us, Bucket: "b-us"}, {Region: ap, Bucket: "b-ap"}}
 
 func newBuckets() *buckets {
-	fs := fakestore.New(fakestore.Options{IDs: fakeIDs, Seed: fakeSeed, Start: t0, Step: 10 * time.Millisecond}, eu, us, ap)
+	fs := fakestore.New(fakestore.Options{IDs: scheme.IDs, Seed: scheme.Seed, Start: t0, Step: 10 * time.Millisecond}, eu, us, ap)
 	return &buckets{Store: fs, fs: fs}
 }
 

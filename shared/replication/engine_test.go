@@ -3,10 +3,8 @@ package replication_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"maps"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -23,26 +21,12 @@ import (
 // package once with each).
 type memStore struct{ *fakestore.Store }
 
-// fakeIDs is the version id scheme of this run of the package's tests, fakeSeed the seed of
-// random ids (MRAP_FAKE_SEED replays one): TestMain runs the tests once per scheme.
-var (
-	fakeIDs  = fakestore.Descending
-	fakeSeed = uint64(time.Now().UnixNano())
-)
+// scheme is the version id scheme of this run of the package's tests: TestMain runs the
+// tests once per scheme (MRAP_FAKE_SEED replays the random one).
+var scheme fakestore.Scheme
 
 func TestMain(m *testing.M) {
-	if v, err := strconv.ParseUint(os.Getenv("MRAP_FAKE_SEED"), 10, 64); err == nil {
-		fakeSeed = v
-	}
-	code := 0
-	for _, ids := range []fakestore.IDs{fakestore.Descending, fakestore.Random} {
-		fakeIDs = ids
-		fmt.Printf("fake version ids: %s (MRAP_FAKE_SEED=%d)\n", ids, fakeSeed)
-		if c := m.Run(); c != 0 {
-			code = c
-		}
-	}
-	os.Exit(code)
+	os.Exit(fakestore.RunEachScheme(m, func(s fakestore.Scheme) { scheme = s }))
 }
 
 var (
@@ -51,7 +35,7 @@ var (
 )
 
 func newMemStore(regions ...string) *memStore {
-	return &memStore{fakestore.New(fakestore.Options{IDs: fakeIDs, Seed: fakeSeed, Start: t0}, regions...)}
+	return &memStore{fakestore.New(fakestore.Options{IDs: scheme.IDs, Seed: scheme.Seed, Start: t0}, regions...)}
 }
 
 func (s *memStore) tick(d time.Duration) { s.Tick(d) }
