@@ -360,3 +360,72 @@ func TestFailoverThenFaultMovesTrafficWithoutCooldown(t *testing.T) {
 type roundTripper func(*http.Request) (*http.Response, error)
 
 func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestDrillInterruptedRestoresState stops a drill (as Ctrl-C does) once the routes flipped:
+// it stops at once, removes its fault, reports no step it did not measure, says the state it
+// left and the command that restores the routes, and that command then works.
+func TestDrillInterruptedRestoresState(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three versitygw processes and runs the drill")
+	}
+	dir := t.TempDir()
+	var progress bytes.Buffer
+	rt, err := runtime.Start(context.Background(), fastOptions(dir, &progress))
+	if err != nil {
+		t.Fatalf("start: %v\n%s", err, progress.String())
+	}
+	t.Cleanup(rt.Close)
+	ep := checkEndpointsFile(t, dir)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var timeline syncBuffer
+	type result struct {
+		rep drill.Report
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		rep, err := drill.Run(ctx, ep, drill.Options{Out: &timeline})
+		done <- result{rep, err}
+	}()
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(timeline.String(), "routes flipped"); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no routes flip within 30s:\n%s", timeline.String())
+		}
+	}
+	cancel()
+	stoppedAt := time.Now()
+	var res result
+	select {
+	case res = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("drill still running 10s after Ctrl-C:\n%s", timeline.String())
+	}
+	t.Logf("drill stopped %s after Ctrl-C; timeline:\n%s", time.Since(stoppedAt).Round(time.Millisecond), timeline.String())
+	if res.err != drill.ErrInterrupted {
+		t.Errorf("drill error = %v, want ErrInterrupted", res.err)
+	}
+	out := timeline.String()
+	for _, bad := range []string{"MISS", "not answering", "recovery (alarm OK)"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("timeline after Ctrl-C holds %q", bad)
+		}
+	}
+	for _, want := range []string{`removed the fault "down" from us-east-1`, "state left: traffic dials us-east-1 0", "to restore the routes, run: mrapctl failback"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("timeline after Ctrl-C lacks %q", want)
+		}
+	}
+	for _, s := range res.rep.Steps {
+		if !s.OK {
+			t.Errorf("step %q reported as missed after Ctrl-C", s.Name)
+		}
+	}
+	st := rt.Status()
+	for _, r := range st.Regions {
+		if r.Fault != "up" {
+			t.Errorf("%s fault after the interrupted drill = %s, want up", r.Region, r.Fault)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -229,10 +230,17 @@ func cmdDrill(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	fmt.Fprintln(stdout, "drill: timeline (each step against its bound)")
-	rep, err := drill.Run(ctx, l.ep, drill.Options{Bounds: b, Region: *region, Fault: *fault, Out: stdout})
+	again := self() + " failback"
+	if *data != ".local" {
+		again += " --data " + *data
+	}
+	// On an error or Ctrl-C the drill removes its fault itself and says what it left.
+	rep, err := drill.Run(ctx, l.ep, drill.Options{Bounds: b, Region: *region, Fault: *fault, Out: stdout, Failback: again})
+	if errors.Is(err, drill.ErrInterrupted) {
+		fmt.Fprintln(stdout, "interrupted")
+		return exitCode(130)
+	}
 	if err != nil {
-		// Leave the deployment as it was found.
-		_ = l.do(context.Background(), http.MethodPost, runtime.PathFaults+rep.Region, runtime.FaultRequest{Mode: "up"}, nil)
 		return fmt.Errorf("drill stopped: %w", err)
 	}
 	fmt.Fprintf(stdout, "\nclient: %d requests, %d errors (%d after traffic moved, %d after failback)\n", rep.ClientRequests, rep.ClientErrors, rep.ErrorsAfterFlip, rep.ErrorsAfterFailback)

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -55,7 +56,13 @@ type Options struct {
 	Out io.Writer
 	// Poll is the status polling interval (default 100ms).
 	Poll time.Duration
+	// Failback is the command that restores the routes, printed when a drill stops early
+	// (default "mrapctl failback").
+	Failback string
 }
+
+// ErrInterrupted is returned when the drill's context ends (Ctrl-C, SIGTERM) before it does.
+var ErrInterrupted = errors.New("interrupted")
 
 // Step is one line of the timeline.
 type Step struct {
@@ -64,6 +71,9 @@ type Step struct {
 	Bound time.Duration `json:"bound_ns"`
 	OK    bool          `json:"ok"`
 	Note  string        `json:"note,omitempty"`
+	// Count and MaxCount replace Took and Bound in a step that counts (client errors).
+	Count    int `json:"count,omitempty"`
+	MaxCount int `json:"max_count,omitempty"`
 }
 
 // Report is the outcome of a drill.
@@ -102,9 +112,15 @@ type runner struct {
 	rep    Report
 	out    io.Writer
 	start  time.Time
+	ctx    context.Context
+	// injected is the Region holding the drill's fault, until the drill removes it.
+	injected string
 }
 
-// Run performs the drill against the deployment described by ep.
+// Run performs the drill against the deployment described by ep. Arguments are checked
+// before any waiting. When the drill stops early (an error, or ctx ending: ErrInterrupted)
+// it removes the fault it injected and prints the state it leaves and the command that
+// restores the routes; steps it never measured are not reported.
 func Run(ctx context.Context, ep runtime.Endpoints, opts Options) (Report, error) {
 	if opts.Out == nil {
 		opts.Out = io.Discard
@@ -118,11 +134,59 @@ func Run(ctx context.Context, ep runtime.Endpoints, opts Options) (Report, error
 	if opts.Bounds == (Bounds{}) {
 		opts.Bounds = DefaultBounds
 	}
-	r := &runner{ep: ep, opts: opts, out: opts.Out, http: &http.Client{Timeout: 10 * time.Second}, start: time.Now()}
+	if opts.Failback == "" {
+		opts.Failback = "mrapctl failback"
+	}
+	r := &runner{ep: ep, opts: opts, out: opts.Out, http: &http.Client{Timeout: 10 * time.Second}, start: time.Now(), ctx: ctx}
 	r.rep.Fault = opts.Fault
+	if opts.Region != "" && !slices.ContainsFunc(ep.Regions, func(re runtime.RegionEndpoint) bool { return re.Region == opts.Region }) {
+		var names []string
+		for _, re := range ep.Regions {
+			names = append(names, re.Region)
+		}
+		return r.rep, fmt.Errorf("%q is not a Region of the deployment (its Regions: %s)", opts.Region, strings.Join(names, ", "))
+	}
 	r.global = r.s3(ep.GlobalEndpoint, "us-east-1", aws.NopRetryer{})
 	err := r.run(ctx)
+	if ctx.Err() != nil {
+		err = ErrInterrupted
+	}
+	if err != nil && (r.rep.Region != "" || errors.Is(err, ErrInterrupted)) {
+		r.restore()
+	}
 	return r.rep, err
+}
+
+// restore removes the drill's fault and says what state the deployment is left in. It runs
+// after ctx ended, so it has its own short deadline.
+func (r *runner) restore() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	r.ctx = ctx
+	if t := r.injected; t != "" {
+		if err := r.post(ctx, runtime.PathFaults+t, runtime.FaultRequest{Mode: "up"}); err != nil {
+			r.logf("could not remove the fault %q from %s (%v); run: mrapctl fault %s up", r.opts.Fault, t, err, t)
+		} else {
+			r.injected = ""
+			r.logf("removed the fault %q from %s", r.opts.Fault, t)
+		}
+	}
+	st, err := r.status(ctx)
+	if err != nil {
+		r.logf("state left: unknown (%v); see: mrapctl status", err)
+		return
+	}
+	var dials, out []string
+	for _, rs := range st.Regions {
+		dials = append(dials, fmt.Sprintf("%s %d", rs.Region, rs.Dial))
+		if rs.Dial == 0 {
+			out = append(out, rs.Region)
+		}
+	}
+	r.logf("state left: traffic dials %s", strings.Join(dials, ", "))
+	if len(out) > 0 || !st.Overrides.IsZero() {
+		r.logf("to restore the routes, run: %s   (it waits for %s to be healthy first)", r.opts.Failback, strings.Join(out, ", "))
+	}
 }
 
 func (r *runner) s3(endpoint, region string, retryer aws.Retryer) *s3.Client {
@@ -135,7 +199,12 @@ func (r *runner) logf(format string, args ...any) {
 	fmt.Fprintf(r.out, "[%6.2fs] %s\n", time.Since(r.start).Seconds(), fmt.Sprintf(format, args...))
 }
 
+// step records and prints one measured step; a step cut short by ctx ending was not
+// measured and is neither.
 func (r *runner) step(name string, took, bound time.Duration, ok bool, note string) {
+	if r.ctx.Err() != nil {
+		return
+	}
 	ok = ok && took <= bound
 	r.rep.Steps = append(r.rep.Steps, Step{Name: name, Took: took, Bound: bound, OK: ok, Note: note})
 	mark := "ok  "
@@ -145,11 +214,28 @@ func (r *runner) step(name string, took, bound time.Duration, ok bool, note stri
 	r.logf("%s %-34s %8s (bound %s) %s", mark, name, took.Round(time.Millisecond), bound, note)
 }
 
+// countStep records and prints a step that counts (errors) against a most.
+func (r *runner) countStep(name string, count, most int, ok bool, note string) {
+	if r.ctx.Err() != nil {
+		return
+	}
+	ok = ok && count <= most
+	r.rep.Steps = append(r.rep.Steps, Step{Name: name, Count: count, MaxCount: most, OK: ok, Note: note})
+	mark := "ok  "
+	if !ok {
+		mark = "MISS"
+	}
+	r.logf("%s %-34s %8d (most %d) %s", mark, name, count, most, note)
+}
+
 func (r *runner) status(ctx context.Context) (runtime.Status, error) {
 	var st runtime.Status
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, r.ep.ControlEndpoint+runtime.PathStatus, nil)
 	resp, err := r.http.Do(req)
 	if err != nil {
+		if ctx.Err() != nil { // stopped, not a runtime that does not answer
+			return st, ctx.Err()
+		}
 		return st, fmt.Errorf("local runtime not answering at %s: %w", r.ep.ControlEndpoint, err)
 	}
 	defer resp.Body.Close()
@@ -186,7 +272,11 @@ func (r *runner) waitFor(ctx context.Context, limit time.Duration, cond func(run
 		if time.Since(start) > limit || ctx.Err() != nil {
 			return time.Since(start), false
 		}
-		time.Sleep(r.opts.Poll)
+		select {
+		case <-ctx.Done():
+			return time.Since(start), false
+		case <-time.After(r.opts.Poll):
+		}
 	}
 }
 
@@ -213,6 +303,9 @@ func (r *runner) run(ctx context.Context) error {
 	if regionOf(st, target).Region == "" {
 		return fmt.Errorf("%q is not a Region of the deployment", target)
 	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
 	r.rep.Region = target
 	r.logf("drill against %s with fault %q (global endpoint %s)", target, r.opts.Fault, r.ep.GlobalEndpoint)
 	prefix := fmt.Sprintf("drill/%d/", time.Now().UnixNano())
@@ -232,6 +325,9 @@ func (r *runner) run(ctx context.Context) error {
 		return err
 	}
 	r.catchUpStep(ctx, target, load)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
 	if r.rep.Passed() {
 		r.logf("drill passed")
 	} else {
@@ -292,13 +388,14 @@ func (r *runner) replicationStep(ctx context.Context, prefix string) error {
 	}
 	took, ok := r.replicated(ctx, prefix+"first", body, "", r.opts.Bounds.Replication)
 	r.step("replication to every Region", took, r.opts.Bounds.Replication, ok, "")
-	return nil
+	return ctx.Err()
 }
 
 // failStep injects the fault and times detection, the routes flip and the traffic move.
 func (r *runner) failStep(ctx context.Context, target string, serving bool, load *load) error {
 	b := r.opts.Bounds
 	r.logf("injecting fault %q in %s", r.opts.Fault, target)
+	r.injected = target // before the call: a call cut short may still have applied it
 	if err := r.post(ctx, runtime.PathFaults+target, runtime.FaultRequest{Mode: r.opts.Fault}); err != nil {
 		return err
 	}
@@ -317,18 +414,22 @@ func (r *runner) failStep(ctx context.Context, target string, serving bool, load
 	}
 	r.step("routes flipped (dial 0)", took, b.RoutesFlip, ok, note)
 	r.rep.Decider = by
-	moved, okMoved := load.waitMoved(faultAt, target, b.Traffic)
+	moved, okMoved := load.waitMoved(ctx, faultAt, target, b.Traffic)
 	if serving {
 		r.step("traffic moved off "+target, moved, b.Traffic, okMoved, "first request served by "+load.servedBy())
 	} else {
 		r.logf("note: %s is not the Region the global endpoint serves from: traffic stays where it is", target)
 	}
-	time.Sleep(3 * time.Second) // keep the client going on the new Region
+	select { // keep the client going on the new Region
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(3 * time.Second):
+	}
 	reqs, errs, after := load.counts()
-	r.step("client errors after traffic moved", 0, 0, okMoved && after <= b.ErrorsAfterFlip,
-		fmt.Sprintf("%d errors of %d requests in total, %d after traffic moved", errs, reqs, after))
+	r.countStep("client errors after traffic moved", after, b.ErrorsAfterFlip, okMoved,
+		fmt.Sprintf("%d errors of %d requests in total", errs, reqs))
 	r.rep.ErrorsAfterFlip = after
-	return nil
+	return ctx.Err()
 }
 
 // recoverStep removes the fault, waits for the alarm to clear and fails back.
@@ -338,15 +439,19 @@ func (r *runner) recoverStep(ctx context.Context, target string, serving bool, l
 	if err := r.post(ctx, runtime.PathFaults+target, runtime.FaultRequest{Mode: "up"}); err != nil {
 		return err
 	}
+	r.injected = ""
 	took, ok := r.waitFor(ctx, b.Recovery, func(st runtime.Status) bool { return regionOf(st, target).Alarm == "OK" })
 	r.step("recovery (alarm OK)", took, b.Recovery, ok, "")
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
 	r.logf("failback")
 	fbAt := time.Now()
 	if err := r.post(ctx, runtime.PathCommand, runtime.CommandRequest{Action: "failback", Reason: "drill", By: "mrapctl drill"}); err != nil {
 		return err
 	}
 	if serving {
-		back, okBack := load.waitServedBy(fbAt, target, b.Failback)
+		back, okBack := load.waitServedBy(ctx, fbAt, target, b.Failback)
 		r.step("traffic back in "+target, back, b.Failback, okBack, "")
 	} else {
 		back, okBack := r.waitFor(ctx, b.Failback, func(st runtime.Status) bool { return regionOf(st, target).Dial == 100 })
@@ -359,7 +464,7 @@ func (r *runner) recoverStep(ctx context.Context, target string, serving bool, l
 	if r.rep.ErrorsAfterFailback > 0 {
 		r.logf("note: %d client errors after failback (reads of outage writes not yet replicated back to %s)", r.rep.ErrorsAfterFailback, target)
 	}
-	return nil
+	return ctx.Err()
 }
 
 // catchUpStep waits for what was written elsewhere during the outage to reach the target.
@@ -496,7 +601,7 @@ func (l *load) stop() {
 }
 
 // waitMoved waits for a successful request after since served by a Region other than from.
-func (l *load) waitMoved(since time.Time, from string, limit time.Duration) (time.Duration, bool) {
+func (l *load) waitMoved(ctx context.Context, since time.Time, from string, limit time.Duration) (time.Duration, bool) {
 	for {
 		l.mu.Lock()
 		for _, s := range l.served {
@@ -507,7 +612,7 @@ func (l *load) waitMoved(since time.Time, from string, limit time.Duration) (tim
 			}
 		}
 		l.mu.Unlock()
-		if time.Since(since) > limit {
+		if time.Since(since) > limit || ctx.Err() != nil {
 			return time.Since(since), false
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -515,7 +620,7 @@ func (l *load) waitMoved(since time.Time, from string, limit time.Duration) (tim
 }
 
 // waitServedBy waits for a successful request after since served by region.
-func (l *load) waitServedBy(since time.Time, region string, limit time.Duration) (time.Duration, bool) {
+func (l *load) waitServedBy(ctx context.Context, since time.Time, region string, limit time.Duration) (time.Duration, bool) {
 	for {
 		l.mu.Lock()
 		for _, s := range l.served {
@@ -525,7 +630,7 @@ func (l *load) waitServedBy(since time.Time, region string, limit time.Duration)
 			}
 		}
 		l.mu.Unlock()
-		if time.Since(since) > limit {
+		if time.Since(since) > limit || ctx.Err() != nil {
 			return time.Since(since), false
 		}
 		time.Sleep(50 * time.Millisecond)
