@@ -98,8 +98,8 @@ func printLocalStatus(w io.Writer, st runtime.Status) {
 		tw.Flush()
 	}
 	rs := st.Replication
-	fmt.Fprintf(w, "\nreplication: backlog %d, %d events received, %d delivered, %d dead-lettered, %d ignored\n",
-		rs.Backlog, rs.Received, rs.Delivered, rs.DeadLettered, rs.Ignored)
+	fmt.Fprintf(w, "\nreplication: backlog %d, %d events received, %d delivered, %d ignored; dead letters: %d waiting (%d this run, %d redriven)\n",
+		rs.Backlog, rs.Received, rs.Delivered, rs.Ignored, rs.DeadLetters, rs.DeadLettered, rs.Redriven)
 	if st.Overrides.Pinned != "" || len(st.Overrides.Drained) > 0 {
 		fmt.Fprintf(w, "overrides: pinned %s, drained %s (clear with `mrapctl failback`)\n", orDash(st.Overrides.Pinned), orDash(strings.Join(st.Overrides.Drained, ",")))
 	}

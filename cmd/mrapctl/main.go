@@ -19,13 +19,14 @@ const usage = `mrapctl: run and operate the S3 Multi-Region Access Point engine.
 
 Local runtime (no AWS account needed):
   mrapctl up       [--data DIR] [--regions r1,r2,...]   start everything, in the foreground until Ctrl-C
-  mrapctl status   [--data DIR] [--json]                routes, health, replication backlog and latency
+  mrapctl status   [--data DIR] [--json] [--watch 1s]   routes, health, replication backlog and latency
   mrapctl fault    REGION down|errors|slow|outage|isolate|up  make a Region fail (local only)
   mrapctl drill    [--data DIR] [--region R] [--fault F]  scripted game day; exits 1 if a step misses its bound
 
 Traffic (same safety rules as the failover function):
-  mrapctl failover --to REGION    send all traffic to REGION until a failback
-  mrapctl failback                clear manual overrides, return to what the policy says
+  mrapctl failover --to REGION [--wait 30s]  send all traffic to REGION until a failback
+  mrapctl failback [--wait 30s]   clear manual overrides, return to what the policy says
+                                  (locally both first wait for the Regions they add to be healthy)
   mrapctl drain    REGION         take REGION out of routing until a failback
 
 Repair:

@@ -34,6 +34,8 @@ func TestCommandLineErrors(t *testing.T) {
 		{"the unknown fault names outage and isolate", []string{"fault", "us-east-1", "gone"}, 0, "outage or isolate"},
 		{"up with a decider outside the Regions", []string{"up", "--data", "TMP", "--deciders", "us-west-2"}, 0, "decider Region us-west-2 is not one of the Regions"},
 		{"up with a bad Region", []string{"up", "--data", "TMP", "--regions", "us-east-1,mars"}, 0, `"mars" is not a Region name`},
+		{"reconcile with no workers", []string{"reconcile", "--workers", "0"}, 0, "--workers 0: want at least 1"},
+		{"reconcile with a negative rate", []string{"reconcile", "--rate", "-1"}, 0, "--rate and --read-rate"},
 		{"up without versitygw", []string{"up", "--data", "TMP", "--versitygw", "/nonexistent/versitygw"}, 0, "make tools"},
 	}
 	for _, tt := range tests {

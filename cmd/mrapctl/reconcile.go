@@ -73,6 +73,23 @@ func parseReconcileFlags(args []string, stderr io.Writer) (*reconcileFlags, erro
 		fs.Usage()
 		return nil, fmt.Errorf("reconcile takes no arguments, got %q", strings.Join(pos, " "))
 	}
+	var bad []string
+	if o.Workers < 1 {
+		bad = append(bad, fmt.Sprintf("--workers %d: want at least 1", o.Workers))
+	}
+	if o.PageSize < 1 {
+		bad = append(bad, fmt.Sprintf("--page-size %d: want at least 1", o.PageSize))
+	}
+	if o.RepairRate < 0 || o.ReadRate < 0 {
+		bad = append(bad, "--rate and --read-rate: want 0 (no limit) or more")
+	}
+	if o.Budget < 0 || o.MinAge < 0 {
+		bad = append(bad, "--budget and --min-age: want 0 or more")
+	}
+	if len(bad) > 0 {
+		fs.Usage()
+		return nil, fmt.Errorf("%s", strings.Join(bad, "; "))
+	}
 	o.Exclude = reconcile.DefaultExclude()
 	return f, nil
 }

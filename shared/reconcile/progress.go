@@ -48,8 +48,10 @@ func WriteSummary(w io.Writer, s Summary, dryRun bool) {
 		verb = "would repair (dry run)"
 	}
 	fmt.Fprintf(w, "reconcile %s in %s\n", state, s.Elapsed.Round(time.Millisecond))
-	fmt.Fprintf(w, "  this run:  %d keys scanned, %d origin reads, %d divergent keys, %d repairs planned, %d %s, %d already fine, %d failed, %d keys left for later\n",
-		s.Run.KeysScanned, s.Run.Reads, s.Run.DivergentKeys, s.Run.RepairsPlanned, s.Run.RepairsDone, verb, s.Run.RepairsSkipped, s.Run.RepairsFailed, s.Run.Skipped)
+	// Already fine: the keys scanned that every Region holds alike (neither divergent nor left).
+	fine := max(0, s.Run.KeysScanned-s.Run.DivergentKeys-s.Run.Skipped)
+	fmt.Fprintf(w, "  this run:  %d keys scanned, %d already fine, %d origin reads, %d divergent keys, %d repairs planned, %d %s, %d found done meanwhile, %d failed, %d keys left for later\n",
+		s.Run.KeysScanned, fine, s.Run.Reads, s.Run.DivergentKeys, s.Run.RepairsPlanned, s.Run.RepairsDone, verb, s.Run.RepairsSkipped, s.Run.RepairsFailed, s.Run.Skipped)
 	if s.Resumed {
 		fmt.Fprintf(w, "  whole pass: %d keys scanned, %d repairs planned, %d done, %d failed\n",
 			s.Pass.KeysScanned, s.Pass.RepairsPlanned, s.Pass.RepairsDone, s.Pass.RepairsFailed)

@@ -7,6 +7,7 @@ package notifybridge
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -76,9 +77,13 @@ type Options struct {
 type Stats struct {
 	Received     int64 // webhook messages accepted
 	Delivered    int64
-	DeadLettered int64
-	Ignored      int64 // notifications that are not object changes (tagging, ACL, test)
-	Backlog      int   // queued plus in flight
+	DeadLettered int64 // events dead-lettered since start (some may have been redriven since)
+	// DeadLetters are the events in the dead-letter file now, waiting for a redrive;
+	// Redriven counts the events redriven since start.
+	DeadLetters int
+	Redriven    int64
+	Ignored     int64 // notifications that are not object changes (tagging, ACL, test)
+	Backlog     int   // queued plus in flight
 	// RegionBacklog is Backlog per source Region.
 	RegionBacklog map[string]int
 	// LastLatency is, per source Region, the time from the webhook message to its delivery.
@@ -99,9 +104,9 @@ type Bridge struct {
 	queues  []chan job // one per worker: events of one key go to one worker, in order
 	seqBase string
 
-	received, delivered, deadLettered, ignored atomic.Int64
-	inFlight                                   atomic.Int64
-	pending                                    sync.Map // region -> *atomic.Int64, queued plus in flight
+	received, delivered, deadLettered, ignored, redriven atomic.Int64
+	inFlight                                             atomic.Int64
+	pending                                              sync.Map // region -> *atomic.Int64, queued plus in flight
 
 	mu      sync.Mutex
 	latency map[string]time.Duration
@@ -200,7 +205,7 @@ func (b *Bridge) Stats() Stats {
 	b.mu.Unlock()
 	return Stats{
 		Received: b.received.Load(), Delivered: b.delivered.Load(),
-		DeadLettered: b.deadLettered.Load(), Ignored: b.ignored.Load(),
+		DeadLettered: b.deadLettered.Load(), Ignored: b.ignored.Load(), DeadLetters: b.deadLetters(), Redriven: b.redriven.Load(),
 		Backlog: b.queued() + int(b.inFlight.Load()), LastLatency: lat, RegionBacklog: b.regionBacklog(),
 	}
 }
@@ -261,6 +266,20 @@ func (b *Bridge) deadLetter(j job, cause error) {
 	_, _ = f.Write(append(line, '\n'))
 }
 
+// deadLetters counts the lines of the dead-letter file.
+func (b *Bridge) deadLetters() int {
+	if b.opts.DeadLetterPath == "" {
+		return 0
+	}
+	b.dlq.Lock()
+	data, err := os.ReadFile(b.opts.DeadLetterPath)
+	b.dlq.Unlock()
+	if err != nil {
+		return 0
+	}
+	return bytes.Count(data, []byte{'\n'})
+}
+
 // Redrive re-queues every envelope of the dead-letter file and empties it; it returns how
 // many were queued.
 func (b *Bridge) Redrive() (int, error) {
@@ -291,6 +310,7 @@ func (b *Bridge) Redrive() (int, error) {
 		b.enqueue(job{region: ev.Region, envelope: line.Envelope, received: time.Now()})
 		n++
 	}
+	b.redriven.Add(int64(n))
 	return n, nil
 }
 

@@ -148,6 +148,9 @@ func TestUndeliverableEventsGoToTheDeadLetterFile(t *testing.T) {
 	if err != nil || !strings.Contains(string(b), "consumer down") || !strings.Contains(string(b), `"Object Created"`) {
 		t.Fatalf("dead-letter file = %q, %v", b, err)
 	}
+	if st := bridge.Stats(); st.DeadLetters != 1 || st.Redriven != 0 {
+		t.Errorf("stats before the redrive: %d waiting, %d redriven; want 1 and 0", st.DeadLetters, st.Redriven)
+	}
 	rec.mu.Lock()
 	rec.fail = false
 	rec.mu.Unlock()
@@ -158,5 +161,9 @@ func TestUndeliverableEventsGoToTheDeadLetterFile(t *testing.T) {
 	rec.waitFor(t, 1)
 	if _, err := os.Stat(dlq); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("dead-letter file still there after redrive: %v", err)
+	}
+	// A status after a redrive (the runtime's own, or mrapctl redrive) shows none waiting.
+	if st := bridge.Stats(); st.DeadLetters != 0 || st.Redriven != 1 || st.DeadLettered != 1 {
+		t.Errorf("stats after the redrive: %d waiting, %d redriven, %d dead-lettered; want 0, 1, 1", st.DeadLetters, st.Redriven, st.DeadLettered)
 	}
 }

@@ -99,7 +99,11 @@ type ReplicationStatus struct {
 	Received     int64 `json:"received"`
 	Delivered    int64 `json:"delivered"`
 	DeadLettered int64 `json:"dead_lettered"`
-	Ignored      int64 `json:"ignored"`
+	// DeadLetters are the events in the dead-letter file now (what `mrapctl redrive` would
+	// replay); Redriven counts the events redriven since start, by the runtime or by redrive.
+	DeadLetters int   `json:"dead_letters_waiting"`
+	Redriven    int64 `json:"redriven"`
+	Ignored     int64 `json:"ignored"`
 }
 
 // CommandRequest is the body of POST /_mrap/command.
@@ -133,7 +137,7 @@ func (rt *Runtime) Status() Status {
 	st := rt.mergedState()
 	s := Status{
 		MRAPARN: rt.id.ARN(), GlobalEndpoint: rt.global, Overrides: st.Overrides, CooldownUntil: rt.cooldownUntil(), LastChange: st.LastChange,
-		Replication: ReplicationStatus{Backlog: bs.Backlog, Received: bs.Received, Delivered: bs.Delivered, DeadLettered: bs.DeadLettered, Ignored: bs.Ignored},
+		Replication: ReplicationStatus{Backlog: bs.Backlog, Received: bs.Received, Delivered: bs.Delivered, DeadLettered: bs.DeadLettered, DeadLetters: bs.DeadLetters, Redriven: bs.Redriven, Ignored: bs.Ignored},
 	}
 	s.LastDecider = st.LastChangeBy
 	var latest time.Time
