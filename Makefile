@@ -29,16 +29,20 @@ FORCE:
 tools: $(BIN)/versitygw $(BIN)/aws-lambda-rie $(BIN)/staticcheck
 
 $(BIN)/versitygw:
+	@echo "tools: building versitygw $(VERSITYGW_VERSION) into ./bin (once; the first time Go downloads its modules: several minutes on 2 cores)"
 	GOBIN=$(BIN) $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
 
 $(BIN)/aws-lambda-rie:
+	@echo "tools: building the Lambda Runtime Interface Emulator into ./bin (once)"
 	GOBIN=$(BIN) $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
 
 $(BIN)/staticcheck:
+	@echo "tools: building staticcheck $(STATICCHECK_VERSION) into ./bin (once)"
 	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 ## test: everything CI runs (unit, integration against versitygw and the Lambda RIE)
 test: tools
+	@echo "test: every package, unit and integration (the first run also downloads and compiles the modules: about 10 minutes on 2 cores; 'go: downloading' lines are that)"
 	$(GO) test -count=1 -timeout 30m ./...
 
 ## unit: the fast tests only (no local peers)

@@ -79,6 +79,9 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer rt.Close()
 	printSummary(stdout, rt.Endpoints(), *data, time.Since(start))
+	if note := awsCLINote(ctx); note != "" {
+		fmt.Fprintln(stdout, note)
+	}
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "\nstopping (data and routes are kept in", *data+") ...")
 	return nil
