@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -426,6 +428,36 @@ func TestDrillInterruptedRestoresState(t *testing.T) {
 	for _, r := range st.Regions {
 		if r.Fault != "up" {
 			t.Errorf("%s fault after the interrupted drill = %s, want up", r.Region, r.Fault)
+		}
+	}
+}
+
+// TestRegionPortsFixed starts the runtime with fixed Region ports: each Region's S3 endpoint
+// is at the base port plus its index, so scripts can rely on it across restarts.
+func TestRegionPortsFixed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three versitygw processes")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	if base > 65000 {
+		base -= 1000
+	}
+	var progress bytes.Buffer
+	opts := fastOptions(t.TempDir(), &progress)
+	opts.RegionPortBase = base
+	rt, err := runtime.Start(context.Background(), opts)
+	if err != nil {
+		t.Fatalf("start: %v\n%s", err, progress.String())
+	}
+	defer rt.Close()
+	for i, r := range rt.Endpoints().Regions {
+		if want := fmt.Sprintf("http://127.0.0.1:%d", base+i); r.Endpoint != want {
+			t.Errorf("%s endpoint = %s, want %s", r.Region, r.Endpoint, want)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,6 +23,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	proximity := fs.String("proximity", "", "Regions in the order the global endpoint prefers them (default: --regions order)")
 	globalPort := fs.Int("global-port", 9480, "port of the global endpoint (S3 API) on 127.0.0.1; 0 picks a free one")
 	controlPort := fs.Int("control-port", 9481, "port of the control endpoint (routes API and runtime admin); 0 picks a free one")
+	regionPorts := fs.Int("region-ports", 9482, "first port of the Regions' S3 endpoints on 127.0.0.1, one per Region in --regions order; 0 picks free ones (new at each start; the default with --global-port 0)")
 	mode := fs.String("mode", "active-active", "routing mode: active-active or active-passive")
 	cooldown := fs.Duration("cooldown", 30*time.Second, "least time between two automatic routing changes")
 	failback := fs.Bool("failback", false, "return traffic to a recovered Region automatically after --failback-window")
@@ -35,6 +37,11 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	quiet := fs.Bool("quiet", false, "print only the start-up summary and errors")
 	if _, err := parse(fs, args); err != nil {
 		return err
+	}
+	explicit := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+	if *globalPort == 0 && !explicit["region-ports"] { // asked for free ports: free Region ports too
+		*regionPorts = 0
 	}
 	// One runtime per data folder: the lock comes before the log file or anything else.
 	lock, err := runtime.LockDataDir(*data)
@@ -57,7 +64,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	})
 	opts := runtime.Options{
 		DataDir: *data, Regions: splitList(*regions), Proximity: splitList(*proximity), Binary: *binary,
-		GlobalAddr: fmt.Sprintf("127.0.0.1:%d", *globalPort), ControlAddr: fmt.Sprintf("127.0.0.1:%d", *controlPort),
+		GlobalAddr: fmt.Sprintf("127.0.0.1:%d", *globalPort), ControlAddr: fmt.Sprintf("127.0.0.1:%d", *controlPort), RegionPortBase: *regionPorts,
 		ProbeInterval: *probe, ProbeTimeout: *probeTimeout, AlarmDatapoints: *datapoints, AlarmPeriods: *periods,
 		Policy: routing.Policy{
 			Mode: routing.Mode(*mode), Cooldown: *cooldown, Failback: *failback, FailbackWindow: *failbackWindow,

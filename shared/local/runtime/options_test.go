@@ -34,6 +34,8 @@ func TestOptionsDefaultsAndErrors(t *testing.T) {
 				}
 			}},
 		{name: "not a Region", opts: Options{Regions: []string{"us-east-1", "mars"}}, wantErr: `"mars" is not a Region name`},
+		{name: "a negative Region port base", opts: Options{RegionPortBase: -1}, wantErr: "region port base -1"},
+		{name: "a Region port base without room for the Regions", opts: Options{RegionPortBase: 65535}, wantErr: "room for 3 Regions"},
 		{name: "one Region", opts: Options{Regions: []string{"us-east-1"}}, wantErr: "at least two Regions"},
 		{name: "Region twice", opts: Options{Regions: []string{"us-east-1", "us-east-1"}}, wantErr: "listed twice"},
 		{name: "proximity outside the Regions", opts: Options{Regions: []string{"us-east-1", "eu-west-1"}, Proximity: []string{"us-west-2"}}, wantErr: "proximity Region us-west-2"},

@@ -55,6 +55,10 @@ type Options struct {
 	// control endpoint (routes API and runtime admin); default 127.0.0.1:0 (a free port).
 	GlobalAddr  string
 	ControlAddr string
+	// RegionPortBase, when above 0, fixes the Regions' S3 endpoints on 127.0.0.1 at
+	// RegionPortBase, RegionPortBase+1, ... in the order of Regions (default 0: free ports,
+	// new at each start).
+	RegionPortBase int
 	// ProbeInterval is the time between canary probes of each Region (default 1s); one probe
 	// is one alarm datapoint. ProbeTimeout bounds a probe (default 800ms).
 	ProbeInterval time.Duration
@@ -213,6 +217,9 @@ func (o *Options) defaults() error {
 	}
 	if o.ControlAddr == "" {
 		o.ControlAddr = "127.0.0.1:0"
+	}
+	if o.RegionPortBase < 0 || o.RegionPortBase+len(o.Regions) > 65536 {
+		errs = append(errs, fmt.Errorf("region port base %d: want 0 (free ports) or a port with room for %d Regions", o.RegionPortBase, len(o.Regions)))
 	}
 	if o.ProbeInterval <= 0 {
 		o.ProbeInterval = time.Second
@@ -395,7 +402,11 @@ func (rt *Runtime) startRegions(ctx context.Context, binary, hookURL string) err
 		if r.fault, err = faults.New(s.Endpoint); err != nil {
 			return err
 		}
-		fl, err := listen(name+" endpoint", "127.0.0.1:0")
+		addr := "127.0.0.1:0"
+		if rt.opts.RegionPortBase > 0 {
+			addr = fmt.Sprintf("127.0.0.1:%d", rt.opts.RegionPortBase+len(rt.regions)-1)
+		}
+		fl, err := listen(name+" endpoint", addr)
 		if err != nil {
 			return err
 		}
