@@ -104,6 +104,7 @@ func TestMrapctlUpAndStop(t *testing.T) {
 		t.Errorf("status table: %v\n%s", err, out)
 	}
 
+	var ee *exec.ExitError
 	// fault down, then up and failback at once: failback waits for the Region to be healthy
 	// again (its alarm clears a few probes later), then applies.
 	dialOf := func(region string) int {
@@ -144,9 +145,42 @@ func TestMrapctlUpAndStop(t *testing.T) {
 		t.Errorf("us-east-1 dial after failback = %d, want 100", d)
 	}
 
+	// SIGTERM to a drill still in its preflight (the failback above started a cooldown): it
+	// stops at once, says "interrupted", exits non-zero, and does not blame the runtime.
+	var drillOut syncBuffer
+	dr := exec.Command(bin, "drill", "--data", data)
+	dr.Stdout, dr.Stderr = &drillOut, &drillOut
+	if err := dr.Start(); err != nil {
+		t.Fatal(err)
+	}
+	drillDone := make(chan error, 1)
+	go func() { drillDone <- dr.Wait() }()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(drillOut.String(), "preflight"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("drill printed no preflight in 10s:\n%s", drillOut.String())
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // into its waiting
+	if err := dr.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	termAt := time.Now()
+	select {
+	case err := <-drillDone:
+		t.Logf("drill exited %s after SIGTERM: %v\n%s", time.Since(termAt).Round(time.Millisecond), err, drillOut.String())
+		if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+			t.Errorf("drill after SIGTERM: %v, want exit status 130", err)
+		}
+	case <-time.After(10 * time.Second):
+		_ = dr.Process.Kill()
+		t.Fatalf("drill still running 10s after SIGTERM:\n%s", drillOut.String())
+	}
+	if o := drillOut.String(); !strings.Contains(o, "interrupted") || strings.Contains(o, "not answering") || strings.Contains(o, "MISS") {
+		t.Errorf("drill output after SIGTERM:\n%s", o)
+	}
+
 	port := ep.ControlEndpoint[strings.LastIndex(ep.ControlEndpoint, ":")+1:]
 	second, err := exec.Command(bin, "up", "--data", t.TempDir(), "--global-port", "0", "--control-port", port).CombinedOutput()
-	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(second), "already in use") {
 		t.Errorf("second up on port %s: %v\n%s", port, err, second)
 	}
