@@ -225,6 +225,15 @@ func cmdDrill(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if _, err := faults.ParseMode(*fault); err != nil || *fault == "up" {
 		return fmt.Errorf("--fault %q: want down, errors, slow, outage or isolate", *fault)
 	}
+	for name, d := range map[string]time.Duration{"bound-replication": b.Replication, "bound-detection": b.Detection, "bound-flip": b.RoutesFlip,
+		"bound-traffic": b.Traffic, "bound-recovery": b.Recovery, "bound-failback": b.Failback, "bound-catchup": b.CatchUp} {
+		if d <= 0 {
+			return fmt.Errorf("--%s %s: want a positive duration", name, d)
+		}
+	}
+	if b.ErrorsAfterFlip < 0 {
+		return fmt.Errorf("--max-errors-after-flip %d: want 0 or more", b.ErrorsAfterFlip)
+	}
 	l, err := openLocal(*data)
 	if err != nil {
 		return err

@@ -36,6 +36,8 @@ func TestCommandLineErrors(t *testing.T) {
 		{"up with a bad Region", []string{"up", "--data", "TMP", "--regions", "us-east-1,mars"}, 0, `"mars" is not a Region name`},
 		{"reconcile with no workers", []string{"reconcile", "--workers", "0"}, 0, "--workers 0: want at least 1"},
 		{"reconcile with a negative rate", []string{"reconcile", "--rate", "-1"}, 0, "--rate and --read-rate"},
+		{"drill with a bound of zero", []string{"drill", "--bound-flip", "0s"}, 0, "--bound-flip 0s: want a positive duration"},
+		{"drill with a negative error budget", []string{"drill", "--max-errors-after-flip", "-1"}, 0, "--max-errors-after-flip -1"},
 		{"up without versitygw", []string{"up", "--data", "TMP", "--versitygw", "/nonexistent/versitygw"}, 0, "make tools"},
 	}
 	for _, tt := range tests {

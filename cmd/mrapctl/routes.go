@@ -41,15 +41,20 @@ type awsFlags struct {
 	dryRun      *bool
 }
 
+// addAWSFlags adds the AWS flags; --dry-run only to a command that changes something.
 func addAWSFlags(fs interface {
 	String(string, string, string) *string
 	Bool(string, bool, string) *bool
-}) awsFlags {
-	return awsFlags{
+}, changes bool) awsFlags {
+	af := awsFlags{
 		arn:         fs.String("mrap-arn", "", "act on AWS: the access point ARN arn:aws:s3::ACCOUNT:accesspoint/ALIAS; without it, the local runtime in --data"),
 		alarmPrefix: fs.String("alarm-prefix", os.Getenv("MRAP_ALARM_PREFIX"), "AWS: health alarms of Region R are named PREFIX+R-... (env MRAP_ALARM_PREFIX)"),
-		dryRun:      fs.Bool("dry-run", false, "AWS: decide and print, submit nothing"),
+		dryRun:      new(bool),
 	}
+	if changes {
+		af.dryRun = fs.Bool("dry-run", false, "AWS: decide and print, submit nothing")
+	}
+	return af
 }
 
 // lookup is the environment with the flags laid over it, for the engine's config loader.
@@ -79,7 +84,7 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	data := fs.String("data", ".local", "data folder of the local runtime")
 	jsonOut := fs.Bool("json", false, "print JSON")
 	watch := fs.Duration("watch", 0, "local: redraw every interval (such as 1s) until Ctrl-C")
-	af := addAWSFlags(fs)
+	af := addAWSFlags(fs, false)
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -136,7 +141,7 @@ func cmdRouting(ctx context.Context, action string, args []string, stdout, stder
 		wait = fs.Duration("wait", 30*time.Second, "local: wait up to this long for the Region(s) given traffic to be healthy, then apply (0: apply now)")
 	}
 	reason := fs.String("reason", "", "why, for the audit log")
-	af := addAWSFlags(fs)
+	af := addAWSFlags(fs, true)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err

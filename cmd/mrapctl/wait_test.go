@@ -91,20 +91,22 @@ func TestRoutingFlagsOnlyWhereTheyApply(t *testing.T) {
 	}{
 		{cmd: "failover", want: []string{"-to", "-wait"}},
 		{cmd: "failback", want: []string{"-wait"}, not: []string{"-to"}},
-		{cmd: "drain", not: []string{"-to", "-wait"}},
+		{cmd: "drain", want: []string{"-dry-run"}, not: []string{"-to", "-wait"}},
+		{cmd: "status", want: []string{"-watch", "-mrap-arn"}, not: []string{"-dry-run", "-to", "-wait"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.cmd, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			_ = run(context.Background(), []string{tt.cmd, "-h"}, &stdout, &stderr)
 			help := stdout.String() + stderr.String()
+			lists := func(f string) bool { return strings.Contains(help, "  "+f+" ") || strings.Contains(help, "  "+f+"\n") }
 			for _, f := range tt.want {
-				if !strings.Contains(help, "  "+f+" ") {
+				if !lists(f) {
 					t.Errorf("%s -h lacks %s:\n%s", tt.cmd, f, help)
 				}
 			}
 			for _, f := range tt.not {
-				if strings.Contains(help, "  "+f+" ") {
+				if lists(f) {
 					t.Errorf("%s -h lists %s, which it does not take:\n%s", tt.cmd, f, help)
 				}
 			}
