@@ -238,6 +238,9 @@ func cmdDrill(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if err := drill.CheckRegion(l.ep, *region); err != nil {
+		return fmt.Errorf("--region: %w", err)
+	}
 	fmt.Fprintln(stdout, "drill: timeline (each step against its bound)")
 	again := self() + " failback"
 	if *data != ".local" {

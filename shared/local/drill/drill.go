@@ -139,12 +139,8 @@ func Run(ctx context.Context, ep runtime.Endpoints, opts Options) (Report, error
 	}
 	r := &runner{ep: ep, opts: opts, out: opts.Out, http: &http.Client{Timeout: 10 * time.Second}, start: time.Now(), ctx: ctx}
 	r.rep.Fault = opts.Fault
-	if opts.Region != "" && !slices.ContainsFunc(ep.Regions, func(re runtime.RegionEndpoint) bool { return re.Region == opts.Region }) {
-		var names []string
-		for _, re := range ep.Regions {
-			names = append(names, re.Region)
-		}
-		return r.rep, fmt.Errorf("%q is not a Region of the deployment (its Regions: %s)", opts.Region, strings.Join(names, ", "))
+	if err := CheckRegion(ep, opts.Region); err != nil {
+		return r.rep, err
 	}
 	r.global = r.s3(ep.GlobalEndpoint, "us-east-1", aws.NopRetryer{})
 	err := r.run(ctx)
@@ -155,6 +151,18 @@ func Run(ctx context.Context, ep runtime.Endpoints, opts Options) (Report, error
 		r.restore()
 	}
 	return r.rep, err
+}
+
+// CheckRegion reports an error when region is set and not a Region of the deployment.
+func CheckRegion(ep runtime.Endpoints, region string) error {
+	if region == "" || slices.ContainsFunc(ep.Regions, func(re runtime.RegionEndpoint) bool { return re.Region == region }) {
+		return nil
+	}
+	var names []string
+	for _, re := range ep.Regions {
+		names = append(names, re.Region)
+	}
+	return fmt.Errorf("%q is not a Region of the deployment (its Regions: %s)", region, strings.Join(names, ", "))
 }
 
 // restore removes the drill's fault and says what state the deployment is left in. It runs
