@@ -460,4 +460,16 @@ func TestRegionPortsFixed(t *testing.T) {
 			t.Errorf("%s endpoint = %s, want %s", r.Region, r.Endpoint, want)
 		}
 	}
+	// A second runtime (its own folder) asking for the same Region ports fails before it
+	// starts any versitygw.
+	var second bytes.Buffer
+	opts2 := fastOptions(t.TempDir(), &second)
+	opts2.RegionPortBase = base
+	if rt2, err := runtime.Start(context.Background(), opts2); err == nil {
+		rt2.Close()
+		t.Fatal("a second runtime on the same Region ports started")
+	} else if !strings.Contains(err.Error(), fmt.Sprintf("us-east-1 endpoint: address 127.0.0.1:%d is already in use", base)) ||
+		strings.Contains(second.String(), "starting") {
+		t.Errorf("second start on the same Region ports: %v\nprogress:\n%s", err, second.String())
+	}
 }

@@ -302,7 +302,7 @@ func Start(ctx context.Context, opts Options) (_ *Runtime, err error) {
 	// The webhook must answer before versitygw starts (it posts a test event at start).
 	hook := &switchHandler{}
 	rt.serve(ls.hook, hook)
-	if err := rt.startRegions(ctx, binary, "http://"+ls.hook.Addr().String()); err != nil {
+	if err := rt.startRegions(ctx, binary, "http://"+ls.hook.Addr().String(), ls.regions); err != nil {
 		return nil, err
 	}
 	if err := rt.openRoutes(); err != nil {
@@ -358,10 +358,13 @@ func (rt *Runtime) openDataDir() error {
 	return nil
 }
 
-type listeners struct{ global, control, hook net.Listener }
+type listeners struct {
+	global, control, hook net.Listener
+	regions               []net.Listener // each Region's S3 endpoint (its fault proxy), in Regions order
+}
 
-// listenAll opens the global, control and webhook listeners first: a port in use must fail
-// before anything is started.
+// listenAll opens the global, control, webhook and Region endpoint listeners first: a port in
+// use must fail before anything is started.
 func (rt *Runtime) listenAll() (listeners, error) {
 	var ls listeners
 	for _, l := range []struct {
@@ -379,14 +382,26 @@ func (rt *Runtime) listenAll() (listeners, error) {
 		rt.closers = append(rt.closers, func() { nl.Close() })
 		*l.to = nl
 	}
+	for i, name := range rt.opts.Regions {
+		addr := "127.0.0.1:0"
+		if rt.opts.RegionPortBase > 0 {
+			addr = fmt.Sprintf("127.0.0.1:%d", rt.opts.RegionPortBase+i)
+		}
+		nl, err := listen(name+" endpoint", addr)
+		if err != nil {
+			return ls, err
+		}
+		rt.closers = append(rt.closers, func() { nl.Close() })
+		ls.regions = append(ls.regions, nl)
+	}
 	rt.global = "http://" + ls.global.Addr().String()
 	rt.control = "http://" + ls.control.Addr().String()
 	return ls, nil
 }
 
 // startRegions starts one versitygw per Region behind its fault proxy.
-func (rt *Runtime) startRegions(ctx context.Context, binary, hookURL string) error {
-	for _, name := range rt.opts.Regions {
+func (rt *Runtime) startRegions(ctx context.Context, binary, hookURL string, endpoints []net.Listener) error {
+	for i, name := range rt.opts.Regions {
 		fmt.Fprintf(rt.opts.Progress, "  starting %s (versitygw) ...\n", name)
 		s, err := s3server.Start(ctx, s3server.Options{
 			Binary: binary, Region: name, DataDir: filepath.Join(rt.opts.DataDir, "regions", name), Bucket: Bucket(name),
@@ -402,15 +417,7 @@ func (rt *Runtime) startRegions(ctx context.Context, binary, hookURL string) err
 		if r.fault, err = faults.New(s.Endpoint); err != nil {
 			return err
 		}
-		addr := "127.0.0.1:0"
-		if rt.opts.RegionPortBase > 0 {
-			addr = fmt.Sprintf("127.0.0.1:%d", rt.opts.RegionPortBase+len(rt.regions)-1)
-		}
-		fl, err := listen(name+" endpoint", addr)
-		if err != nil {
-			return err
-		}
-		rt.closers = append(rt.closers, func() { fl.Close() })
+		fl := endpoints[i]
 		rt.serve(fl, r.fault)
 		r.url = "http://" + fl.Addr().String()
 	}
