@@ -209,3 +209,44 @@ func TestACommandGoesOnWithoutAnObserverQuorum(t *testing.T) {
 		t.Errorf("outcome %+v, want the operator's failover applied on unknown health", out)
 	}
 }
+
+// hungCopy is the state copy of a Region that is gone: every call waits for its context.
+type hungCopy struct{}
+
+func (hungCopy) Get(ctx context.Context, _ string) (docstore.Doc, error) {
+	<-ctx.Done()
+	return docstore.Doc{}, ctx.Err()
+}
+
+func (hungCopy) Put(ctx context.Context, _ string, _ []byte, _ docstore.Cond) (string, error) {
+	<-ctx.Done()
+	return "", ctx.Err()
+}
+
+// A lost Region's state copy costs each read and write the quorum grace, not the read
+// timeout: with a timeout of an hour the evacuation must still be submitted.
+func TestALostStateCopyCostsTheGraceNotTheTimeout(t *testing.T) {
+	r := newRig(t, aaPolicy(), false, euAlarm())
+	r.engine.copies["eu-west-1"] = hungCopy{}
+	r.engine.opts.ReadTimeout, r.engine.opts.QuorumGrace = time.Hour, 10*time.Millisecond
+	type result struct {
+		out Outcome
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, err := r.engine.Evaluate(context.Background(), schedule)
+		done <- result{out, err}
+	}()
+	select {
+	case res := <-done:
+		if res.err != nil || !res.out.Submitted || res.out.Kind != KindEvacuation {
+			t.Fatalf("outcome %+v, %v; want the evacuation submitted on two of three copies", res.out, res.err)
+		}
+		if st := r.state(t); st.LastChangeBy != "us-east-1" {
+			t.Errorf("state %+v: want the change recorded in the copies that answered", st)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the decision waited for a state copy that never answers although a majority had")
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"github.com/mrap-engine/mrap/shared/docstore"
 	"github.com/mrap-engine/mrap/shared/health"
 	"github.com/mrap-engine/mrap/shared/mrap"
+	"github.com/mrap-engine/mrap/shared/quorum"
 	"github.com/mrap-engine/mrap/shared/routing"
 	"github.com/mrap-engine/mrap/shared/telemetry"
 )
@@ -71,6 +72,10 @@ type Options struct {
 	LeaseTTL, MaxSkew, ViewBound time.Duration
 	// ReadTimeout bounds each read of health, routes and a state copy (default 10s).
 	ReadTimeout time.Duration
+	// QuorumGrace is how long reads and writes of the state copies wait for the other copies
+	// once a majority has answered (default quorum.DefaultGrace): a lost Region costs the
+	// grace, not ReadTimeout, on each of them.
+	QuorumGrace time.Duration
 	// DryRun decides and reports but submits and saves nothing.
 	DryRun bool
 	// Notifier receives changes and refused commands; nil sends none.
@@ -120,6 +125,9 @@ func New(routes mrap.RoutesAPI, h HealthReader, copies StateCopies, opts Options
 	}
 	if opts.ReadTimeout <= 0 {
 		opts.ReadTimeout = 10 * time.Second
+	}
+	if opts.QuorumGrace <= 0 {
+		opts.QuorumGrace = quorum.DefaultGrace
 	}
 	var errs []error
 	if routes == nil || h == nil {
@@ -316,12 +324,8 @@ func (e *Engine) read(ctx context.Context) (view, error) {
 	var herr, rerr error
 	wg.Go(func() { v.health, herr = e.health.Read(ctx) })
 	wg.Go(func() { v.current, rerr = e.routes.GetRoutes(ctx) })
-	regions := slices.Sorted(maps.Keys(e.copies))
-	recs := make([][]Record, len(regions))
-	errs := make([]error, len(regions))
-	for i, r := range regions {
-		wg.Go(func() { recs[i], errs[i] = e.readCopy(ctx, e.copies[r]) })
-	}
+	var all []Record
+	wg.Go(func() { all, v.causes = e.readCopies(ctx) })
 	wg.Wait()
 	if rerr != nil {
 		return v, fmt.Errorf("read current routes: %w", rerr)
@@ -329,15 +333,7 @@ func (e *Engine) read(ctx context.Context) (view, error) {
 	if herr != nil {
 		return v, fmt.Errorf("read health: %w", herr)
 	}
-	var all []Record
-	for i, r := range regions {
-		if errs[i] != nil {
-			v.causes = append(v.causes, fmt.Sprintf("%s (%v)", r, errs[i]))
-			continue
-		}
-		v.read++
-		all = append(all, recs[i]...)
-	}
+	v.read = v.copies - len(v.causes)
 	v.state = Merge(all)
 	v.own = v.state.Records[e.opts.Decider]
 	return v, nil
@@ -406,7 +402,7 @@ func (e *Engine) decide(ctx context.Context, out Outcome) (Outcome, bool, error)
 	}
 	now := v.at
 	out.Observers = v.health.Counted()
-	needCopies := v.copies/2 + 1
+	needCopies := quorum.Majority(v.copies)
 	// Automatic decisions need a majority of observers and of copies; an operator's command
 	// needs the copies (replay protection, overrides) and goes on with whatever health it
 	// could read (members without votes count as INSUFFICIENT_DATA).
@@ -529,7 +525,8 @@ func (e *Engine) decide(ctx context.Context, out Outcome) (Outcome, bool, error)
 	return out, false, nil
 }
 
-// write puts rec in every copy in parallel and returns the acknowledgements.
+// write puts rec in every copy in parallel and returns the acknowledgements; once a majority
+// has acknowledged it waits for the others only QuorumGrace.
 func (e *Engine) write(ctx context.Context, rec Record) (int, error) {
 	b, err := json.Marshal(rec)
 	if err != nil {
@@ -538,39 +535,48 @@ func (e *Engine) write(ctx context.Context, rec Record) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, e.opts.ReadTimeout)
 	defer cancel()
 	regions := slices.Sorted(maps.Keys(e.copies))
-	errs := make([]error, len(regions))
-	var wg sync.WaitGroup
-	for i, r := range regions {
-		wg.Go(func() {
-			if _, err := e.copies[r].Put(ctx, RecordKey(e.opts.Prefix, e.opts.Decider), b, docstore.Cond{}); err != nil {
-				errs[i] = fmt.Errorf("%s: %w", r, err)
-			}
+	_, errs := quorum.Gather(ctx, len(regions), quorum.Majority(len(regions)), e.opts.QuorumGrace,
+		func(ctx context.Context, i int) (string, error) {
+			return e.copies[regions[i]].Put(ctx, RecordKey(e.opts.Prefix, e.opts.Decider), b, docstore.Cond{})
 		})
-	}
-	wg.Wait()
 	acks := 0
-	for _, err := range errs {
+	for i, err := range errs {
 		if err == nil {
 			acks++
+		} else {
+			errs[i] = fmt.Errorf("%s: %w", regions[i], err)
 		}
 	}
 	return acks, errors.Join(errs...)
 }
 
-// State reads every state copy and merges what it read (for status commands).
-func (e *Engine) State(ctx context.Context) (State, error) {
+// readCopies reads every decider's record in every state copy, in parallel; once a majority
+// of copies has answered it waits for the others only QuorumGrace. It returns the records
+// read and, per copy not read, its Region and the cause.
+func (e *Engine) readCopies(ctx context.Context) ([]Record, []string) {
+	regions := slices.Sorted(maps.Keys(e.copies))
+	recs, errs := quorum.Gather(ctx, len(regions), quorum.Majority(len(regions)), e.opts.QuorumGrace,
+		func(ctx context.Context, i int) ([]Record, error) { return e.readCopy(ctx, e.copies[regions[i]]) })
 	var all []Record
-	var errs []error
-	for _, r := range slices.Sorted(maps.Keys(e.copies)) {
-		recs, err := e.readCopy(ctx, e.copies[r])
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", r, err))
+	var causes []string
+	for i, r := range regions {
+		if errs[i] != nil {
+			causes = append(causes, fmt.Sprintf("%s (%v)", r, errs[i]))
 			continue
 		}
-		all = append(all, recs...)
+		all = append(all, recs[i]...)
 	}
-	if len(errs) == len(e.copies) {
-		return State{}, fmt.Errorf("no state copy readable: %w", errors.Join(errs...))
+	return all, causes
+}
+
+// State reads the state copies as a decision does (bounded by ReadTimeout, a lost copy
+// costing the grace) and merges what it read (for status commands).
+func (e *Engine) State(ctx context.Context) (State, error) {
+	ctx, cancel := context.WithTimeout(ctx, e.opts.ReadTimeout)
+	defer cancel()
+	all, causes := e.readCopies(ctx)
+	if len(causes) == len(e.copies) {
+		return State{}, fmt.Errorf("no state copy readable: %s", strings.Join(causes, "; "))
 	}
 	return Merge(all), nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
+	"github.com/mrap-engine/mrap/shared/quorum"
 	"github.com/mrap-engine/mrap/shared/routing"
 )
 
@@ -36,6 +37,10 @@ type AlarmOptions struct {
 	Prefix string
 	// Timeout bounds the reading of one Region (default 10s).
 	Timeout time.Duration
+	// Grace is how long Observe waits for the other observer Regions once a majority has
+	// answered (default quorum.DefaultGrace): an observer Region that is gone costs the
+	// grace, not Timeout, and does not vote.
+	Grace time.Duration
 }
 
 // AlarmReader reads the health of each Region from its alarms, through one CloudWatch
@@ -52,6 +57,9 @@ func NewAlarmReader(clients map[string]AlarmsAPI, opts AlarmOptions, optFns ...f
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = 10 * time.Second
+	}
+	if opts.Grace <= 0 {
+		opts.Grace = quorum.DefaultGrace
 	}
 	if opts.Prefix == "" {
 		return nil, errors.New("alarm reader: alarm name prefix is required")

@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
+	"github.com/mrap-engine/mrap/shared/quorum"
 	"github.com/mrap-engine/mrap/shared/routing"
 )
 
@@ -39,17 +39,16 @@ var _ ObservationReader = (*AlarmReader)(nil)
 
 // Observe reads, in parallel and each bounded by the reader's timeout, the health alarms of
 // every observer of topo in that observer's Region (DescribeAlarms with the alarm-name
-// prefix). An observer whose alarms cannot be read is Unreadable; a member with no alarm in
-// a readable observer is an INSUFFICIENT_DATA observation ("no alarm"), which does not vote.
+// prefix); once a majority of observers has answered it waits for the others only the grace.
+// An observer whose alarms cannot be read (or not within the grace) is Unreadable; a member
+// with no alarm in a readable observer is an INSUFFICIENT_DATA observation ("no alarm"),
+// which does not vote.
 func (r *AlarmReader) Observe(ctx context.Context, topo Topology) (Observations, error) {
 	observers := topo.Observers()
-	got := make([][]Observation, len(observers))
-	causes := make([]error, len(observers))
-	var wg sync.WaitGroup
-	for i, o := range observers {
-		wg.Go(func() { got[i], causes[i] = r.observe(ctx, o, topo.Members) })
-	}
-	wg.Wait()
+	got, causes := quorum.Gather(ctx, len(observers), quorum.Majority(len(observers)), r.opts.Grace,
+		func(ctx context.Context, i int) ([]Observation, error) {
+			return r.observe(ctx, observers[i], topo.Members)
+		})
 	out := Observations{Unreadable: map[string]string{}}
 	for i, o := range observers {
 		if causes[i] != nil {
