@@ -26,6 +26,10 @@ const CanaryPrefix = replication.CanaryPrefix
 // reconciled. An expired record only makes its old marker look like an original one.
 const MarkerRecordPrefix = replication.MarkerRecordPrefix
 
+// TagRecordPrefix is the key prefix of the records of the tag sets the engine wrote on
+// replica copies; they expire with the delete-marker records (MarkerRecordDays).
+const TagRecordPrefix = replication.TagRecordPrefix
+
 // MemberBucketProps configure the member bucket of one Region.
 type MemberBucketProps struct {
 	Names                 Names
@@ -88,6 +92,13 @@ func NewMemberBucket(scope constructs.Construct, id string, p MemberBucketProps)
 		rules := append(*props.LifecycleRules, &awss3.LifecycleRule{
 			Id:                          jsii.String("expire-delete-marker-records"),
 			Prefix:                      jsii.String(MarkerRecordPrefix),
+			Expiration:                  awscdk.Duration_Days(jsii.Number(p.MarkerRecordDays)),
+			NoncurrentVersionExpiration: awscdk.Duration_Days(jsii.Number(1)),
+		}, &awss3.LifecycleRule{
+			// A tag record only tells an echo of the engine's own tag write, which arrives
+			// within minutes, from a user's change: an expired one costs nothing.
+			Id:                          jsii.String("expire-tag-records"),
+			Prefix:                      jsii.String(TagRecordPrefix),
 			Expiration:                  awscdk.Duration_Days(jsii.Number(p.MarkerRecordDays)),
 			NoncurrentVersionExpiration: awscdk.Duration_Days(jsii.Number(1)),
 		})

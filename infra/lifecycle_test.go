@@ -137,7 +137,7 @@ func TestBatchRepairFollowsItsFlag(t *testing.T) {
 	}
 }
 
-func TestMarkerRecordsExpire(t *testing.T) {
+func TestMarkerAndTagRecordsExpire(t *testing.T) {
 	tests := []struct {
 		name string
 		app  func(*testing.T) *built
@@ -153,23 +153,28 @@ func TestMarkerRecordsExpire(t *testing.T) {
 			for _, r := range b.cfg.Regions {
 				tpl := b.tpl["Region-"+r]
 				member := map[string]any{"BucketName": b.cfg.Names().Bucket(r)}
-				rule := assertions.Match_ObjectLike(&map[string]any{
-					"Id":                          "expire-delete-marker-records",
-					"Prefix":                      ".mrap-state/markers/",
-					"ExpirationInDays":            tt.days,
-					"NoncurrentVersionExpiration": map[string]any{"NoncurrentDays": 1},
-					"Status":                      "Enabled",
-				})
+				rule := func(id, prefix string) any {
+					return assertions.Match_ObjectLike(&map[string]any{
+						"Id":                          id,
+						"Prefix":                      prefix,
+						"ExpirationInDays":            tt.days,
+						"NoncurrentVersionExpiration": map[string]any{"NoncurrentDays": 1},
+						"Status":                      "Enabled",
+					})
+				}
 				if tt.days > 0 {
-					member["LifecycleConfiguration"] = map[string]any{"Rules": assertions.Match_ArrayWith(&[]any{rule})}
+					member["LifecycleConfiguration"] = map[string]any{"Rules": assertions.Match_ArrayWith(&[]any{
+						rule("expire-delete-marker-records", ".mrap-state/markers/"), rule("expire-tag-records", ".mrap-state/tags/")})}
 					must(t, r+" marker record rule", func() {
 						tpl.HasResourceProperties(jsii.String("AWS::S3::Bucket"), member)
 					})
 					continue
 				}
 				for _, bucket := range resources(b.json["Region-"+r], "AWS::S3::Bucket") {
-					if strings.Contains(asJSON(props(bucket)["LifecycleConfiguration"]), MarkerRecordPrefix) {
-						t.Errorf("%s: a lifecycle rule on %s although markerRecordDays is 0", r, MarkerRecordPrefix)
+					for _, prefix := range []string{MarkerRecordPrefix, TagRecordPrefix} {
+						if strings.Contains(asJSON(props(bucket)["LifecycleConfiguration"]), prefix) {
+							t.Errorf("%s: a lifecycle rule on %s although markerRecordDays is 0", r, prefix)
+						}
 					}
 				}
 			}

@@ -14,6 +14,9 @@ const (
 	StatePrefix = ".mrap-state/"
 	// MarkerRecordPrefix starts the records of the delete markers the engine wrote.
 	MarkerRecordPrefix = StatePrefix + "markers/"
+	// TagRecordPrefix starts the records of the tag sets the engine wrote on replica copies
+	// (how an echo of its own tag write is told from a user's change).
+	TagRecordPrefix = StatePrefix + "tags/"
 )
 
 // InternalPrefixes returns the key prefixes of the engine's own per-Region objects (prober

@@ -66,7 +66,7 @@ func (s *Store) PutTags(ctx context.Context, region, bucket, key, versionID stri
 // (replication.TagRecorder): .mrap-state/tags/<hex sha256 of the key>/<version id>, one object
 // per copy whose user metadata mrap-tags lists the digests (replication.TagHash) of the last
 // tagRecordDepth sets written, newest first, and whose body is the key (checked on read).
-const TagRecordPrefix = replication.StatePrefix + "tags/"
+const TagRecordPrefix = replication.TagRecordPrefix
 
 // tagRecordDepth is how many of the sets written last a record remembers.
 const tagRecordDepth = 4
