@@ -372,8 +372,7 @@ func awsCommand(ctx context.Context, af awsFlags, c routing.Command, stdout io.W
 	fmt.Fprintln(stdout, "reading routes, alarms and the failover state ...")
 	id := make([]byte, 8)
 	_, _ = rand.Read(id)
-	out, err := engine.Evaluate(ctx, failover.Trigger{Kind: failover.TriggerCommand, EventID: "mrapctl-" + hex.EncodeToString(id), CommandID: "mrapctl-" + hex.EncodeToString(id), Region: c.Region,
-		Command: &c, Time: time.Now(), Summary: fmt.Sprintf("command %s %s by %s (mrapctl): %s", c.Action, c.Region, c.RequestedBy, c.Reason)})
+	out, err := engine.Evaluate(ctx, failover.CommandTrigger(c, "mrapctl-"+hex.EncodeToString(id), time.Now()))
 	if err != nil {
 		return err
 	}

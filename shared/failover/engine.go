@@ -227,6 +227,14 @@ const (
 	KindNone       = "none"
 )
 
+// CommandTrigger is the Trigger of an operator's command c, identified by id (the
+// EventBridge event id is its default) and made at at: the one way a command event, the local
+// runtime and mrapctl present a command to the engine.
+func CommandTrigger(c routing.Command, id string, at time.Time) Trigger {
+	return Trigger{Kind: TriggerCommand, EventID: id, CommandID: id, Region: c.Region, Command: &c, Time: at,
+		Summary: fmt.Sprintf("command %s %s by %s: %s", c.Action, orDash(c.Region), orDash(c.RequestedBy), orDash(c.Reason))}
+}
+
 // ParseEvent turns an EventBridge event into a Trigger. Malformed and unknown events are
 // errors that say what was expected.
 func ParseEvent(raw []byte) (Trigger, error) {
@@ -254,13 +262,13 @@ func ParseEvent(raw []byte) (Trigger, error) {
 		if err != nil {
 			return Trigger{}, err
 		}
-		c := &routing.Command{Action: routing.Action(ev.Detail.Action), Region: ev.Detail.Region, Reason: ev.Detail.Reason, RequestedBy: ev.Detail.RequestedBy}
-		id := ev.Detail.CommandID
-		if id == "" {
-			id = ev.ID
+		c := routing.Command{Action: routing.Action(ev.Detail.Action), Region: ev.Detail.Region, Reason: ev.Detail.Reason, RequestedBy: ev.Detail.RequestedBy}
+		tr := CommandTrigger(c, ev.Detail.CommandID, ev.Time)
+		tr.EventID = ev.ID
+		if tr.CommandID == "" {
+			tr.CommandID = ev.ID
 		}
-		return Trigger{Kind: TriggerCommand, EventID: ev.ID, CommandID: id, Region: ev.Detail.Region, Command: c, Time: ev.Time,
-			Summary: fmt.Sprintf("command %s %s by %s: %s", ev.Detail.Action, ev.Detail.Region, orDash(ev.Detail.RequestedBy), orDash(ev.Detail.Reason))}, nil
+		return tr, nil
 	case env.Is(ScheduleSource, DetailTypeSchedule):
 		return Trigger{Kind: TriggerSchedule, EventID: env.ID, Summary: "scheduled re-evaluation"}, nil
 	}

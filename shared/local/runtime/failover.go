@@ -97,8 +97,7 @@ func (d *decider) handle(ctx context.Context, raw []byte) (failover.Outcome, err
 
 // command applies an operator command under the policy's safety rules.
 func (d *decider) command(ctx context.Context, c routing.Command, id string, at time.Time) (failover.Outcome, error) {
-	tr := failover.Trigger{Kind: failover.TriggerCommand, EventID: id, CommandID: id, Region: c.Region, Command: &c, Time: at,
-		Summary: fmt.Sprintf("command %s %s by %s: %s", c.Action, c.Region, c.RequestedBy, c.Reason)}
+	tr := failover.CommandTrigger(c, id, at)
 	return d.evaluate(ctx, func(ctx context.Context) (failover.Outcome, error) { return d.engine.Evaluate(ctx, tr) })
 }
 
