@@ -1,7 +1,6 @@
 package main
 
 import (
-	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -95,22 +94,9 @@ func NewFailover(scope constructs.Construct, id string, p FailoverProps) *Failov
 		Targets: &[]awsevents.IRuleTarget{target},
 	})
 
-	reevaluate := awsevents.NewRule(c, jsii.String("Reevaluate"), &awsevents.RuleProps{
-		RuleName:    jsii.String(n.Function("failover-reevaluate", decider)),
-		Description: jsii.String("Periodic re-evaluation of every health alarm (failback after its window, missed events)"),
-		Schedule:    awsevents.Schedule_Rate(awscdk.Duration_Minutes(jsii.Number(cfg.ReevaluateRate.Minutes()))),
-		Targets:     &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(fn.Function, &awseventstargets.LambdaFunctionProps{RetryAttempts: jsii.Number(0)})},
-	})
-
-	errs := awscloudwatch.NewAlarm(c, jsii.String("Errors"), &awscloudwatch.AlarmProps{
-		AlarmName:          jsii.String(n.OpsAlarm(decider, "failover-errors")),
-		AlarmDescription:   jsii.String("The failover function failed; routing decisions may be missing."),
-		Metric:             metricSource{names: n, of: decider}.lambda(n.Function("failover", decider), "Errors", "Sum"),
-		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-		Threshold:          jsii.Number(1),
-		EvaluationPeriods:  jsii.Number(1),
-		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
-	})
+	reevaluate := newSchedule(c, "Reevaluate", n.Function("failover-reevaluate", decider),
+		"Periodic re-evaluation of every health alarm (failback after its window, missed events)", cfg.ReevaluateRate, fn.Function)
+	errs := newErrorsAlarm(c, n, decider, "failover", "failover-errors", "The failover function failed; routing decisions may be missing.")
 
 	return &Failover{Construct: c, Function: fn, Rules: []awsevents.Rule{alarms, health, commands, reevaluate}, Errors: errs}
 }

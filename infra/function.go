@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
@@ -119,4 +122,28 @@ func NewEngineFunction(scope constructs.Construct, id string, p EngineFunctionPr
 	fn.Node().AddDependency(role)
 
 	return &EngineFunction{Construct: c, Function: fn, Role: role, LogGroup: logGroup}
+}
+
+// newSchedule runs fn every rate, without retries: the next run is the retry.
+func newSchedule(scope constructs.Construct, id, name, description string, rate time.Duration, fn awslambda.IFunction) awsevents.Rule {
+	return awsevents.NewRule(scope, jsii.String(id), &awsevents.RuleProps{
+		RuleName:    jsii.String(name),
+		Description: jsii.String(description),
+		Schedule:    awsevents.Schedule_Rate(awscdk.Duration_Minutes(jsii.Number(rate.Minutes()))),
+		Targets:     &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(fn, &awseventstargets.LambdaFunctionProps{RetryAttempts: jsii.Number(0)})},
+	})
+}
+
+// newErrorsAlarm is the operational alarm {name}-ops-{region}-{kind} on the Errors of the
+// engine function fn of region: one failed invocation raises it, no data is no error.
+func newErrorsAlarm(scope constructs.Construct, n Names, region, fn, kind, description string) awscloudwatch.Alarm {
+	return awscloudwatch.NewAlarm(scope, jsii.String("Errors"), &awscloudwatch.AlarmProps{
+		AlarmName:          jsii.String(n.OpsAlarm(region, kind)),
+		AlarmDescription:   jsii.String(description),
+		Metric:             metricSource{names: n, of: region}.lambda(n.Function(fn, region), "Errors", "Sum"),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+		Threshold:          jsii.Number(1),
+		EvaluationPeriods:  jsii.Number(1),
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+	})
 }

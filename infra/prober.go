@@ -4,10 +4,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -89,14 +87,8 @@ func NewProber(scope constructs.Construct, id string, p ProberProps) *Prober {
 		grantMemberKeys(fn.Role, cfg, []string{"kms:Decrypt", "kms:GenerateDataKey"})
 	}
 
-	schedule := awsevents.NewRule(c, jsii.String("Schedule"), &awsevents.RuleProps{
-		RuleName:    jsii.String(n.Function("probe", p.Region)),
-		Description: jsii.String("Runs the canary prober of " + p.Region),
-		Schedule:    awsevents.Schedule_Rate(awscdk.Duration_Minutes(jsii.Number(cfg.ProberRate.Minutes()))),
-	})
-	schedule.AddTarget(awseventstargets.NewLambdaFunction(fn.Function, &awseventstargets.LambdaFunctionProps{
-		RetryAttempts: jsii.Number(0), // a late probe is worthless: the next one is due soon
-	}))
+	// No retries: a late probe is worthless, the next one is due soon.
+	schedule := newSchedule(c, "Schedule", n.Function("probe", p.Region), "Runs the canary prober of "+p.Region, cfg.ProberRate, fn.Function)
 
 	return &Prober{Construct: c, Function: fn, Schedule: schedule}
 }

@@ -7,7 +7,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -75,22 +74,9 @@ func NewReconciler(scope constructs.Construct, id string, p ReconcilerProps) *Re
 	// GetObject of the checkpoint before the first pass answers 404 (not 403) only with ListBucket.
 	fn.Role.AddToPolicy(statement("FindCheckpoint", []string{"s3:ListBucket"}, []string{state}))
 
-	schedule := awsevents.NewRule(c, jsii.String("Schedule"), &awsevents.RuleProps{
-		RuleName:    jsii.String(n.Function("reconcile", home)),
-		Description: jsii.String("Runs the reconciler, which continues its pass from the checkpoint"),
-		Schedule:    awsevents.Schedule_Rate(awscdk.Duration_Minutes(jsii.Number(cfg.ReconcileRate.Minutes()))),
-		Targets:     &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(fn.Function, &awseventstargets.LambdaFunctionProps{RetryAttempts: jsii.Number(0)})},
-	})
-
-	errs := awscloudwatch.NewAlarm(c, jsii.String("Errors"), &awscloudwatch.AlarmProps{
-		AlarmName:          jsii.String(n.OpsAlarm(home, "reconciler-errors")),
-		AlarmDescription:   jsii.String("The reconciler failed; divergent keys may stay unrepaired."),
-		Metric:             metricSource{names: n, of: home}.lambda(n.Function("reconciler", home), "Errors", "Sum"),
-		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-		Threshold:          jsii.Number(1),
-		EvaluationPeriods:  jsii.Number(1),
-		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
-	})
+	schedule := newSchedule(c, "Schedule", n.Function("reconcile", home),
+		"Runs the reconciler, which continues its pass from the checkpoint", cfg.ReconcileRate, fn.Function)
+	errs := newErrorsAlarm(c, n, home, "reconciler", "reconciler-errors", "The reconciler failed; divergent keys may stay unrepaired.")
 	divergence := awscloudwatch.NewAlarm(c, jsii.String("Divergence"), &awscloudwatch.AlarmProps{
 		AlarmName:          jsii.String(n.OpsAlarm(home, AlarmDivergence)),
 		AlarmDescription:   jsii.String("The reconciler found member buckets that differ from the winning write in two consecutive reconcile periods: the replicator is missing changes (see the replicator alarms and the dead-letter queues). Notifies only; never fails over."),
