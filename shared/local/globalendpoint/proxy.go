@@ -268,11 +268,8 @@ func (p *Proxy) verify(w http.ResponseWriter, r *http.Request) bool {
 	if err == nil {
 		return true
 	}
-	if e, ok := sigv4verify.AsError(err); ok {
-		s3xml.WriteError(w, http.StatusForbidden, e.Code, e.Message)
-	} else {
-		s3xml.WriteError(w, http.StatusBadRequest, "InvalidRequest", err.Error())
-	}
+	status, code, msg := sigv4verify.Response(err)
+	s3xml.WriteError(w, status, code, msg)
 	return false
 }
 

@@ -84,11 +84,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if h.opts.Verifier != nil {
 		if _, err := h.opts.Verifier.Verify(r); err != nil {
-			if e, ok := sigv4verify.AsError(err); ok {
-				h.fail(w, reqID, http.StatusForbidden, e.Code, e.Message)
-				return
-			}
-			h.fail(w, reqID, http.StatusBadRequest, "InvalidRequest", err.Error())
+			status, code, msg := sigv4verify.Response(err)
+			h.fail(w, reqID, status, code, msg)
 			return
 		}
 	}

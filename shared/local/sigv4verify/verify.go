@@ -219,3 +219,13 @@ func AsError(err error) (*Error, bool) {
 	ok := errors.As(err, &e)
 	return e, ok
 }
+
+// Response is how an S3-compatible endpoint answers a request that failed Verify: a
+// signature the key does not make is 403 with S3's code; a request that cannot be checked at
+// all is 400 InvalidRequest.
+func Response(err error) (status int, code, message string) {
+	if e, ok := AsError(err); ok {
+		return http.StatusForbidden, e.Code, e.Message
+	}
+	return http.StatusBadRequest, "InvalidRequest", err.Error()
+}
