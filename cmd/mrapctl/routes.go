@@ -48,7 +48,7 @@ func addAWSFlags(fs interface {
 }, changes bool) awsFlags {
 	af := awsFlags{
 		arn:         fs.String("mrap-arn", "", "act on AWS: the access point ARN arn:aws:s3::ACCOUNT:accesspoint/ALIAS; without it, the local runtime in --data"),
-		alarmPrefix: fs.String("alarm-prefix", os.Getenv("MRAP_ALARM_PREFIX"), "AWS: health alarms of Region R are named PREFIX+R-... (env MRAP_ALARM_PREFIX)"),
+		alarmPrefix: fs.String("alarm-prefix", os.Getenv("MRAP_ALARM_PREFIX"), "AWS: health alarms are named PREFIX+TARGET-from-OBSERVER-availability in the observer's Region (env MRAP_ALARM_PREFIX; witness Regions from MRAP_WITNESSES)"),
 		dryRun:      new(bool),
 	}
 	if changes {
@@ -216,8 +216,9 @@ func requester() string {
 	return "mrapctl"
 }
 
-// awsClients builds the routes adapter and, with an alarm prefix, the alarm reader.
-func awsClients(ctx context.Context, af awsFlags) (*mrap.Client, func([]string) *health.AlarmReader, aws.Config, error) {
+// awsClients builds the routes adapter and, with an alarm prefix, the quorum health reader
+// of the members given, observed as the deciders observe them (every member and witness).
+func awsClients(ctx context.Context, af awsFlags) (*mrap.Client, func([]string) (*health.QuorumReader, error), aws.Config, error) {
 	a, err := arn.Parse(*af.arn)
 	if err != nil || !strings.HasPrefix(a.Resource, "accesspoint/") {
 		return nil, nil, aws.Config{}, fmt.Errorf("--mrap-arn %q is not arn:aws:s3::ACCOUNT:accesspoint/ALIAS", *af.arn)
@@ -231,19 +232,24 @@ func awsClients(ctx context.Context, af awsFlags) (*mrap.Client, func([]string) 
 	if err != nil {
 		return nil, nil, aws.Config{}, err
 	}
-	alarms := func(regions []string) *health.AlarmReader {
+	alarms := func(members []string) (*health.QuorumReader, error) {
 		if *af.alarmPrefix == "" {
-			return nil
+			return nil, nil
+		}
+		env := config.New(af.lookup)
+		topo := health.Topology{Members: members, Witnesses: env.List("MRAP_WITNESSES", nil)}
+		if err := env.Err(); err != nil {
+			return nil, err
 		}
 		clients := map[string]health.AlarmsAPI{}
-		for _, r := range regions {
+		for _, r := range topo.Observers() {
 			clients[r] = cloudwatch.NewFromConfig(cfg, func(o *cloudwatch.Options) { o.Region = r })
 		}
 		reader, err := health.NewAlarmReader(clients, health.AlarmOptions{Prefix: *af.alarmPrefix})
 		if err != nil {
-			return nil
+			return nil, err
 		}
-		return reader
+		return health.NewQuorumReader(reader, topo)
 	}
 	return client, alarms, cfg, nil
 }
@@ -297,8 +303,13 @@ func awsStatus(ctx context.Context, af awsFlags, jsonOut bool, stdout io.Writer)
 		regions = append(regions, r.Region)
 	}
 	var hs map[string]routing.RegionHealth
-	if reader := alarms(regions); reader != nil {
-		hs, _ = reader.Read(ctx, regions)
+	reader, err := alarms(regions)
+	if err != nil {
+		return err
+	}
+	if reader != nil {
+		view, _ := reader.Read(ctx)
+		hs = view.Health
 	}
 	type row struct {
 		mrap.Route
