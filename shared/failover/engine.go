@@ -347,30 +347,6 @@ func (e *Engine) read(ctx context.Context) (view, error) {
 	return v, nil
 }
 
-// readCopy reads every decider's record in one copy; an absent record is no record, any
-// other failure (unreachable, corrupt) makes the copy unread.
-func (e *Engine) readCopy(ctx context.Context, s docstore.Store) ([]Record, error) {
-	var out []Record
-	for _, d := range e.opts.Deciders {
-		doc, err := s.Get(ctx, RecordKey(e.opts.Prefix, d))
-		if errors.Is(err, docstore.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		var r Record
-		if err := json.Unmarshal(doc.Body, &r); err != nil {
-			return nil, fmt.Errorf("record of %s: %w", d, err)
-		}
-		if r.Decider != d {
-			return nil, fmt.Errorf("record under %s names decider %q", d, r.Decider)
-		}
-		out = append(out, r)
-	}
-	return out, nil
-}
-
 // fresh reports whether r's heartbeat is within the lease (plus the skew allowed) of now.
 func (e *Engine) fresh(r Record, now time.Time) bool {
 	return !r.Heartbeat.IsZero() && now.Sub(r.Heartbeat) <= e.opts.LeaseTTL+e.opts.MaxSkew && r.Heartbeat.Sub(now) <= e.opts.MaxSkew
@@ -564,11 +540,13 @@ func (e *Engine) write(ctx context.Context, rec Record) (int, error) {
 func (e *Engine) readCopies(ctx context.Context) ([]Record, []string) {
 	regions := slices.Sorted(maps.Keys(e.copies))
 	recs, errs := quorum.Gather(ctx, len(regions), quorum.Majority(len(regions)), e.opts.QuorumGrace,
-		func(ctx context.Context, i int) ([]Record, error) { return e.readCopy(ctx, e.copies[regions[i]]) })
+		func(ctx context.Context, i int) ([]Record, error) {
+			return ReadRecords(ctx, e.copies[regions[i]], e.opts.Prefix, e.opts.Deciders)
+		})
 	var all []Record
 	var causes []string
 	for i, r := range regions {
-		if errs[i] != nil {
+		if errs[i] != nil { // a copy with any failure is unread
 			causes = append(causes, fmt.Sprintf("%s (%v)", r, errs[i]))
 			continue
 		}

@@ -2,10 +2,15 @@ package failover
 
 import (
 	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"time"
 
+	"github.com/mrap-engine/mrap/shared/docstore"
 	"github.com/mrap-engine/mrap/shared/replication"
 	"github.com/mrap-engine/mrap/shared/routing"
 )
@@ -13,6 +18,35 @@ import (
 // DefaultPrefix is where the decider records live in every state copy:
 // {prefix}deciders/{decider}.json.
 const DefaultPrefix = replication.StatePrefix + "failover/"
+
+// ReadRecords reads the record of every decider in one state copy. An absent record is no
+// record; a corrupt one (not JSON, or naming another decider) is left out and reported in the
+// error, and reading stops at the first failure of the store itself. The records read are
+// returned next to the error.
+func ReadRecords(ctx context.Context, s docstore.Store, prefix string, deciders []string) ([]Record, error) {
+	var out []Record
+	var bad []error
+	for _, d := range deciders {
+		doc, err := s.Get(ctx, RecordKey(prefix, d))
+		if errors.Is(err, docstore.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return out, errors.Join(append(bad, err)...)
+		}
+		var r Record
+		if err := json.Unmarshal(doc.Body, &r); err != nil {
+			bad = append(bad, fmt.Errorf("record of %s: %w", d, err))
+			continue
+		}
+		if r.Decider != d {
+			bad = append(bad, fmt.Errorf("record under %s names decider %q", d, r.Decider))
+			continue
+		}
+		out = append(out, r)
+	}
+	return out, errors.Join(bad...)
+}
 
 // RecordKey is the key of decider's record under prefix.
 func RecordKey(prefix, decider string) string { return prefix + "deciders/" + decider + ".json" }

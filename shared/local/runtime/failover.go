@@ -213,16 +213,9 @@ func (rt *Runtime) mergedState() failover.State {
 		if !rt.links.Running(r) {
 			continue
 		}
-		for _, d := range rt.opts.Deciders {
-			doc, err := rt.stateCopies[r].Get(context.Background(), failover.RecordKey(failover.DefaultPrefix, d))
-			if err != nil {
-				continue
-			}
-			var rec failover.Record
-			if json.Unmarshal(doc.Body, &rec) == nil && rec.Decider == d {
-				recs = append(recs, rec)
-			}
-		}
+		// What a copy holds is shown even when one of its records is corrupt.
+		read, _ := failover.ReadRecords(context.Background(), rt.stateCopies[r], failover.DefaultPrefix, rt.opts.Deciders)
+		recs = append(recs, read...)
 	}
 	return failover.Merge(recs)
 }
