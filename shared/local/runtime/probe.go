@@ -22,7 +22,9 @@ const CanaryPrefix = health.DefaultCanaryPrefix
 
 // AlarmName is the name of the health alarm of target as seen from observer, as on AWS
 // (docs/contracts.md): {AlarmPrefix}{target}-from-{observer}-availability.
-func AlarmName(target, observer string) string { return health.AlarmName(AlarmPrefix, target, observer) }
+func AlarmName(target, observer string) string {
+	return health.AlarmName(AlarmPrefix, target, observer)
+}
 
 // observer is the prober of one Region: it probes every other Region over the regional path
 // (through the link model) and the access point through the global endpoint, and feeds one
