@@ -1,4 +1,4 @@
-package main
+package engine
 
 import (
 	"encoding/json"
@@ -199,7 +199,7 @@ func TestLoadConfigReportsEveryProblemAtOnce(t *testing.T) {
 }
 
 func TestCdkJSONContextIsValidAndKnown(t *testing.T) {
-	raw, err := os.ReadFile("../cdk.json")
+	raw, err := os.ReadFile("../../cdk.json")
 	if err != nil {
 		t.Fatal(err)
 	}

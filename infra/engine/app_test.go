@@ -1,4 +1,4 @@
-package main
+package engine
 
 import (
 	"encoding/json"
@@ -24,7 +24,7 @@ var (
 func defaultApp(t *testing.T) *built {
 	t.Helper()
 	defaultOnce.Do(func() {
-		raw, err := os.ReadFile("../cdk.json")
+		raw, err := os.ReadFile("../../cdk.json")
 		if err != nil {
 			t.Fatal(err)
 		}
