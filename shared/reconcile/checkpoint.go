@@ -35,6 +35,9 @@ type Checkpoint struct {
 	// LastTotalKeys is the keys scanned by the previous complete pass (the ETA estimate).
 	LastTotalKeys int64 `json:"last_total_keys,omitempty"`
 	Runs          int   `json:"runs"` // invocations that worked on this pass
+	// Index is where the verified-versions index of this pass and of the last complete one
+	// stand (nil: no index; a checkpoint from before the index reads as none).
+	Index *IndexState `json:"index,omitempty"`
 }
 
 // checkpointVersion is the document version written.

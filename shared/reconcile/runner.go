@@ -13,6 +13,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/mrap-engine/mrap/shared/config"
+	"github.com/mrap-engine/mrap/shared/docstore"
 	"github.com/mrap-engine/mrap/shared/replication"
 )
 
@@ -63,6 +64,12 @@ type Options struct {
 	CompareTags bool
 	// Checkpoint keeps the progress of the pass (nil: none, every run starts over).
 	Checkpoint CheckpointStore
+	// Index keeps the verified-versions index (index.go) next to the checkpoint: a key whose
+	// listed versions are those a previous pass verified converged is not read again. It
+	// needs Checkpoint (which records the generations); nil: no index, every object is read.
+	Index docstore.Store
+	// IndexPrefix is the key prefix of the index chunks in Index (default "index/").
+	IndexPrefix string
 	// EstimatedKeys is the expected keys in the scope, for the ETA (default: the count of the
 	// previous complete pass, from the checkpoint).
 	EstimatedKeys int64
@@ -91,6 +98,7 @@ type Counts struct {
 	RepairsSkipped int64            `json:"repairs_skipped"` // the engine found nothing left to do
 	RepairsFailed  int64            `json:"repairs_failed"`
 	ByKind         map[string]int64 `json:"by_kind,omitempty"`
+	IndexStats
 }
 
 // Progress is a snapshot for progress displays.
@@ -119,6 +127,9 @@ type Summary struct {
 	Elapsed  time.Duration
 	// Failures holds up to 20 repair or read errors.
 	Failures []string
+	// IndexProblems holds up to 20 index chunks rejected or not written, and why: they cost
+	// reads, never a wrong repair, so they are not failures.
+	IndexProblems []string
 }
 
 // Runner plans and repairs one scope of the member buckets.
@@ -155,6 +166,9 @@ func New(store Store, repairer Repairer, members []config.Member, opts Options, 
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.IndexPrefix == "" {
+		opts.IndexPrefix = "index/"
+	}
 	if opts.ProgressEvery <= 0 {
 		opts.ProgressEvery = time.Second
 	}
@@ -177,10 +191,15 @@ type run struct {
 	passBase Counts
 	mu       sync.Mutex
 	failures []string
+	// indexProblems are the index chunks rejected or not written (up to 20).
+	indexProblems []string
+	ir       *indexReader // nil: no index to read
+	iw       *indexWriter // nil: no index to write
 }
 
 type counters struct {
 	keys, reads, skipped, divergent, planned, done, repSkipped, failed atomic.Int64
+	settled, chunksRead, chunksRejected, chunksWritten, writeErrors    atomic.Int64
 	mu                                                                 sync.Mutex
 	byKind                                                             map[string]int64
 }
@@ -198,7 +217,9 @@ func (c *counters) snapshot() Counts {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out := Counts{KeysScanned: c.keys.Load(), Reads: c.reads.Load(), Skipped: c.skipped.Load(), DivergentKeys: c.divergent.Load(),
-		RepairsPlanned: c.planned.Load(), RepairsDone: c.done.Load(), RepairsSkipped: c.repSkipped.Load(), RepairsFailed: c.failed.Load()}
+		RepairsPlanned: c.planned.Load(), RepairsDone: c.done.Load(), RepairsSkipped: c.repSkipped.Load(), RepairsFailed: c.failed.Load(),
+		IndexStats: IndexStats{KeysSettled: c.settled.Load(), ChunksRead: c.chunksRead.Load(), ChunksRejected: c.chunksRejected.Load(),
+			ChunksWritten: c.chunksWritten.Load(), WriteErrors: c.writeErrors.Load()}}
 	if len(c.byKind) > 0 {
 		out.ByKind = map[string]int64{}
 		for k, v := range c.byKind {
@@ -211,7 +232,9 @@ func (c *counters) snapshot() Counts {
 func addCounts(a, b Counts) Counts {
 	out := Counts{KeysScanned: a.KeysScanned + b.KeysScanned, Reads: a.Reads + b.Reads, Skipped: a.Skipped + b.Skipped,
 		DivergentKeys: a.DivergentKeys + b.DivergentKeys, RepairsPlanned: a.RepairsPlanned + b.RepairsPlanned,
-		RepairsDone: a.RepairsDone + b.RepairsDone, RepairsSkipped: a.RepairsSkipped + b.RepairsSkipped, RepairsFailed: a.RepairsFailed + b.RepairsFailed}
+		RepairsDone: a.RepairsDone + b.RepairsDone, RepairsSkipped: a.RepairsSkipped + b.RepairsSkipped, RepairsFailed: a.RepairsFailed + b.RepairsFailed,
+		IndexStats: IndexStats{KeysSettled: a.KeysSettled + b.KeysSettled, ChunksRead: a.ChunksRead + b.ChunksRead,
+			ChunksRejected: a.ChunksRejected + b.ChunksRejected, ChunksWritten: a.ChunksWritten + b.ChunksWritten, WriteErrors: a.WriteErrors + b.WriteErrors}}
 	if len(a.ByKind)+len(b.ByKind) > 0 {
 		out.ByKind = map[string]int64{}
 		for k, v := range a.ByKind {
@@ -243,49 +266,27 @@ func (rn *Runner) Run(ctx context.Context) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
-	resumed := ok && !prev.Complete && prev.Scope == rn.opts.Scope
-	switch {
-	case resumed:
-		r.cp = prev
-		r.passBase = prev.Counts
-	default:
-		r.cp = Checkpoint{Scope: rn.opts.Scope, After: rn.opts.StartAfter, Started: r.start}
-		if ok && prev.Scope == rn.opts.Scope {
-			r.cp.LastTotalKeys = prev.Counts.KeysScanned
-			if !prev.Complete {
-				r.cp.LastTotalKeys = prev.LastTotalKeys
-			}
-		}
-	}
-	r.cp.Runs++
+	resumed := r.startPass(prev, ok)
+	r.openIndex(prev, ok, resumed)
 	m := newMerger(rn.store, rn.members, rn.opts.Prefix, r.cp.After, rn.opts.End, rn.opts.PageSize)
-	batch := make([]KeyView, 0, rn.opts.PageSize)
+	batch := make([]item, 0, rn.opts.PageSize)
 	for {
 		if err := ctx.Err(); err != nil {
 			return r.summary(false, resumed), err
 		}
-		batch = batch[:0]
-		for len(batch) < rn.opts.PageSize {
-			v, ok, err := m.next(ctx)
-			if err != nil {
-				return r.summary(false, resumed), fmt.Errorf("list after %q: %w", r.cp.After, err)
-			}
-			if !ok {
-				break
-			}
-			batch = append(batch, v)
+		batch, err = r.fillBatch(ctx, m, batch[:0])
+		if err != nil {
+			return r.summary(false, resumed), err
 		}
 		if len(batch) > 0 {
 			if err := r.process(ctx, batch); err != nil {
 				return r.summary(false, resumed), err
 			}
-			r.cp.After = batch[len(batch)-1].Key
+			r.cp.After = batch[len(batch)-1].view.Key
+			r.writeIndex(ctx, batch)
 		}
 		end := len(batch) < rn.opts.PageSize
-		r.cp.Complete = end
-		r.cp.Updated = rn.opts.Now()
-		r.cp.Counts = addCounts(r.passBase, r.runC.snapshot())
-		if err := saveCheckpoint(ctx, rn.opts.Checkpoint, r.cp); err != nil {
+		if err := r.saveProgress(ctx, end); err != nil {
 			return r.summary(false, resumed), err
 		}
 		r.progress(end)
@@ -298,12 +299,68 @@ func (rn *Runner) Run(ctx context.Context) (Summary, error) {
 	}
 }
 
+// startPass sets the run's checkpoint: the previous pass's when it has the same scope and is
+// not complete (it reports true: resumed), else a new pass.
+func (r *run) startPass(prev Checkpoint, ok bool) bool {
+	if ok && !prev.Complete && prev.Scope == r.opts.Scope {
+		r.cp = prev
+		r.passBase = prev.Counts
+		r.cp.Runs++
+		return true
+	}
+	r.cp = Checkpoint{Scope: r.opts.Scope, After: r.opts.StartAfter, Started: r.start}
+	if ok && prev.Scope == r.opts.Scope {
+		r.cp.LastTotalKeys = prev.Counts.KeysScanned
+		if !prev.Complete {
+			r.cp.LastTotalKeys = prev.LastTotalKeys
+		}
+	}
+	r.cp.Runs++
+	return false
+}
+
+// item is one key of a batch: its view, the index entry of the previous pass for it (nil:
+// none) and, once processed, the entry this pass verified (nil: not converged, not read).
+type item struct {
+	view     KeyView
+	hint     *IndexEntry
+	verified *IndexEntry
+}
+
+// fillBatch appends up to PageSize keys from the merged listings to batch, each with its
+// index entry.
+func (r *run) fillBatch(ctx context.Context, m *merger, batch []item) ([]item, error) {
+	for len(batch) < r.opts.PageSize {
+		v, ok, err := m.next(ctx)
+		if err != nil {
+			return batch, fmt.Errorf("list after %q: %w", r.cp.After, err)
+		}
+		if !ok {
+			break
+		}
+		batch = append(batch, item{view: v, hint: r.ir.lookup(ctx, v.Key)})
+	}
+	return batch, nil
+}
+
+// saveProgress records the batch just done in the checkpoint (complete at the end of the
+// scope) with the counts and the index positions.
+func (r *run) saveProgress(ctx context.Context, end bool) error {
+	r.cp.Complete = end
+	r.cp.Updated = r.opts.Now()
+	r.cp.Counts = addCounts(r.passBase, r.runC.snapshot())
+	if r.cp.Index != nil && r.ir != nil {
+		r.cp.Index.ReadAt = r.ir.resumeAt()
+	}
+	return saveCheckpoint(ctx, r.opts.Checkpoint, r.cp)
+}
+
 func (r *run) summary(complete, resumed bool) Summary {
 	run := r.runC.snapshot()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return Summary{Run: run, Pass: addCounts(r.passBase, run), Complete: complete, Resumed: resumed, After: r.cp.After,
-		Elapsed: r.opts.Now().Sub(r.start), Failures: append([]string(nil), r.failures...)}
+		Elapsed: r.opts.Now().Sub(r.start), Failures: append([]string(nil), r.failures...), IndexProblems: append([]string(nil), r.indexProblems...)}
 }
 
 func (r *run) progress(done bool) {
@@ -331,7 +388,7 @@ func (r *run) progress(done bool) {
 }
 
 // process resolves, plans and repairs one batch of keys with the worker pool.
-func (r *run) process(ctx context.Context, batch []KeyView) error {
+func (r *run) process(ctx context.Context, batch []item) error {
 	jobs := make(chan int)
 	var wg sync.WaitGroup
 	for range min(r.opts.Workers, len(batch)) {
@@ -339,7 +396,7 @@ func (r *run) process(ctx context.Context, batch []KeyView) error {
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				r.key(ctx, batch[i])
+				batch[i].verified = r.key(ctx, batch[i].view, batch[i].hint)
 			}
 		}()
 	}
@@ -371,50 +428,75 @@ func (r *run) process(ctx context.Context, batch []KeyView) error {
 	return ctx.Err()
 }
 
-// key handles one key of a scan.
-func (r *run) key(ctx context.Context, v KeyView) {
+// key handles one key of a scan: the index entry hint settles it when every member still
+// lists the versions it recorded; else its origins are read as needed and it is planned and
+// repaired. It returns the entry to record when the key is verified converged (nil: not).
+func (r *run) key(ctx context.Context, v KeyView, hint *IndexEntry) *IndexEntry {
 	if r.excluded(v.Key) {
-		return
+		return nil
 	}
 	r.runC.keys.Add(1)
-	if r.opts.MinAge > 0 {
-		now := r.opts.Now()
-		for _, s := range v.States {
-			if s.Exists && now.Sub(s.LastModified) < r.opts.MinAge {
-				r.runC.skipped.Add(1)
-				return
-			}
-		}
+	if r.tooRecent(v) {
+		r.runC.skipped.Add(1)
+		return nil
 	}
 	if r.opts.TrustMatchingETags && matchingObjects(v) {
-		return
+		return nil // not verified: never recorded in the index
 	}
-	if !r.resolveMarkers(ctx, v) {
-		return
+	if hint.matches(v) {
+		r.runC.settled.Add(1)
+		hint.settle(v)
+		if r.opts.CompareTags {
+			r.compareTags(ctx, v) // a tag change makes no new version: the index cannot see it
+		}
+		return hint
 	}
+	if !r.resolveMarkers(ctx, v) || !r.readOrigins(ctx, v) {
+		return nil
+	}
+	v = Resolve(v)
+	if plan := r.repairKey(ctx, v); len(plan) == 0 && r.opts.CompareTags {
+		r.compareTags(ctx, v)
+	}
+	if e, ok := entryOf(v); ok {
+		return &e
+	}
+	return nil
+}
+
+// tooRecent reports that a member's current version of v is younger than MinAge.
+func (r *run) tooRecent(v KeyView) bool {
+	if r.opts.MinAge <= 0 {
+		return false
+	}
+	now := r.opts.Now()
+	return slices.ContainsFunc(v.States, func(s State) bool { return s.Exists && now.Sub(s.LastModified) < r.opts.MinAge })
+}
+
+// readOrigins reads (HEAD of the listed version) the origin of every object version of v the
+// plan needs (Unresolved). It reports false when the key must be skipped.
+func (r *run) readOrigins(ctx context.Context, v KeyView) bool {
 	v = Resolve(v)
 	for _, i := range Unresolved(v) {
 		s := &v.States[i]
 		m := r.members[i]
 		if err := wait(ctx, r.readRL); err != nil {
-			return
+			return false
 		}
 		r.runC.reads.Add(1)
 		got, err := r.store.HeadVersion(ctx, m.Region, m.Bucket, v.Key, s.VersionID)
 		if errors.Is(err, replication.ErrNotFound) {
 			r.runC.skipped.Add(1) // changed since the listing: the next pass sees it
-			return
+			return false
 		}
 		if err != nil {
 			r.runC.skipped.Add(1)
 			r.fail("read %s %q version %s: %v", m.Region, v.Key, s.VersionID, err)
-			return
+			return false
 		}
 		resolveFromVersion(s, got)
 	}
-	if plan := r.repairKey(ctx, v); len(plan) == 0 && r.opts.CompareTags {
-		r.compareTags(ctx, v)
-	}
+	return true
 }
 
 // markerReader is a store that tells the origin of the delete markers the engine wrote
