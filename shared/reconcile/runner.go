@@ -193,8 +193,8 @@ type run struct {
 	failures []string
 	// indexProblems are the index chunks rejected or not written (up to 20).
 	indexProblems []string
-	ir       *indexReader // nil: no index to read
-	iw       *indexWriter // nil: no index to write
+	ir            *indexReader // nil: no index to read
+	iw            *indexWriter // nil: no index to write
 }
 
 type counters struct {
