@@ -72,6 +72,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	cmd, rest := args[0], args[1:]
+	if c, r, ok := hoist(args); ok {
+		cmd, rest = c, r
+	}
 	switch cmd {
 	case "up":
 		return cmdUp(ctx, rest, stdout, stderr)

@@ -38,6 +38,7 @@ func cmdReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 
 // reconcileFlags is what the command line asks for.
 type reconcileFlags struct {
+	target                   targetFlags
 	data, checkpoint, report string
 	onAWS, fresh, quiet      bool
 	opts                     reconcile.Options
@@ -50,6 +51,7 @@ func parseReconcileFlags(args []string, stderr io.Writer) (*reconcileFlags, erro
 	fs := newFlags("reconcile", "reconcile [flags]", stderr)
 	fs.StringVar(&f.data, "data", ".local", "data folder of the local runtime")
 	fs.BoolVar(&f.onAWS, "aws", false, "reconcile the member buckets of MRAP_MEMBERS on AWS (credentials from AWS_PROFILE or the usual variables)")
+	f.target = addTargetFlags(fs)
 	fs.StringVar(&o.Prefix, "prefix", "", "only keys with this prefix")
 	fs.StringVar(&o.StartAfter, "start-after", "", "only keys after this one")
 	fs.StringVar(&o.End, "end", "", "only keys before this one")
@@ -106,17 +108,8 @@ type reconcileTarget struct {
 // the same loader and constructor as the reconciler function (s3store.LoadConfig, Open);
 // else the local runtime's Regions from its endpoints file.
 func openReconcileTarget(ctx context.Context, f *reconcileFlags) (*reconcileTarget, error) {
-	if f.onAWS {
-		env := config.New(os.LookupEnv)
-		c := s3store.LoadConfig(env)
-		if err := env.Err(); err != nil {
-			return nil, fmt.Errorf("--aws: %w", err)
-		}
-		clients, store, err := s3store.Open(ctx, c)
-		if err != nil {
-			return nil, err
-		}
-		return &reconcileTarget{name: "AWS", members: c.Members, clients: clients, store: store}, nil
+	if f.onAWS || f.target.discovers() {
+		return openAWSReconcileTarget(ctx, f)
 	}
 	ep, err := runtime.ReadEndpoints(f.data)
 	if err != nil {
@@ -135,6 +128,32 @@ func openReconcileTarget(ctx context.Context, f *reconcileFlags) (*reconcileTarg
 		f.checkpoint = filepath.Join(f.data, "reconcile-checkpoint.json")
 	}
 	return &reconcileTarget{name: "local runtime in " + f.data, members: c.Members, clients: clients, store: store}, nil
+}
+
+// openAWSReconcileTarget opens the member buckets of the deployment found with --name or
+// --outputs, or with --aws those of MRAP_MEMBERS in the environment.
+func openAWSReconcileTarget(ctx context.Context, f *reconcileFlags) (*reconcileTarget, error) {
+	awsCfg, err := f.target.loadAWS(ctx)
+	if err != nil {
+		return nil, err
+	}
+	env, name := config.New(os.LookupEnv), "AWS"
+	if f.target.discovers() {
+		dep, err := f.target.discover(ctx, awsCfg)
+		if err != nil {
+			return nil, err
+		}
+		env, name = config.New(mapLookup(dep.Settings.Env)), "AWS deployment "+dep.Settings.Name
+	}
+	c := s3store.LoadConfig(env)
+	if err := env.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	clients, store, err := s3store.OpenFromConfig(awsCfg, c)
+	if err != nil {
+		return nil, err
+	}
+	return &reconcileTarget{name: name, members: c.Members, clients: clients, store: store}, nil
 }
 
 // attachCheckpoint sets the pass's checkpoint from --checkpoint (an S3 object read with the

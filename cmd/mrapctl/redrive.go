@@ -12,9 +12,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/mrap-engine/mrap/shared/deployment"
 	"github.com/mrap-engine/mrap/shared/local/runtime"
 )
 
@@ -33,6 +33,7 @@ func cmdRedrive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	dests := fs.String("queue-arn", os.Getenv("MRAP_REPLICATOR_QUEUE_ARNS"), "AWS: replication queue ARNs, comma-separated; each DLQ is moved to the queue of its Region (needed for messages EventBridge dead-lettered, which have no source queue; default: each message's source queue)")
 	rate := fs.Int("rate", 0, "AWS: most messages moved per second per queue (0: SQS decides, at most 500)")
 	wait := fs.Duration("wait", 0, "AWS: wait up to this long for the moves to finish, printing progress")
+	tf := addTargetFlags(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -43,6 +44,17 @@ func cmdRedrive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	if *rate < 0 || *rate > 500 {
 		return fmt.Errorf("--rate %d: want 0 to 500 messages per second", *rate)
+	}
+	var awsCfg aws.Config
+	if tf.discovers() {
+		if awsCfg, err = tf.loadAWS(ctx); err != nil {
+			return err
+		}
+		dep, err := tf.discover(ctx, awsCfg)
+		if err != nil {
+			return err
+		}
+		*dlqs, *dests = queueLists(dep.Queues())
 	}
 	if *dlqs == "" {
 		l, err := openLocal(*data)
@@ -77,17 +89,28 @@ func cmdRedrive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			}
 		}
 	}
-	cfg, err := awsconfig.LoadDefaultConfig(ctx)
-	if err != nil {
-		return fmt.Errorf("load AWS configuration (profile, credentials): %w", err)
+	if !tf.discovers() {
+		if awsCfg, err = tf.loadAWS(ctx); err != nil {
+			return err
+		}
 	}
 	clients := map[string]MoveTaskAPI{}
 	for _, q := range queues {
 		if _, ok := clients[q.Region]; !ok {
-			clients[q.Region] = sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.Region = q.Region })
+			clients[q.Region] = sqs.NewFromConfig(awsCfg, func(o *sqs.Options) { o.Region = q.Region })
 		}
 	}
 	return redriveAWS(ctx, clients, queues, to, int32(*rate), *wait, 5*time.Second, stdout)
+}
+
+// queueLists renders the deployment's dead-letter queues and the queue of each one's Region
+// as --dlq-arn and --queue-arn would give them.
+func queueLists(qs []deployment.Queue) (dlqs, dests string) {
+	var d, q []string
+	for _, x := range qs {
+		d, q = append(d, x.DeadLetter), append(q, x.QueueARN)
+	}
+	return strings.Join(d, ","), strings.Join(q, ",")
 }
 
 // parseQueueARNs parses comma-separated SQS queue ARNs.

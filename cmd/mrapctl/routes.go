@@ -13,42 +13,34 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
-	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
-	"github.com/aws/aws-sdk-go-v2/service/s3control"
 
-	"github.com/mrap-engine/mrap/shared/config"
 	"github.com/mrap-engine/mrap/shared/failover"
-	"github.com/mrap-engine/mrap/shared/health"
 	"github.com/mrap-engine/mrap/shared/local/runtime"
-	"github.com/mrap-engine/mrap/shared/mrap"
 	"github.com/mrap-engine/mrap/shared/routing"
-	"github.com/mrap-engine/mrap/shared/telemetry"
 )
 
-// awsFlags are the flags that switch a command to AWS. Everything else comes from the same
-// MRAP_* environment as the failover function (docs/contracts.md).
+// awsFlags are the flags that switch a command to AWS: --name or --outputs find the
+// deployment (targetFlags); --mrap-arn takes the same MRAP_* environment as the failover
+// function (docs/contracts.md).
 type awsFlags struct {
+	targetFlags
 	arn         *string
 	alarmPrefix *string
+	decider     *string
 	dryRun      *bool
 }
 
 // addAWSFlags adds the AWS flags; --dry-run only to a command that changes something.
-func addAWSFlags(fs interface {
-	String(string, string, string) *string
-	Bool(string, bool, string) *bool
-}, changes bool) awsFlags {
+func addAWSFlags(fs flagAdder, changes bool) awsFlags {
 	af := awsFlags{
-		arn:         fs.String("mrap-arn", "", "act on AWS: the access point ARN arn:aws:s3::ACCOUNT:accesspoint/ALIAS; without it, the local runtime in --data"),
-		alarmPrefix: fs.String("alarm-prefix", os.Getenv("MRAP_ALARM_PREFIX"), "AWS: health alarms are named PREFIX+TARGET-from-OBSERVER-availability in the observer's Region (env MRAP_ALARM_PREFIX; witness Regions from MRAP_WITNESSES)"),
+		targetFlags: addTargetFlags(fs),
+		arn:         fs.String("mrap-arn", "", "AWS, settings from the environment: the access point ARN arn:aws:s3::ACCOUNT:accesspoint/ALIAS and the failover function's MRAP_* variables"),
+		alarmPrefix: fs.String("alarm-prefix", os.Getenv("MRAP_ALARM_PREFIX"), "AWS with --mrap-arn: health alarms are named PREFIX+TARGET-from-OBSERVER-availability in the observer's Region (env MRAP_ALARM_PREFIX)"),
+		decider:     fs.String("decider", "", "AWS: the decider Region this run acts as and records as (default: --region when it is a decider, else the first; with --mrap-arn MRAP_DECIDER or AWS_REGION)"),
 		dryRun:      new(bool),
 	}
 	if changes {
@@ -56,6 +48,9 @@ func addAWSFlags(fs interface {
 	}
 	return af
 }
+
+// onAWS reports whether the command acts on AWS rather than the local runtime.
+func (af awsFlags) onAWS() bool { return *af.arn != "" || af.discovers() }
 
 // lookup is the environment with the flags laid over it, for the engine's config loader.
 func (af awsFlags) lookup(k string) (string, bool) {
@@ -75,6 +70,10 @@ func (af awsFlags) lookup(k string) (string, bool) {
 		if *af.dryRun {
 			return "true", true
 		}
+	case "MRAP_DECIDER":
+		if *af.decider != "" {
+			return *af.decider, true
+		}
 	}
 	return os.LookupEnv(k)
 }
@@ -88,7 +87,7 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	if *af.arn != "" {
+	if af.onAWS() {
 		return awsStatus(ctx, af, *jsonOut, stdout)
 	}
 	l, err := openLocal(*data)
@@ -172,7 +171,7 @@ func cmdRouting(ctx context.Context, action string, args []string, stdout, stder
 			return fmt.Errorf("failback takes no Region, got %q", strings.Join(pos, " "))
 		}
 	}
-	if *af.arn != "" {
+	if af.onAWS() {
 		return awsCommand(ctx, af, c, stdout)
 	}
 	l, err := openLocal(*data)
@@ -216,171 +215,23 @@ func requester() string {
 	return "mrapctl"
 }
 
-// awsClients builds the routes adapter and, with an alarm prefix, the quorum health reader
-// of the members given, observed as the deciders observe them (every member and witness).
-func awsClients(ctx context.Context, af awsFlags) (*mrap.Client, func([]string) (*health.QuorumReader, error), aws.Config, error) {
-	a, err := arn.Parse(*af.arn)
-	if err != nil || !strings.HasPrefix(a.Resource, "accesspoint/") {
-		return nil, nil, aws.Config{}, fmt.Errorf("--mrap-arn %q is not arn:aws:s3::ACCOUNT:accesspoint/ALIAS", *af.arn)
-	}
-	cfg, err := awsconfig.LoadDefaultConfig(ctx)
-	if err != nil {
-		return nil, nil, aws.Config{}, fmt.Errorf("load AWS configuration (profile, credentials): %w", err)
-	}
-	client, err := mrap.New(s3control.NewFromConfig(cfg), mrap.Options{AccountID: a.AccountID, ARN: *af.arn,
-		Endpoint: os.Getenv("MRAP_CONTROL_ENDPOINT")})
-	if err != nil {
-		return nil, nil, aws.Config{}, err
-	}
-	alarms := func(members []string) (*health.QuorumReader, error) {
-		if *af.alarmPrefix == "" {
-			return nil, nil
-		}
-		env := config.New(af.lookup)
-		topo := health.Topology{Members: members, Witnesses: env.List("MRAP_WITNESSES", nil)}
-		if err := env.Err(); err != nil {
-			return nil, err
-		}
-		clients := map[string]health.AlarmsAPI{}
-		for _, r := range topo.Observers() {
-			clients[r] = cloudwatch.NewFromConfig(cfg, func(o *cloudwatch.Options) { o.Region = r })
-		}
-		reader, err := health.NewAlarmReader(clients, health.AlarmOptions{Prefix: *af.alarmPrefix})
-		if err != nil {
-			return nil, err
-		}
-		return health.NewQuorumReader(reader, topo)
-	}
-	return client, alarms, cfg, nil
-}
-
-// replicationStats reads the replicator's ReplicationLatency (average and maximum) and
-// Replicated (sum) of the last 15 minutes in region; ok is false when there are none.
-func replicationStats(ctx context.Context, cfg aws.Config, region string) (avg, maxLat, replicated float64, ok bool) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	cw := cloudwatch.NewFromConfig(cfg, func(o *cloudwatch.Options) { o.Region = region })
-	ns := os.Getenv("MRAP_METRIC_NAMESPACE")
-	if ns == "" {
-		ns = telemetry.DefaultNamespace
-	}
-	end := time.Now()
-	get := func(metric string, stats ...cwtypes.Statistic) *cwtypes.Datapoint {
-		out, err := cw.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{
-			Namespace: aws.String(ns), MetricName: aws.String(metric), StartTime: aws.Time(end.Add(-15 * time.Minute)), EndTime: aws.Time(end),
-			Period: aws.Int32(900), Statistics: stats, Dimensions: []cwtypes.Dimension{{Name: aws.String("Region"), Value: aws.String(region)}},
-		})
-		if err != nil || len(out.Datapoints) == 0 {
-			return nil
-		}
-		return &out.Datapoints[0]
-	}
-	lat := get("ReplicationLatency", cwtypes.StatisticAverage, cwtypes.StatisticMaximum)
-	n := get("Replicated", cwtypes.StatisticSum)
-	if lat == nil && n == nil {
-		return 0, 0, 0, false
-	}
-	if lat != nil {
-		avg, maxLat = aws.ToFloat64(lat.Average), aws.ToFloat64(lat.Maximum)
-	}
-	if n != nil {
-		replicated = aws.ToFloat64(n.Sum)
-	}
-	return avg, maxLat, replicated, true
-}
-
-func awsStatus(ctx context.Context, af awsFlags, jsonOut bool, stdout io.Writer) error {
-	client, alarms, cfg, err := awsClients(ctx, af)
-	if err != nil {
-		return err
-	}
-	routes, err := client.GetRoutes(ctx)
-	if err != nil {
-		return err
-	}
-	var regions []string
-	for _, r := range routes {
-		regions = append(regions, r.Region)
-	}
-	var hs map[string]routing.RegionHealth
-	reader, err := alarms(regions)
-	if err != nil {
-		return err
-	}
-	if reader != nil {
-		view, _ := reader.Read(ctx)
-		hs = view.Health
-	}
-	type row struct {
-		mrap.Route
-		Health *routing.RegionHealth `json:"health,omitempty"`
-		// Replication of writes from this Region over the last 15 minutes (CloudWatch).
-		LatencyAvgMs float64 `json:"replication_latency_avg_ms,omitempty"`
-		LatencyMaxMs float64 `json:"replication_latency_max_ms,omitempty"`
-		Replicated   float64 `json:"replicated_15m,omitempty"`
-	}
-	rows := make([]row, len(routes))
-	var wg sync.WaitGroup
-	for i, r := range routes {
-		rows[i].Route = r
-		if h, ok := hs[r.Region]; ok {
-			rows[i].Health = &h
-		}
-		wg.Go(func() {
-			rows[i].LatencyAvgMs, rows[i].LatencyMaxMs, rows[i].Replicated, _ = replicationStats(ctx, cfg, r.Region)
-		})
-	}
-	wg.Wait()
-	if jsonOut {
-		return writeJSON(stdout, rows)
-	}
-	fmt.Fprintf(stdout, "access point %s (AWS)\n\n", *af.arn)
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "REGION\tDIAL\tALARM\tSINCE\tREPLICATED 15m\tREPL. LATENCY avg/max\tBUCKET")
-	for _, r := range rows {
-		h, since, lat := "-", "-", "-"
-		if r.Health != nil {
-			h = string(r.Health.State)
-			if !r.Health.Since.IsZero() {
-				since = r.Health.Since.Format(time.RFC3339)
-			}
-		}
-		if r.LatencyMaxMs > 0 {
-			lat = fmt.Sprintf("%.0fms/%.0fms", r.LatencyAvgMs, r.LatencyMaxMs)
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%.0f\t%s\t%s\n", r.Region, r.Dial, h, since, r.Replicated, lat, r.Bucket)
-	}
-	tw.Flush()
-	if *af.alarmPrefix == "" {
-		fmt.Fprintln(stdout, "\n(health not shown: pass --alarm-prefix or set MRAP_ALARM_PREFIX)")
-	}
-	fmt.Fprintln(stdout, "replication backlog on AWS: the replicator queues' depth on the dashboard; dead letters: mrapctl redrive --dlq-arn")
-	return nil
-}
-
 // awsCommand runs the command through the failover engine exactly as the failover function
 // does (same policy from MRAP_*, same alarms, same state object, same audit), from here.
 func awsCommand(ctx context.Context, af awsFlags, c routing.Command, stdout io.Writer) error {
-	env := config.New(af.lookup)
-	home := env.String("AWS_REGION", env.String("AWS_DEFAULT_REGION", ""))
-	if home == "" {
-		env.Fail("AWS_REGION", "is required: the home Region of the control stack")
-	}
-	cfg := failover.LoadConfig(env, home)
-	if err := env.Err(); err != nil {
-		return fmt.Errorf("AWS mode reads the failover function's settings from the environment (docs/contracts.md):\n%w", err)
-	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(home))
-	if err != nil {
-		return fmt.Errorf("load AWS configuration (profile, credentials): %w", err)
-	}
-	// The same constructor as the failover function: this run acts as decider MRAP_DECIDER
-	// (default AWS_REGION).
-	engine, err := failover.NewAWS(cfg, awsCfg, io.Discard, nil)
+	t, err := openAWS(ctx, af)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, "reading routes, alarms and the failover state ...")
+	cfg, err := t.failoverConfig()
+	if err != nil {
+		return err
+	}
+	// The same constructor as the failover function: this run acts as decider t.decider.
+	engine, err := failover.NewAWS(cfg, t.cfg, io.Discard, nil)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "reading routes, alarms and the failover state (as decider %s) ...\n", cfg.Decider)
 	id := make([]byte, 8)
 	_, _ = rand.Read(id)
 	out, err := engine.Evaluate(ctx, failover.CommandTrigger(c, "mrapctl-"+hex.EncodeToString(id), time.Now()))

@@ -21,11 +21,17 @@ import (
 	"github.com/mrap-engine/mrap/shared/telemetry"
 )
 
-// NewAWS builds the engine of one decider on AWS from its configuration: the routes API
-// adapter (own Region first), a CloudWatch client per observer Region behind the quorum
-// reader, an S3 state store per state copy, the audit topic of the decider's Region. The
-// failover function and `mrapctl` (against AWS) both build their engine here.
-func NewAWS(cfg Config, awsCfg aws.Config, stdout io.Writer, log *slog.Logger, optFns ...func(*Options)) (*Engine, error) {
+// AWSReaders are a decider's adapters on AWS: the routes API (own Region first), the quorum
+// health over one CloudWatch client per observer Region, one S3 state store per state copy.
+type AWSReaders struct {
+	Routes *mrap.Client
+	Health *health.QuorumReader
+	Copies StateCopies
+}
+
+// NewAWSReaders builds the adapters of cfg from awsCfg: the failover function's engine and
+// mrapctl's status read through the same ones.
+func NewAWSReaders(cfg Config, awsCfg aws.Config, log *slog.Logger) (AWSReaders, error) {
 	// The adapter falls back across control Regions; keep the SDK's own retries short.
 	control := s3control.NewFromConfig(awsCfg, func(o *s3control.Options) { o.RetryMaxAttempts = 2 })
 	routes, err := mrap.New(control, mrap.Options{
@@ -33,7 +39,7 @@ func NewAWS(cfg Config, awsCfg aws.Config, stdout io.Writer, log *slog.Logger, o
 		Endpoint: cfg.ControlEndpoint, Logger: log,
 	})
 	if err != nil {
-		return nil, err
+		return AWSReaders{}, err
 	}
 	topo := cfg.Topology()
 	alarms := map[string]health.AlarmsAPI{}
@@ -42,11 +48,11 @@ func NewAWS(cfg Config, awsCfg aws.Config, stdout io.Writer, log *slog.Logger, o
 	}
 	reader, err := health.NewAlarmReader(alarms, health.AlarmOptions{Prefix: cfg.AlarmPrefix})
 	if err != nil {
-		return nil, err
+		return AWSReaders{}, err
 	}
 	quorum, err := health.NewQuorumReader(reader, topo)
 	if err != nil {
-		return nil, err
+		return AWSReaders{}, err
 	}
 	copies := StateCopies{}
 	for r, bucket := range cfg.StateCopies {
@@ -58,14 +64,25 @@ func NewAWS(cfg Config, awsCfg aws.Config, stdout io.Writer, log *slog.Logger, o
 			}
 		})
 		if copies[r], err = docstore.NewS3(client, bucket); err != nil {
-			return nil, fmt.Errorf("state copy %s: %w", r, err)
+			return AWSReaders{}, fmt.Errorf("state copy %s: %w", r, err)
 		}
+	}
+	return AWSReaders{Routes: routes, Health: quorum, Copies: copies}, nil
+}
+
+// NewAWS builds the engine of one decider on AWS from its configuration: NewAWSReaders and
+// the audit topic of the decider's Region. The failover function and `mrapctl` (against AWS)
+// both build their engine here.
+func NewAWS(cfg Config, awsCfg aws.Config, stdout io.Writer, log *slog.Logger, optFns ...func(*Options)) (*Engine, error) {
+	r, err := NewAWSReaders(cfg, awsCfg, log)
+	if err != nil {
+		return nil, err
 	}
 	var notifier Notifier
 	if cfg.AuditTopicARN != "" {
 		notifier = NewSNSNotifier(sns.NewFromConfig(awsCfg, func(o *sns.Options) { o.Region = cfg.Decider }), cfg.AuditTopicARN)
 	}
-	return New(routes, quorum, copies, Options{
+	return New(r.Routes, r.Health, r.Copies, Options{
 		Regions:   cfg.Regions(),
 		Policy:    cfg.Policy,
 		Decider:   cfg.Decider,
