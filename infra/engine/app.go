@@ -117,5 +117,8 @@ func NewEngine(scope constructs.Construct, cfg Config, code Code) (*Engine, erro
 			e.Relays[r] = NewRelayStack(scope, "Relay-"+r, cfg, r)
 		}
 	}
+	if err := addSettingsOutput(e, cfg); err != nil {
+		return nil, err
+	}
 	return e, nil
 }

@@ -101,21 +101,30 @@ func NewFailover(scope constructs.Construct, id string, p FailoverProps) *Failov
 	return &Failover{Construct: c, Function: fn, Rules: []awsevents.Rule{alarms, health, commands, reevaluate}, Errors: errs}
 }
 
-// failoverEnv is the environment of decider's failover function (docs/contracts.md).
+// failoverEnv is the environment of decider's failover function (docs/contracts.md): the
+// settings every decider shares and its own.
 func failoverEnv(cfg Config, decider, mrapArn, topicArn string) map[string]string {
+	env := sharedFailoverEnv(cfg)
+	env["MRAP_DECIDER"] = decider
+	env["MRAP_ARN"] = mrapArn
+	env["MRAP_CONTROL_REGIONS"] = strings.Join(RoutesAPIOrder(decider), ",")
+	env["MRAP_AUDIT_TOPIC_ARN"] = topicArn
+	return env
+}
+
+// sharedFailoverEnv is the part of the failover function's environment every decider shares;
+// the control stack publishes it in its settings output for mrapctl.
+func sharedFailoverEnv(cfg Config) map[string]string {
 	n := cfg.Names()
 	env := map[string]string{
 		"MRAP_MEMBERS":           membersEnv(cfg),
 		"MRAP_DECIDERS":          strings.Join(cfg.Deciders, ","),
-		"MRAP_DECIDER":           decider,
 		"MRAP_STATE_COPIES":      stateCopiesEnv(cfg),
 		"MRAP_STATE_PREFIX":      FailoverStatePrefix,
 		"MRAP_LEASE_TTL":         cfg.LeaseTTL.String(),
 		"MRAP_VIEW_BOUND":        cfg.ViewBound.String(),
 		"MRAP_MAX_SKEW":          cfg.MaxSkew.String(),
 		"MRAP_ACCOUNT_ID":        cfg.Account,
-		"MRAP_ARN":               mrapArn,
-		"MRAP_CONTROL_REGIONS":   strings.Join(RoutesAPIOrder(decider), ","),
 		"MRAP_ROUTING_MODE":      cfg.Mode,
 		"MRAP_PRIORITY":          strings.Join(cfg.Priority, ","),
 		"MRAP_MIN_ACTIVE":        strconv.Itoa(cfg.MinActive),
@@ -125,7 +134,6 @@ func failoverEnv(cfg Config, decider, mrapArn, topicArn string) map[string]strin
 		"MRAP_INSUFFICIENT_DATA": cfg.InsufficientData,
 		"MRAP_ALARM_PREFIX":      n.AlarmPrefix(),
 		"MRAP_DRY_RUN":           strconv.FormatBool(cfg.DryRun),
-		"MRAP_AUDIT_TOPIC_ARN":   topicArn,
 		"MRAP_METRIC_NAMESPACE":  MetricNamespace,
 	}
 	if len(cfg.Witnesses) > 0 {

@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/mrap-engine/mrap/shared/deployment"
 )
 
 // RegionalStackProps configure the stack of one member Region.
@@ -69,8 +71,8 @@ func NewRegionalStack(scope constructs.Construct, id string, p RegionalStackProp
 		awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{Value: jsii.String(value), Description: jsii.String(description)})
 	}
 	out("Bucket", n.Bucket(p.Region), "Member bucket")
-	out("ReplicationQueueArn", *s.Replication.Queue.QueueArn(), "Replication queue (redrive destination)")
-	out("DeadLetterQueueArn", *s.Replication.DeadLetterQueue.QueueArn(), "Replication dead-letter queue (mrapctl redrive --dlq-arn)")
+	out(deployment.OutputQueueArn, *s.Replication.Queue.QueueArn(), "Replication queue (redrive destination)")
+	out(deployment.OutputDeadLetterQueueArn, *s.Replication.DeadLetterQueue.QueueArn(), "Replication dead-letter queue (mrapctl redrive --dlq-arn)")
 	if cfg.BatchRepair {
 		s.Batch = NewBatchRepair(stack, "BatchRepair", BatchRepairProps{Config: cfg, Region: p.Region, Code: batch})
 		out("BatchHandlerArn", *s.Batch.Function.Function.FunctionArn(), "Function of S3 Batch Operations repair jobs (LambdaInvoke)")
@@ -149,7 +151,7 @@ func NewControlStack(scope constructs.Construct, id string, p ControlStackProps)
 	out := func(id, value, description string) {
 		awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{Value: jsii.String(value), Description: jsii.String(description)})
 	}
-	out("AccessPointArn", s.AccessPoint.Arn, "Multi-Region Access Point ARN (use it as the bucket name with SDKs)")
+	out(deployment.OutputAccessPointArn, s.AccessPoint.Arn, "Multi-Region Access Point ARN (use it as the bucket name with SDKs)")
 	out("AccessPointAlias", s.AccessPoint.Alias, "Multi-Region Access Point alias")
 	out("GlobalEndpoint", s.AccessPoint.Alias+".accesspoint.s3-global.amazonaws.com", "Global endpoint host name (SigV4A)")
 	out("DashboardName", n.Name, "CloudWatch dashboard")
@@ -259,7 +261,7 @@ func NewDeciderStack(scope constructs.Construct, id string, p DeciderStackProps)
 	out := func(id, value, description string) {
 		awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{Value: jsii.String(value), Description: jsii.String(description)})
 	}
-	out("AuditTopicArn", *s.Audit.Topic.TopicArn(), "SNS topic of "+p.Region+"'s routing decisions and of every engine alarm")
+	out(deployment.OutputAuditTopicArn, *s.Audit.Topic.TopicArn(), "SNS topic of "+p.Region+"'s routing decisions and of every engine alarm")
 	out("FailoverFunction", n.Function("failover", p.Region), "Failover function of decider "+p.Region)
 	return s, nil
 }
