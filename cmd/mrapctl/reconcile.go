@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -38,10 +39,10 @@ func cmdReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 
 // reconcileFlags is what the command line asks for.
 type reconcileFlags struct {
-	target                   targetFlags
-	data, checkpoint, report string
-	onAWS, fresh, quiet      bool
-	opts                     reconcile.Options
+	target                          targetFlags
+	data, checkpoint, report, index string
+	onAWS, fresh, quiet             bool
+	opts                            reconcile.Options
 }
 
 // parseReconcileFlags reads the command line.
@@ -67,6 +68,7 @@ func parseReconcileFlags(args []string, stderr io.Writer) (*reconcileFlags, erro
 	fs.BoolVar(&o.CompareTags, "tags", false, "also compare the tag sets of keys whose Regions hold the same version (one GetObjectTagging per Region per key) and write the origin copy's set where they differ")
 	fs.StringVar(&f.checkpoint, "checkpoint", "", "checkpoint file or s3://bucket/key (default: DATA/reconcile-checkpoint.json locally, none on AWS)")
 	fs.BoolVar(&f.fresh, "restart", false, "ignore the checkpoint and start a new pass")
+	fs.StringVar(&f.index, "index", "", "verified-versions index: a folder, s3://bucket/prefix/, or off (default: next to the checkpoint; keys a previous pass verified and whose versions have not changed are not read)")
 	fs.StringVar(&f.report, "report", "", "write every planned repair and its outcome to this file (JSON lines)")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress bar")
 	if pos, err := parse(fs, args); err != nil {
@@ -180,11 +182,57 @@ func (f *reconcileFlags) attachCheckpoint(ctx context.Context, t *reconcileTarge
 		}
 		f.opts.Checkpoint = doc
 	}
+	if err := f.attachIndex(t); err != nil {
+		return err
+	}
 	if f.fresh && f.opts.Checkpoint != nil {
 		if err := f.opts.Checkpoint.Save(ctx, nil); err != nil {
 			return fmt.Errorf("reset checkpoint: %w", err)
 		}
 	}
+	return nil
+}
+
+// attachIndex sets the verified-versions index from --index: off, a folder, s3://bucket/prefix/
+// (through the first member's client), or by default next to the checkpoint (index/ beside
+// an S3 checkpoint object, reconcile-index/ beside a checkpoint file). Without a checkpoint
+// there is no index (the checkpoint records its generations).
+func (f *reconcileFlags) attachIndex(t *reconcileTarget) error {
+	loc := f.index
+	if loc == "off" || f.opts.Checkpoint == nil {
+		return nil
+	}
+	if loc == "" {
+		if strings.HasPrefix(f.checkpoint, "s3://") {
+			bucket, key, _ := strings.Cut(strings.TrimPrefix(f.checkpoint, "s3://"), "/")
+			loc = "s3://" + bucket + "/index/"
+			if dir := path.Dir(key); dir != "." {
+				loc = "s3://" + bucket + "/" + dir + "/index/"
+			}
+		} else {
+			loc = filepath.Join(filepath.Dir(f.checkpoint), "reconcile-index")
+		}
+	}
+	if !strings.HasPrefix(loc, "s3://") {
+		dir, err := docstore.NewDir(loc)
+		if err != nil {
+			return fmt.Errorf("--index %q: %w", loc, err)
+		}
+		f.opts.Index = dir
+		return nil
+	}
+	bucket, prefix, _ := strings.Cut(strings.TrimPrefix(loc, "s3://"), "/")
+	if bucket == "" || prefix == "" || !strings.HasSuffix(prefix, "/") {
+		return fmt.Errorf("--index %q: want s3://bucket/prefix/ (ending with /)", loc)
+	}
+	if len(t.members) == 0 {
+		return fmt.Errorf("--index %q: no member Region to reach it through", loc)
+	}
+	s, err := docstore.NewS3(t.clients[t.members[0].Region], bucket)
+	if err != nil {
+		return err
+	}
+	f.opts.Index, f.opts.IndexPrefix = s, prefix
 	return nil
 }
 

@@ -112,8 +112,22 @@ func TestReconcileLocal(t *testing.T) {
 	if err := run(ctx, []string{"reconcile", "--data", data, "--quiet"}, &stdout, &stderr); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(stdout.String(), "0 repairs planned") {
-		t.Errorf("second pass:\n%s", stdout.String())
+	if !strings.Contains(stdout.String(), "0 repairs planned") || !strings.Contains(stdout.String(), "10 origin reads") {
+		t.Errorf("second pass (reads every key, writes the index):\n%s", stdout.String())
+	}
+	stdout.Reset()
+	if err := run(ctx, []string{"reconcile", "--data", data, "--quiet"}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stdout.String(), "0 origin reads") || !strings.Contains(stdout.String(), "5 keys settled without a read") {
+		t.Errorf("third pass (settled by the index in DATA/reconcile-index):\n%s", stdout.String())
+	}
+	stdout.Reset()
+	if err := run(ctx, []string{"reconcile", "--data", data, "--quiet", "--index", "off"}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stdout.String(), "10 origin reads") || strings.Contains(stdout.String(), "index:") {
+		t.Errorf("pass with --index off:\n%s", stdout.String())
 	}
 }
 

@@ -24,7 +24,7 @@ import (
 )
 
 // Setup builds the handler from the environment: config, S3 clients (once), store, engine,
-// checkpoint object.
+// checkpoint object and the verified-versions index next to it.
 func Setup(ctx context.Context, lookup func(string) (string, bool), stdout io.Writer, log *slog.Logger) (*reconciler.Handler, error) {
 	cfg, err := reconciler.LoadConfig(lookup)
 	if err != nil {
@@ -49,6 +49,12 @@ func Setup(ctx context.Context, lookup func(string) (string, bool), stdout io.Wr
 	opts := cfg.Reconcile
 	if opts.Checkpoint, err = docstore.Object(cpClient, cfg.CheckpointBucket, cfg.CheckpointKey); err != nil {
 		return nil, err
+	}
+	if cfg.IndexBucket != "" {
+		if opts.Index, err = docstore.NewS3(cpClient, cfg.IndexBucket); err != nil {
+			return nil, err
+		}
+		opts.IndexPrefix = cfg.IndexPrefix
 	}
 	newRunner := func(budget time.Duration) (reconciler.Runner, error) {
 		o := opts

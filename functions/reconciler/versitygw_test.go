@@ -19,8 +19,9 @@ import (
 )
 
 // TestSetupAgainstVersitygw wires the function from its environment against two local
-// Regions, with the checkpoint in a state bucket, and runs two invocations: the first repairs
-// the objects written before deployment, the second finds nothing to do.
+// Regions, with the checkpoint in a state bucket, and runs three invocations: the first repairs
+// the objects written before deployment, the second finds nothing to do (it reads every key
+// and writes the verified-versions index), the third is settled by the index without a read.
 func TestSetupAgainstVersitygw(t *testing.T) {
 	ctx := context.Background()
 	srvs := s3servertest.StartRegions(t, s3server.Options{}, "us-east-1", "eu-west-1")
@@ -76,7 +77,15 @@ func TestSetupAgainstVersitygw(t *testing.T) {
 	}
 	cp.Body.Close()
 	rep, emf = invoke()
-	if !rep.Complete || rep.KeysScanned != 12 || rep.RepairsPlanned != 0 || emf["Divergence"] != 0.0 {
-		t.Errorf("second invocation %+v, Divergence %v; want a clean pass", rep, emf["Divergence"])
+	if !rep.Complete || rep.KeysScanned != 12 || rep.RepairsPlanned != 0 || emf["Divergence"] != 0.0 || rep.Reads != 24 || rep.IndexChunksWritten != 3 {
+		t.Errorf("second invocation %+v, Divergence %v; want a clean pass reading every key and writing the index", rep, emf["Divergence"])
+	}
+	idx, err := us.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("mrap-state"), Prefix: aws.String("reconcile/index/")})
+	if err != nil || len(idx.Contents) != 3 {
+		t.Errorf("index chunks next to the checkpoint: %d (%v), want 3", len(idx.Contents), err)
+	}
+	rep, emf = invoke()
+	if !rep.Complete || rep.RepairsPlanned != 0 || rep.Reads != 0 || rep.KeysSettledByIndex != 12 || emf["KeysSettledByIndex"] != 12.0 || emf["ObjectReads"] != 0.0 {
+		t.Errorf("third invocation %+v, metrics %v; want every key settled by the index, no read", rep, emf)
 	}
 }

@@ -312,6 +312,7 @@ func TestReconciler(t *testing.T) {
 			"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{
 				"MRAP_RECONCILE_CHECKPOINT":        "s3://mrap-engine-state-123456789012-eu-west-1/.mrap-state/reconcile/checkpoint.json",
 				"MRAP_RECONCILE_CHECKPOINT_REGION": "eu-west-1",
+				"MRAP_RECONCILE_INDEX":             "s3://mrap-engine-state-123456789012-eu-west-1/.mrap-state/reconcile/index/",
 				"MRAP_RECONCILE_BUDGET":            "14m0s",
 				"MRAP_DRY_RUN":                     "false",
 			})},
@@ -336,6 +337,10 @@ func TestReconciler(t *testing.T) {
 	cp := statementBySid(t, tj, "ReconcilerRole", "Checkpoint")
 	if got := strs(cp["Resource"]); len(got) != 1 || got[0] != "arn:aws:s3:::mrap-engine-state-123456789012-eu-west-1/.mrap-state/reconcile/checkpoint.json" {
 		t.Errorf("checkpoint resource = %v, want the checkpoint object only", got)
+	}
+	idx := statementBySid(t, tj, "ReconcilerRole", "Index")
+	if got := strs(idx["Resource"]); len(got) != 1 || got[0] != "arn:aws:s3:::mrap-engine-state-123456789012-eu-west-1/.mrap-state/reconcile/index/*" {
+		t.Errorf("index resource = %v, want the index prefix only", got)
 	}
 }
 

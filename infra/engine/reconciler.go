@@ -16,6 +16,10 @@ import (
 // ReconcileCheckpointKey is the key of the reconciler's pass checkpoint in the state bucket.
 const ReconcileCheckpointKey = StateKeyPrefix + "reconcile/checkpoint.json"
 
+// ReconcileIndexPrefix is where the reconciler keeps its verified-versions index (two slots of
+// chunks, overwritten pass after pass) in the state bucket, next to the checkpoint.
+const ReconcileIndexPrefix = StateKeyPrefix + "reconcile/index/"
+
 // reconcilerTimeout is the Lambda maximum: each invocation continues the pass for a budget
 // a minute shorter, then checkpoints.
 const reconcilerTimeout = 15 * time.Minute
@@ -41,7 +45,7 @@ type Reconciler struct {
 }
 
 // NewReconciler creates the function, its schedule and alarm; it may read and repair every
-// member bucket and touch only its own checkpoint in the state bucket.
+// member bucket and touch only its own checkpoint and index in the state bucket.
 func NewReconciler(scope constructs.Construct, id string, p ReconcilerProps) *Reconciler {
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	cfg, n := p.Config, p.Config.Names()
@@ -53,6 +57,7 @@ func NewReconciler(scope constructs.Construct, id string, p ReconcilerProps) *Re
 		"MRAP_METRIC_NAMESPACE":            MetricNamespace,
 		"MRAP_RECONCILE_CHECKPOINT":        "s3://" + n.StateBucket(home) + "/" + ReconcileCheckpointKey,
 		"MRAP_RECONCILE_CHECKPOINT_REGION": home,
+		"MRAP_RECONCILE_INDEX":             "s3://" + n.StateBucket(home) + "/" + ReconcileIndexPrefix,
 		"MRAP_RECONCILE_BUDGET":            (reconcilerTimeout - time.Minute).String(),
 		"MRAP_DRY_RUN":                     strconv.FormatBool(cfg.ReconcileDryRun),
 	}
@@ -71,6 +76,9 @@ func NewReconciler(scope constructs.Construct, id string, p ReconcilerProps) *Re
 	})
 	grantMemberRepairs(fn.Role, cfg)
 	fn.Role.AddToPolicy(statement("Checkpoint", []string{"s3:GetObject", "s3:PutObject"}, []string{state + "/" + ReconcileCheckpointKey}))
+	fn.Role.AddToPolicy(statement("Index", []string{"s3:GetObject", "s3:PutObject"}, []string{state + "/" + ReconcileIndexPrefix + "*"}))
+	suppress(fn.Role, "AwsSolutions-IAM5", "The verified-versions index is a set of chunk objects whose names the reconciler chooses pass after pass; the wildcard is limited to its prefix in the state bucket.",
+		"Resource::"+state+"/"+ReconcileIndexPrefix+"*")
 	// GetObject of the checkpoint before the first pass answers 404 (not 403) only with ListBucket.
 	fn.Role.AddToPolicy(statement("FindCheckpoint", []string{"s3:ListBucket"}, []string{state}))
 

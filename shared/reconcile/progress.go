@@ -52,6 +52,13 @@ func WriteSummary(w io.Writer, s Summary, dryRun bool) {
 	fine := max(0, s.Run.KeysScanned-s.Run.DivergentKeys-s.Run.Skipped)
 	fmt.Fprintf(w, "  this run:  %d keys scanned, %d already fine, %d origin reads, %d divergent keys, %d repairs planned, %d %s, %d found done meanwhile, %d failed, %d keys left for later\n",
 		s.Run.KeysScanned, fine, s.Run.Reads, s.Run.DivergentKeys, s.Run.RepairsPlanned, s.Run.RepairsDone, verb, s.Run.RepairsSkipped, s.Run.RepairsFailed, s.Run.Skipped)
+	if x := s.Run.IndexStats; x != (IndexStats{}) {
+		fmt.Fprintf(w, "  index:     %d keys settled without a read, %d chunks read, %d rejected (their keys read), %d written, %d write errors\n",
+			x.KeysSettled, x.ChunksRead, x.ChunksRejected, x.ChunksWritten, x.WriteErrors)
+	}
+	for _, p := range s.IndexProblems {
+		fmt.Fprintf(w, "  index problem: %s\n", p)
+	}
 	if s.Resumed {
 		fmt.Fprintf(w, "  whole pass: %d keys scanned, %d repairs planned, %d done, %d failed\n",
 			s.Pass.KeysScanned, s.Pass.RepairsPlanned, s.Pass.RepairsDone, s.Pass.RepairsFailed)

@@ -45,11 +45,13 @@ func TestProgressBar(t *testing.T) {
 func TestWriteSummary(t *testing.T) {
 	var buf bytes.Buffer
 	WriteSummary(&buf, Summary{Complete: false, After: "k42", Resumed: true, Elapsed: 1500 * time.Millisecond,
-		Run:      Counts{KeysScanned: 10, DivergentKeys: 2, Skipped: 1, RepairsPlanned: 3, RepairsDone: 2, RepairsFailed: 1, ByKind: map[string]int64{"missing-replica": 3}},
-		Pass:     Counts{KeysScanned: 30, RepairsPlanned: 5},
-		Failures: []string{"repair eu-west-1 \"k7\": AccessDenied"}}, false)
+		Run: Counts{KeysScanned: 10, DivergentKeys: 2, Skipped: 1, RepairsPlanned: 3, RepairsDone: 2, RepairsFailed: 1, ByKind: map[string]int64{"missing-replica": 3},
+			IndexStats: IndexStats{KeysSettled: 6, ChunksRead: 1, ChunksRejected: 1, ChunksWritten: 2}},
+		Pass:          Counts{KeysScanned: 30, RepairsPlanned: 5},
+		Failures:      []string{"repair eu-west-1 \"k7\": AccessDenied"},
+		IndexProblems: []string{"index chunk 4 of generation g not used (its keys are read): truncated"}}, false)
 	for _, w := range []string{`stopped after "k42"`, "10 keys scanned, 7 already fine", "3 repairs planned, 2 repaired", "1 failed", "whole pass: 30 keys scanned, 5 repairs planned",
-		"missing-replica", "failure: repair eu-west-1"} {
+		"missing-replica", "failure: repair eu-west-1", "6 keys settled without a read, 1 chunks read, 1 rejected", "index problem: index chunk 4"} {
 		if !strings.Contains(buf.String(), w) {
 			t.Errorf("summary lacks %q:\n%s", w, buf.String())
 		}

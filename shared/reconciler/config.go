@@ -1,6 +1,7 @@
 package reconciler
 
 import (
+	"path"
 	"strings"
 	"time"
 
@@ -17,7 +18,11 @@ type Config struct {
 	CheckpointBucket string
 	CheckpointKey    string
 	CheckpointRegion string
-	MetricNamespace  string
+	// IndexBucket and IndexPrefix locate the verified-versions index (in the checkpoint's
+	// Region); IndexBucket "" means no index.
+	IndexBucket     string
+	IndexPrefix     string
+	MetricNamespace string
 }
 
 // LoadConfig reads the environment through lookup, reporting every problem at once.
@@ -49,6 +54,7 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		}
 		c.CheckpointBucket, c.CheckpointKey = bucket, key
 	}
+	c.IndexBucket, c.IndexPrefix = indexLocation(env, c.CheckpointBucket, c.CheckpointKey)
 	if c.CheckpointRegion == "" {
 		env.Fail("MRAP_RECONCILE_CHECKPOINT_REGION", "is required when AWS_REGION is not set")
 	}
@@ -56,9 +62,36 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		if m.Bucket == c.CheckpointBucket {
 			env.Fail("MRAP_RECONCILE_CHECKPOINT", "the checkpoint must not live in member bucket %q (it would be replicated)", m.Bucket)
 		}
+		if m.Bucket == c.IndexBucket && c.IndexBucket != c.CheckpointBucket {
+			env.Fail("MRAP_RECONCILE_INDEX", "the index must not live in member bucket %q (it would be replicated)", m.Bucket)
+		}
 	}
 	if c.Reconcile.End != "" && c.Reconcile.End <= c.Reconcile.StartAfter {
 		env.Fail("MRAP_RECONCILE_END", "%q is not after MRAP_RECONCILE_START_AFTER %q", c.Reconcile.End, c.Reconcile.StartAfter)
 	}
 	return c, env.Err()
+}
+
+// indexLocation reads MRAP_RECONCILE_INDEX: "off" (no index), s3://bucket/prefix/, or unset:
+// the folder "index/" next to the checkpoint object.
+func indexLocation(env *config.Env, cpBucket, cpKey string) (bucket, prefix string) {
+	v := env.String("MRAP_RECONCILE_INDEX", "")
+	switch {
+	case v == "off":
+		return "", ""
+	case v == "":
+		if cpBucket == "" {
+			return "", ""
+		}
+		if dir := path.Dir(cpKey); dir != "." {
+			return cpBucket, dir + "/index/"
+		}
+		return cpBucket, "index/"
+	}
+	bucket, prefix, ok := strings.Cut(strings.TrimPrefix(v, "s3://"), "/")
+	if !strings.HasPrefix(v, "s3://") || !ok || bucket == "" || prefix == "" || !strings.HasSuffix(prefix, "/") {
+		env.Fail("MRAP_RECONCILE_INDEX", "want off or s3://bucket/prefix/ (ending with /), got %q", v)
+		return "", ""
+	}
+	return bucket, prefix
 }

@@ -51,6 +51,13 @@ type Report struct {
 	RepairsPlanned int64  `json:"repairs_planned"`
 	RepairsDone    int64  `json:"repairs_done"`
 	RepairsFailed  int64  `json:"repairs_failed"`
+	// Reads are the object reads (HEAD, marker records, tag sets); KeysSettledByIndex the keys
+	// found converged by the verified-versions index without one.
+	Reads               int64 `json:"reads"`
+	KeysSettledByIndex  int64 `json:"keys_settled_by_index"`
+	IndexChunksRead     int64 `json:"index_chunks_read"`
+	IndexChunksWritten  int64 `json:"index_chunks_written"`
+	IndexChunksRejected int64 `json:"index_chunks_rejected"`
 }
 
 // Handle runs the pass from its checkpoint until the end of the scope or the budget, and
@@ -84,7 +91,9 @@ func (h *Handler) Handle(ctx context.Context, _ json.RawMessage) (rep Report, er
 	}
 	s, err := r.Run(ctx)
 	rep = Report{Complete: s.Complete, Resumed: s.Resumed, After: s.After, KeysScanned: s.Run.KeysScanned, DivergentKeys: s.Run.DivergentKeys,
-		RepairsPlanned: s.Run.RepairsPlanned, RepairsDone: s.Run.RepairsDone, RepairsFailed: s.Run.RepairsFailed}
+		RepairsPlanned: s.Run.RepairsPlanned, RepairsDone: s.Run.RepairsDone, RepairsFailed: s.Run.RepairsFailed,
+		Reads: s.Run.Reads, KeysSettledByIndex: s.Run.KeysSettled, IndexChunksRead: s.Run.ChunksRead, IndexChunksWritten: s.Run.ChunksWritten,
+		IndexChunksRejected: s.Run.ChunksRejected}
 	complete := 0.0
 	if s.Complete {
 		complete = 1
@@ -95,12 +104,22 @@ func (h *Handler) Handle(ctx context.Context, _ json.RawMessage) (rep Report, er
 		telemetry.Metric{Name: "KeysScanned", Unit: telemetry.Count, Value: float64(s.Run.KeysScanned)},
 		telemetry.Metric{Name: "RepairsDone", Unit: telemetry.Count, Value: float64(s.Run.RepairsDone)},
 		telemetry.Metric{Name: "RepairsFailed", Unit: telemetry.Count, Value: float64(s.Run.RepairsFailed)},
-		telemetry.Metric{Name: "ReconcilePassComplete", Unit: telemetry.Count, Value: complete})
+		telemetry.Metric{Name: "ReconcilePassComplete", Unit: telemetry.Count, Value: complete},
+		telemetry.Metric{Name: "ObjectReads", Unit: telemetry.Count, Value: float64(s.Run.Reads)},
+		telemetry.Metric{Name: "KeysSettledByIndex", Unit: telemetry.Count, Value: float64(s.Run.KeysSettled)},
+		telemetry.Metric{Name: "IndexChunksRead", Unit: telemetry.Count, Value: float64(s.Run.ChunksRead)},
+		telemetry.Metric{Name: "IndexChunksWritten", Unit: telemetry.Count, Value: float64(s.Run.ChunksWritten)},
+		telemetry.Metric{Name: "IndexChunksRejected", Unit: telemetry.Count, Value: float64(s.Run.ChunksRejected)})
 	attrs := []any{"complete", s.Complete, "resumed", s.Resumed, "after", s.After, "keysScanned", s.Run.KeysScanned, "reads", s.Run.Reads,
 		"divergentKeys", s.Run.DivergentKeys, "repairsPlanned", s.Run.RepairsPlanned, "repairsDone", s.Run.RepairsDone,
-		"repairsFailed", s.Run.RepairsFailed, "skipped", s.Run.Skipped, "byKind", s.Run.ByKind, "elapsed", s.Elapsed.String()}
+		"repairsFailed", s.Run.RepairsFailed, "skipped", s.Run.Skipped, "byKind", s.Run.ByKind, "elapsed", s.Elapsed.String(),
+		"keysSettledByIndex", s.Run.KeysSettled, "indexChunksRead", s.Run.ChunksRead, "indexChunksWritten", s.Run.ChunksWritten,
+		"indexChunksRejected", s.Run.ChunksRejected, "indexWriteErrors", s.Run.WriteErrors}
 	for _, f := range s.Failures {
 		h.log.Warn("reconcile failure", "failure", f)
+	}
+	for _, p := range s.IndexProblems {
+		h.log.Warn("reconcile index problem (costs reads, not repairs)", "problem", p)
 	}
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		h.log.Error("reconcile run failed", append(attrs, "error", err.Error())...)

@@ -83,20 +83,22 @@ func TestHandleBudget(t *testing.T) {
 }
 
 func TestHandlePublishesDivergence(t *testing.T) {
-	r := &fakeRunner{s: reconcile.Summary{Complete: true, Run: reconcile.Counts{KeysScanned: 100, DivergentKeys: 3, RepairsPlanned: 5, RepairsDone: 4, RepairsFailed: 1}}}
+	r := &fakeRunner{s: reconcile.Summary{Complete: true, Run: reconcile.Counts{KeysScanned: 100, DivergentKeys: 3, RepairsPlanned: 5, RepairsDone: 4, RepairsFailed: 1,
+		Reads: 12, IndexStats: reconcile.IndexStats{KeysSettled: 90, ChunksRead: 2, ChunksRejected: 1, ChunksWritten: 3}}}}
 	h, _, metrics := newTestHandler(r, time.Minute)
 	rep, err := h.Handle(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !rep.Complete || rep.RepairsPlanned != 5 || rep.RepairsFailed != 1 {
+	if !rep.Complete || rep.RepairsPlanned != 5 || rep.RepairsFailed != 1 || rep.KeysSettledByIndex != 90 || rep.Reads != 12 || rep.IndexChunksRejected != 1 {
 		t.Errorf("report %+v", rep)
 	}
 	var emf map[string]any
 	if err := json.Unmarshal(metrics.Bytes(), &emf); err != nil {
 		t.Fatal(err)
 	}
-	for name, want := range map[string]float64{"Divergence": 5, "DivergentKeys": 3, "KeysScanned": 100, "RepairsDone": 4, "RepairsFailed": 1, "ReconcilePassComplete": 1} {
+	for name, want := range map[string]float64{"Divergence": 5, "DivergentKeys": 3, "KeysScanned": 100, "RepairsDone": 4, "RepairsFailed": 1, "ReconcilePassComplete": 1,
+		"ObjectReads": 12, "KeysSettledByIndex": 90, "IndexChunksRead": 2, "IndexChunksRejected": 1, "IndexChunksWritten": 3} {
 		if emf[name] != want {
 			t.Errorf("%s = %v, want %v", name, emf[name], want)
 		}
@@ -128,7 +130,8 @@ func TestLoadConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.CheckpointBucket != "state" || c.CheckpointKey != "reconcile/cp.json" || c.CheckpointRegion != "us-east-1" ||
-		c.Reconcile.Budget != 10*time.Minute || c.Reconcile.MinAge != 15*time.Minute || c.Reconcile.Workers != 8 {
+		c.Reconcile.Budget != 10*time.Minute || c.Reconcile.MinAge != 15*time.Minute || c.Reconcile.Workers != 8 ||
+		c.IndexBucket != "state" || c.IndexPrefix != "reconcile/index/" {
 		t.Errorf("config %+v", c)
 	}
 	tests := []struct {
@@ -138,6 +141,11 @@ func TestLoadConfig(t *testing.T) {
 		{name: "checkpoint in a member bucket", key: "MRAP_RECONCILE_CHECKPOINT", value: "s3://a/cp.json", want: "member bucket"},
 		{name: "bad budget", key: "MRAP_RECONCILE_BUDGET", value: "soon", want: "MRAP_RECONCILE_BUDGET"},
 		{name: "empty end: no upper bound", key: "MRAP_RECONCILE_END", value: "", want: ""},
+		{name: "index off", key: "MRAP_RECONCILE_INDEX", value: "off", want: ""},
+		{name: "index elsewhere", key: "MRAP_RECONCILE_INDEX", value: "s3://other/idx/", want: ""},
+		{name: "index prefix without a slash", key: "MRAP_RECONCILE_INDEX", value: "s3://other/idx", want: "MRAP_RECONCILE_INDEX"},
+		{name: "index not an S3 URL", key: "MRAP_RECONCILE_INDEX", value: "other/idx/", want: "MRAP_RECONCILE_INDEX"},
+		{name: "index in a member bucket", key: "MRAP_RECONCILE_INDEX", value: "s3://b/idx/", want: "member bucket"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
