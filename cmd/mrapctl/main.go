@@ -1,7 +1,8 @@
 // Command mrapctl runs the engine on one machine and operates it: `mrapctl up` starts the
 // local multi-Region runtime, the other commands inspect it, move traffic, inject faults and
-// run a failover drill. status, failover, failback and drain also work against AWS when
-// given --mrap-arn.
+// run a failover drill. status, failover, failback, drain, reconcile and redrive also work
+// against a deployment on AWS, found by --name (CloudFormation) or --outputs (a cdk outputs
+// file).
 package main
 
 import (
@@ -33,10 +34,16 @@ Repair:
   mrapctl reconcile [--data DIR | --aws]    compare the buckets and copy what replication missed
   mrapctl redrive   [--data DIR | --dlq-arn]  replay dead-lettered replication events
 
-These act on the local runtime in --data (default .local). Add --mrap-arn ARN to act on AWS
-instead: credentials from AWS_PROFILE (or the usual variables), AWS_REGION = the home Region,
-and the failover function's MRAP_* settings (MRAP_MEMBERS, MRAP_ALARM_PREFIX, MRAP_ROUTING_MODE,
-...; see docs/contracts.md), so the command runs through the same engine, state and audit.
+These act on the local runtime in --data (default .local). To act on a deployment on AWS,
+name it (status, failover, failback, drain, reconcile, redrive):
+  mrapctl --name mrap-engine --region us-east-1 status     the stacks found through CloudFormation
+  mrapctl --outputs cdk-outputs.json status               or in the file of cdk deploy --outputs-file
+  --name     the deployment (CDK context name; its stacks are tagged MrapName=NAME)
+  --region   the home Region, where the control stack is (default AWS_REGION or the profile's)
+  --profile  a named profile (default AWS_PROFILE); credentials come from the SDK's default chain
+The command runs through the same engine, state copies and audit as the failover function,
+as one decider (--decider; default --region when it is a decider, else the first).
+--mrap-arn ARN instead takes the failover function's MRAP_* settings from the environment.
 
 Run 'mrapctl COMMAND -h' for the flags of a command.
 `

@@ -83,6 +83,9 @@ func (tf targetFlags) loadAWS(ctx context.Context) (aws.Config, error) {
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("load AWS configuration (profile, credentials): %w", err)
 	}
+	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+		return aws.Config{}, fmt.Errorf("no AWS credentials (looked in the environment, the profile of --profile or AWS_PROFILE, SSO and the instance role; aws configure or aws sso login sets them up): %w", err)
+	}
 	return cfg, nil
 }
 
