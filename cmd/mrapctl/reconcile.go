@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/mrap-engine/mrap/shared/config"
 	"github.com/mrap-engine/mrap/shared/docstore"
 	"github.com/mrap-engine/mrap/shared/local/runtime"
@@ -135,12 +137,13 @@ func openReconcileTarget(ctx context.Context, f *reconcileFlags) (*reconcileTarg
 // openAWSReconcileTarget opens the member buckets of the deployment found with --name or
 // --outputs, or with --aws those of MRAP_MEMBERS in the environment.
 func openAWSReconcileTarget(ctx context.Context, f *reconcileFlags) (*reconcileTarget, error) {
-	awsCfg, err := f.target.loadAWS(ctx)
-	if err != nil {
-		return nil, err
-	}
 	env, name := config.New(os.LookupEnv), "AWS"
+	var awsCfg aws.Config
 	if f.target.discovers() {
+		var err error
+		if awsCfg, err = f.target.loadAWS(ctx); err != nil {
+			return nil, err
+		}
 		dep, err := f.target.discover(ctx, awsCfg)
 		if err != nil {
 			return nil, err
@@ -150,6 +153,12 @@ func openAWSReconcileTarget(ctx context.Context, f *reconcileFlags) (*reconcileT
 	c := s3store.LoadConfig(env)
 	if err := env.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if !f.target.discovers() {
+		var err error
+		if awsCfg, err = f.target.loadAWS(ctx); err != nil {
+			return nil, err
+		}
 	}
 	clients, store, err := s3store.OpenFromConfig(awsCfg, c)
 	if err != nil {
