@@ -33,6 +33,7 @@ type fakeAWS struct {
 	srv    *httptest.Server
 	cf     *deploymenttest.CloudFormation
 	routes *routesapi.Handler
+	table  *routesapi.Table
 
 	mu      sync.Mutex
 	alarms  map[string][]cbor.Value // observer Region -> MetricAlarms
@@ -61,6 +62,7 @@ func newFakeAWS(t *testing.T, settings deployment.Settings, apARN string) *fakeA
 		t.Fatal(err)
 	}
 	alias := strings.TrimPrefix(apARN, "arn:aws:s3::"+testAccount+":accesspoint/")
+	f.table = table
 	f.routes = routesapi.New(table, routesapi.Identity{AccountID: testAccount, ARN: apARN, Alias: alias}, routesapi.Options{})
 	f.srv = httptest.NewServer(f)
 	t.Cleanup(f.srv.Close)

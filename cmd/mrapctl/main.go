@@ -27,7 +27,7 @@ Local runtime (no AWS account needed):
 Traffic (same safety rules as the failover function):
   mrapctl failover --to REGION [--wait 30s]  send all traffic to REGION until a failback
   mrapctl failback [--wait 30s]   clear manual overrides, return to what the policy says
-                                  (locally both first wait for the Regions they add to be healthy)
+                                  (both first wait for the Regions they add to be healthy)
   mrapctl drain    REGION         take REGION out of routing until a failback
 
 Repair:

@@ -137,7 +137,7 @@ func cmdRouting(ctx context.Context, action string, args []string, stdout, stder
 		to = fs.String("to", "", "the Region to send all traffic to")
 	}
 	if action != "drain" {
-		wait = fs.Duration("wait", 30*time.Second, "local: wait up to this long for the Region(s) given traffic to be healthy, then apply (0: apply now)")
+		wait = fs.Duration("wait", 30*time.Second, "wait up to this long for the Region(s) given traffic to be healthy (quorum OK), then apply (0: apply now); on AWS the routes and alarms are read every 15s")
 	}
 	reason := fs.String("reason", "", "why, for the audit log")
 	af := addAWSFlags(fs, true)
@@ -172,7 +172,7 @@ func cmdRouting(ctx context.Context, action string, args []string, stdout, stder
 		}
 	}
 	if af.onAWS() {
-		return awsCommand(ctx, af, c, stdout)
+		return awsCommand(ctx, af, c, *wait, stdout)
 	}
 	l, err := openLocal(*data)
 	if err != nil {
@@ -217,7 +217,7 @@ func requester() string {
 
 // awsCommand runs the command through the failover engine exactly as the failover function
 // does (same policy from MRAP_*, same alarms, same state object, same audit), from here.
-func awsCommand(ctx context.Context, af awsFlags, c routing.Command, stdout io.Writer) error {
+func awsCommand(ctx context.Context, af awsFlags, c routing.Command, wait time.Duration, stdout io.Writer) error {
 	t, err := openAWS(ctx, af)
 	if err != nil {
 		return err
@@ -225,6 +225,15 @@ func awsCommand(ctx context.Context, af awsFlags, c routing.Command, stdout io.W
 	cfg, err := t.failoverConfig()
 	if err != nil {
 		return err
+	}
+	if wait > 0 {
+		readers, err := failover.NewAWSReaders(cfg, t.cfg, nil)
+		if err != nil {
+			return err
+		}
+		if err := waitHealthy(ctx, awsWaitStatus(readers), string(c.Action), c.Region, wait, awsWaitPoll, stdout); err != nil {
+			return err
+		}
 	}
 	// The same constructor as the failover function: this run acts as decider t.decider.
 	engine, err := failover.NewAWS(cfg, t.cfg, io.Discard, nil)
@@ -242,4 +251,31 @@ func awsCommand(ctx context.Context, af awsFlags, c routing.Command, stdout io.W
 		fmt.Fprintln(stdout, "submitted via", out.ControlRegion, "(AWS applies route changes within about 2 minutes)")
 	}
 	return printDecision(stdout, out.Submitted, out.Refused || out.Ignored, out.Reason, out.Routes)
+}
+
+// awsWaitPoll is how often a waiting command reads the routes and alarms on AWS (the health
+// alarms evaluate one-minute periods).
+const awsWaitPoll = 15 * time.Second
+
+// awsWaitStatus reads what waitHealthy needs on AWS, the dial and the quorum health of every
+// member, in the shape of the local runtime's status.
+func awsWaitStatus(r failover.AWSReaders) func(context.Context) (runtime.Status, error) {
+	return func(ctx context.Context) (runtime.Status, error) {
+		ctx, cancel := context.WithTimeout(ctx, statusTimeout)
+		defer cancel()
+		routes, err := r.Routes.GetRoutes(ctx)
+		if err != nil {
+			return runtime.Status{}, fmt.Errorf("read the routes: %w", err)
+		}
+		view, err := r.Health.Read(ctx)
+		if err != nil {
+			return runtime.Status{}, fmt.Errorf("read the health alarms: %w", err)
+		}
+		var st runtime.Status
+		for _, rt := range routes {
+			h := view.Health[rt.Region]
+			st.Regions = append(st.Regions, runtime.RegionStatus{Region: rt.Region, Bucket: rt.Bucket, Dial: rt.Dial, Alarm: string(h.State), AlarmSince: h.Since})
+		}
+		return st, nil
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/mrap-engine/mrap/shared/deployment"
 	"github.com/mrap-engine/mrap/shared/deployment/deploymenttest"
 	"github.com/mrap-engine/mrap/shared/failover"
+	"github.com/mrap-engine/mrap/shared/local/routesapi"
 )
 
 const (
@@ -209,5 +210,35 @@ func TestRedriveOnAWSMovesEveryDeadLetterQueueToItsRegionsQueue(t *testing.T) {
 	}
 	if !slices.Equal(f.moves, want) {
 		t.Errorf("moves:\n%s\nwant\n%s", strings.Join(f.moves, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestRoutingCommandsOnAWSWaitForTheRegionsTheyAddTraffic(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		says string
+	}{
+		{"failover to a Region in quorum ALARM", []string{"failover", "--to", "us-east-1", "--wait", "1s"},
+			"not applied: us-east-1 ALARM not healthy after 1s"},
+		{"failback that would return traffic to a Region in ALARM", []string{"failback", "--wait", "1s"},
+			"not applied: us-east-1 ALARM not healthy after 1s, and failback would not add traffic"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, _ := awsFixture(t)
+			if err := f.table.Submit([]routesapi.Update{{Region: "us-east-1", Dial: 0}}); err != nil {
+				t.Fatal(err)
+			}
+			out, err := runCLI(t, append(tc.args, "--name", "mrap-engine", "--region", "us-east-1")...)
+			if err == nil || !strings.Contains(err.Error(), tc.says) {
+				t.Fatalf("got %v, want %q; output:\n%s", err, tc.says, out)
+			}
+			if !strings.Contains(out, "waiting up to 1s for us-east-1 to be healthy: us-east-1 ALARM") {
+				t.Errorf("no progress line:\n%s", out)
+			}
+			if len(f.topics) != 0 {
+				t.Errorf("a refused wait ran the engine: audit to %v", f.topics)
+			}
+		})
 	}
 }
