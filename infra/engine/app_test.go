@@ -66,7 +66,9 @@ func fiveRegionApp(t *testing.T) *built {
 
 // apps are the synthesized configurations every cross-cutting check runs over.
 func apps(t *testing.T) map[string]*built {
-	return map[string]*built{"2 Regions (cdk.json)": defaultApp(t), "3 Regions, KMS, private": fullApp(t), "5 Regions": fiveRegionApp(t)}
+	foreign, _ := foreignApp(t)
+	return map[string]*built{"2 Regions (cdk.json)": defaultApp(t), "3 Regions, KMS, private": fullApp(t), "5 Regions": fiveRegionApp(t),
+		"in a foreign app, typed props": foreign}
 }
 
 func TestSynthesizesEachRegionCount(t *testing.T) {
@@ -97,7 +99,7 @@ func TestSynthesizesEachRegionCount(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			b := tt.app(t)
 			var got []string
-			for _, s := range b.engine.Stacks(b.cfg) {
+			for _, s := range b.engine.Stacks() {
 				got = append(got, *s.Node().Id())
 			}
 			if !slices.Equal(got, tt.stacks) {
@@ -254,7 +256,7 @@ func TestBuildStopsOnInvalidConfiguration(t *testing.T) {
 				ctx[k] = v
 			}
 			app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(t.TempDir())})
-			_, err := Build(app, Code{Dir: codeDir})
+			_, err := fromContext(app, codeDir)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error = %v, want one containing %q", err, tt.want)
 			}
@@ -277,7 +279,7 @@ func TestBuildNeedsTheFunctionBinaries(t *testing.T) {
 		t.Run("batchRepair="+batchRepair, func(t *testing.T) {
 			ctx := map[string]interface{}{CtxBatchRepair: batchRepair, CtxWitnessRegions: "us-east-2"}
 			app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(t.TempDir())})
-			_, err := Build(app, Code{Dir: dir})
+			_, err := fromContext(app, dir)
 			if err == nil || !strings.Contains(err.Error(), "make build") {
 				t.Fatalf("error = %v, want one that says to run make build", err)
 			}
@@ -309,7 +311,7 @@ func TestBuildWithoutBatchRepairNeedsNoBatchBinary(t *testing.T) {
 	}
 	ctx := map[string]interface{}{CtxBatchRepair: "false", CtxWitnessRegions: "us-east-2"}
 	app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(t.TempDir())})
-	e, err := Build(app, Code{Dir: dir})
+	e, err := fromContext(app, dir)
 	if err != nil {
 		t.Fatalf("build without the batch binary and batch repair off: %v", err)
 	}

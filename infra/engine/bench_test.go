@@ -31,7 +31,7 @@ func synthRegions(b *testing.B, regions []string) {
 	}
 	ctx := map[string]interface{}{"regions": strings.Join(regions, ","), "account": "123456789012"}
 	app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(out)})
-	if _, err := Build(app, Code{Dir: codeDir}); err != nil {
+	if _, err := fromContext(app, codeDir); err != nil {
 		b.Fatal(err)
 	}
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Reports: jsii.Bool(false)}), nil)

@@ -1,11 +1,9 @@
 package engine
 
 import (
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -24,53 +22,6 @@ const (
 	ModeActivePassive = "active-passive"
 )
 
-// Context keys read by the app. Defaults live in cdk.json; every key can be overridden
-// with `-c key=value` (lists as comma-separated strings).
-const (
-	CtxAccount                   = "account"
-	CtxRegions                   = "regions"
-	CtxHomeRegion                = "homeRegion"
-	CtxName                      = "name"
-	CtxBucketPrefix              = "bucketPrefix"
-	CtxMode                      = "mode"
-	CtxPriority                  = "priority"
-	CtxMinActive                 = "minActive"
-	CtxCooldown                  = "cooldown"
-	CtxFailback                  = "failback"
-	CtxFailbackWindow            = "failbackWindow"
-	CtxInsufficientData          = "insufficientData"
-	CtxDryRun                    = "dryRun"
-	CtxKMS                       = "kms"
-	CtxReplicatePermanentDeletes = "replicatePermanentDeletes"
-	CtxReplicateLifecycleDeletes = "replicateLifecycleDeletes"
-	CtxStorageClass              = "storageClass"
-	CtxReplicatorMemory          = "replicatorMemoryMb"
-	CtxReplicatorTimeout         = "replicatorTimeoutSeconds"
-	CtxReplicatorBatchSize       = "replicatorBatchSize"
-	CtxReplicatorMaxConcurrency  = "replicatorMaxConcurrency"
-	CtxReplicatorReserved        = "replicatorReservedConcurrency"
-	CtxProberRate                = "proberRateMinutes"
-	CtxReevaluateRate            = "reevaluateRateMinutes"
-	CtxReconcileRate             = "reconcileRateMinutes"
-	CtxReconcileDryRun           = "reconcileDryRun"
-	CtxAlarmAvailability         = "alarmAvailabilityBelow"
-	CtxAlarmLatency              = "alarmLatencySeconds"
-	CtxAlarmErrors               = "alarmReplicatorErrors"
-	CtxAlarmPeriods              = "alarmEvaluationPeriods"
-	CtxNoncurrentDays            = "noncurrentVersionDays"
-	CtxAbortMultipartDays        = "abortMultipartDays"
-	CtxLogRetentionDays          = "logRetentionDays"
-	CtxPrivateAccess             = "privateAccess"
-	CtxBatchRepair               = "batchRepair"
-	CtxMarkerRecordDays          = "markerRecordDays"
-	CtxUnguardedWrites           = "unguardedWrites"
-	CtxControlRegions            = "controlRegions"
-	CtxWitnessRegions            = "witnessRegions"
-	CtxLeaseTTL                  = "leaseTtl"
-	CtxViewBound                 = "viewBound"
-	CtxMaxSkew                   = "maxSkew"
-)
-
 // BackupHealthRegions are the Regions AWS Health also delivers public events to: us-west-2 is
 // the backup of every Region, us-east-1 the backup of us-west-2 (docs/failover.md).
 func BackupHealthRegions() []string { return []string{"us-west-2", "us-east-1"} }
@@ -83,8 +34,8 @@ const maxDeciders = 5
 // deploying it fails, so real deployments pass -c account=....
 const PlaceholderAccount = "111111111111"
 
-// Config is the whole deployment, read from CDK context and validated before any construct
-// is created.
+// Config is the whole deployment as the constructs build it: Props with every default
+// applied, validated before any construct is created (Props.Resolve).
 type Config struct {
 	Account      string
 	Regions      []string // member Regions, in the order given
@@ -254,83 +205,6 @@ var (
 	// bucketPrefixPattern keeps "{prefix}-logs-{account}-{region}" within 63 characters.
 	bucketPrefixPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,26}[a-z0-9]$`)
 )
-
-// ContextLookup returns the raw value of a context key: a string from `-c`, or any JSON value
-// from cdk.json; ok is false when the key is absent.
-type ContextLookup func(key string) (any, bool)
-
-// LoadConfig reads and validates the configuration. Every problem is reported at once, in one
-// error that starts with "invalid configuration".
-func LoadConfig(lookup ContextLookup) (Config, error) {
-	env := config.New(func(key string) (string, bool) {
-		v, ok := lookup(key)
-		if !ok || v == nil {
-			return "", false
-		}
-		return contextString(v), true
-	})
-
-	c := Config{
-		Account:      env.String(CtxAccount, PlaceholderAccount),
-		Regions:      env.List(CtxRegions, []string{"us-east-1", "us-west-2"}),
-		Name:         env.String(CtxName, "mrap-engine"),
-		BucketPrefix: env.String(CtxBucketPrefix, ""),
-
-		Mode:             env.String(CtxMode, ModeActiveActive),
-		MinActive:        int(env.Int64(CtxMinActive, 1)),
-		Cooldown:         env.Duration(CtxCooldown, 5*time.Minute),
-		Failback:         env.Bool(CtxFailback, false),
-		FailbackWindow:   env.Duration(CtxFailbackWindow, 15*time.Minute),
-		InsufficientData: env.String(CtxInsufficientData, "ignore"),
-		DryRun:           env.Bool(CtxDryRun, false),
-
-		KMS:                       env.Bool(CtxKMS, false),
-		ReplicatePermanentDeletes: env.Bool(CtxReplicatePermanentDeletes, false),
-		ReplicateLifecycleDeletes: env.Bool(CtxReplicateLifecycleDeletes, false),
-		StorageClass:              env.String(CtxStorageClass, ""),
-		UnguardedWrites:           env.Bool(CtxUnguardedWrites, false),
-
-		ReplicatorMemoryMB:       int(env.Int64(CtxReplicatorMemory, 512)),
-		ReplicatorTimeout:        time.Duration(env.Int64(CtxReplicatorTimeout, 300)) * time.Second,
-		ReplicatorBatchSize:      int(env.Int64(CtxReplicatorBatchSize, 10)),
-		ReplicatorMaxConcurrency: int(env.Int64(CtxReplicatorMaxConcurrency, 20)),
-		ReplicatorReserved:       int(env.Int64(CtxReplicatorReserved, 0)),
-		ProberRate:               time.Duration(env.Int64(CtxProberRate, 1)) * time.Minute,
-		ReevaluateRate:           time.Duration(env.Int64(CtxReevaluateRate, 1)) * time.Minute,
-		ReconcileRate:            time.Duration(env.Int64(CtxReconcileRate, 60)) * time.Minute,
-		ReconcileDryRun:          env.Bool(CtxReconcileDryRun, false),
-
-		Alarms: AlarmThresholds{
-			AvailabilityBelow: floatValue(env, CtxAlarmAvailability, 0.9),
-			Latency:           time.Duration(env.Int64(CtxAlarmLatency, 300)) * time.Second,
-			ReplicatorErrors:  int(env.Int64(CtxAlarmErrors, 5)),
-			EvaluationPeriods: int(env.Int64(CtxAlarmPeriods, 3)),
-		},
-
-		NoncurrentVersionDays: int(env.Int64(CtxNoncurrentDays, 30)),
-		AbortMultipartDays:    int(env.Int64(CtxAbortMultipartDays, 7)),
-		LogRetentionDays:      int(env.Int64(CtxLogRetentionDays, 30)),
-		PrivateAccess:         env.Bool(CtxPrivateAccess, false),
-		BatchRepair:           env.Bool(CtxBatchRepair, false),
-		MarkerRecordDays:      int(env.Int64(CtxMarkerRecordDays, 30)),
-	}
-	if c.BucketPrefix == "" {
-		c.BucketPrefix = c.Name
-	}
-	c.HomeRegion = env.String(CtxHomeRegion, defaultHome(c.Regions))
-	c.Priority = env.List(CtxPriority, c.Regions)
-	c.Deciders = env.List(CtxControlRegions, defaultDeciders(c.Regions))
-	c.Witnesses = env.List(CtxWitnessRegions, nil)
-	c.LeaseTTL = env.Duration(CtxLeaseTTL, 3*time.Minute)
-	c.ViewBound = env.Duration(CtxViewBound, 30*time.Second)
-	c.MaxSkew = env.Duration(CtxMaxSkew, 5*time.Second)
-
-	validate(env, &c)
-	if err := env.Err(); err != nil {
-		return Config{}, fmt.Errorf("invalid configuration (set with cdk.json context or -c key=value): %w", err)
-	}
-	return c, nil
-}
 
 // defaultHome is the first member Region that serves the routes API, or us-west-2.
 func defaultHome(regions []string) string {
@@ -556,53 +430,6 @@ func samePermutation(a, b []string) bool {
 	slices.Sort(x)
 	slices.Sort(y)
 	return slices.Equal(x, y)
-}
-
-// floatValue parses a decimal number through env, recording a problem when it is not one.
-func floatValue(env *config.Env, name string, def float64) float64 {
-	s := env.String(name, "")
-	if s == "" {
-		return def
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		env.Fail(name, "want a number, got %q", s)
-		return def
-	}
-	return f
-}
-
-// contextString renders a context value the way `-c` would have given it: lists as
-// comma-separated strings, numbers without exponent, everything else as JSON.
-func contextString(v any) string {
-	switch x := v.(type) {
-	case string:
-		var list []any
-		if strings.HasPrefix(strings.TrimSpace(x), "[") && json.Unmarshal([]byte(x), &list) == nil {
-			return contextString(list)
-		}
-		return x
-	case bool:
-		return strconv.FormatBool(x)
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64)
-	case int:
-		return strconv.Itoa(x)
-	case []any:
-		parts := make([]string, 0, len(x))
-		for _, item := range x {
-			parts = append(parts, contextString(item))
-		}
-		return strings.Join(parts, ",")
-	case []string:
-		return strings.Join(x, ",")
-	default:
-		b, err := json.Marshal(x)
-		if err != nil {
-			return fmt.Sprint(x)
-		}
-		return string(b)
-	}
 }
 
 // membersEnv renders MRAP_MEMBERS: region=bucket pairs of every member.

@@ -27,8 +27,8 @@ func withWitness(kv map[string]any) ContextLookup {
 	return ctx(all)
 }
 
-func TestLoadConfigDefaults(t *testing.T) {
-	c, err := LoadConfig(withWitness(nil))
+func TestConfigFromContextDefaults(t *testing.T) {
+	c, err := loadConfig(withWitness(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestRolesOfTheRegions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := LoadConfig(withWitness(tt.ctx))
+			c, err := loadConfig(withWitness(tt.ctx))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -98,7 +98,7 @@ func TestRolesOfTheRegions(t *testing.T) {
 	}
 }
 
-func TestLoadConfigReadsCLIAndCdkJSONValues(t *testing.T) {
+func TestConfigFromContextReadsCLIAndCdkJSONValues(t *testing.T) {
 	tests := []struct {
 		name string
 		ctx  map[string]any
@@ -127,7 +127,7 @@ func TestLoadConfigReadsCLIAndCdkJSONValues(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := LoadConfig(withWitness(tt.ctx))
+			c, err := loadConfig(withWitness(tt.ctx))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -172,10 +172,10 @@ var invalidConfigs = []struct {
 	{"skew as long as the lease", map[string]any{"maxSkew": "3m", "witnessRegions": "us-east-2"}, "maxSkew: want 0 or more and less than leaseTtl"},
 }
 
-func TestLoadConfigRejectsInvalidConfiguration(t *testing.T) {
+func TestConfigFromContextRejectsInvalidConfiguration(t *testing.T) {
 	for _, tt := range invalidConfigs {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := LoadConfig(ctx(tt.ctx))
+			_, err := loadConfig(ctx(tt.ctx))
 			if err == nil {
 				t.Fatal("got no error")
 			}
@@ -186,8 +186,8 @@ func TestLoadConfigRejectsInvalidConfiguration(t *testing.T) {
 	}
 }
 
-func TestLoadConfigReportsEveryProblemAtOnce(t *testing.T) {
-	_, err := LoadConfig(ctx(map[string]any{"regions": "us-east-1", "mode": "sideways", "account": "x"}))
+func TestConfigFromContextReportsEveryProblemAtOnce(t *testing.T) {
+	_, err := loadConfig(ctx(map[string]any{"regions": "us-east-1", "mode": "sideways", "account": "x"}))
 	if err == nil {
 		t.Fatal("got no error")
 	}
@@ -230,7 +230,7 @@ func TestCdkJSONContextIsValidAndKnown(t *testing.T) {
 			t.Errorf("cdk.json documents no default for %q", k)
 		}
 	}
-	c, err := LoadConfig(ctx(file.Context))
+	c, err := loadConfig(ctx(file.Context))
 	if err != nil {
 		t.Fatalf("cdk.json defaults are invalid: %v", err)
 	}

@@ -18,12 +18,13 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
-// errNoCode reports a missing function binary.
-var errNoCode = errors.New("function binary missing: run `make build` (or `make synth`) first")
+// ErrNoCode reports a missing function binary; the error that wraps it names the binary and
+// the command that builds it.
+var ErrNoCode = errors.New("function binary missing")
 
-// Code locates the built function binaries: dist/<fn>/bootstrap.
+// Code locates the built function binaries: Dir/<fn>/bootstrap.
 type Code struct {
-	Dir string // the dist directory
+	Dir string // the asset directory (Props.AssetDir)
 }
 
 // Functions returns the engine's functions, each built to dist/<fn>/bootstrap by `make build`.
@@ -31,24 +32,43 @@ func Functions() []string {
 	return []string{"replicator", "batch", "prober", "failover", "reconciler"}
 }
 
+// FunctionBuildCommand returns the command that builds function fn into dir/<fn>/bootstrap
+// for Lambda (provided.al2023, arm64), from any module that requires this one.
+func FunctionBuildCommand(dir, fn string) string {
+	return fmt.Sprintf("CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc -trimpath -o %s %s/functions/%s",
+		filepath.Join(dir, fn, "bootstrap"), modulePath, fn)
+}
+
+// modulePath is the module the functions are built from.
+const modulePath = "github.com/mrap-engine/mrap"
+
 // Check reports every function of fns whose bootstrap is missing, at once.
 func (c Code) Check(fns ...string) error {
 	var errs []error
 	for _, fn := range fns {
-		if _, err := os.Stat(filepath.Join(c.Dir, fn, "bootstrap")); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", fn, errNoCode))
+		if err := c.check(fn); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
 }
 
+// check reports a missing or unusable bootstrap of fn.
+func (c Code) check(fn string) error {
+	path := filepath.Join(c.Dir, fn, "bootstrap")
+	info, err := os.Stat(path)
+	if err == nil && !info.IsDir() {
+		return nil
+	}
+	return fmt.Errorf("%s: %w at %s: run `make build` in the mrap repository, or %s", fn, ErrNoCode, path, FunctionBuildCommand(c.Dir, fn))
+}
+
 // Asset returns the Lambda code of function fn, or an error when its bootstrap is missing.
 func (c Code) Asset(fn string) (awslambda.Code, error) {
-	dir := filepath.Join(c.Dir, fn)
-	if _, err := os.Stat(filepath.Join(dir, "bootstrap")); err != nil {
-		return nil, fmt.Errorf("%s: %w", fn, errNoCode)
+	if err := c.check(fn); err != nil {
+		return nil, err
 	}
-	return awslambda.Code_FromAsset(jsii.String(dir), nil), nil
+	return awslambda.Code_FromAsset(jsii.String(filepath.Join(c.Dir, fn)), nil), nil
 }
 
 // EngineFunctionProps configure one of the engine's Go functions.

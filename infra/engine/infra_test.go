@@ -64,26 +64,43 @@ func build(t testing.TB, context map[string]any) *built {
 		t.Fatal(err)
 	}
 	app := awscdk.NewApp(&awscdk.AppProps{Context: &ctxMap, Outdir: jsii.String(out)})
-	e, err := Build(app, Code{Dir: codeDir})
+	e, err := fromContext(app, codeDir)
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true), Reports: jsii.Bool(false)}), nil)
-	cfg, _ := LoadConfig(appContext(app))
-	b := &built{cfg: cfg, engine: e, tpl: map[string]assertions.Template{}, json: map[string]map[string]any{}, stacks: map[string]awscdk.Stack{}}
+	return synthesize(t, app, out, e)
+}
+
+// fromContext adds the engine to app as infra/main.go does: Props from the app's context,
+// function binaries from dir.
+func fromContext(app awscdk.App, dir string) (*Engine, error) {
+	p, err := PropsFromContext(ContextOf(app))
+	if err != nil {
+		return nil, err
+	}
+	p.AssetDir = dir
+	return New(app, &p)
+}
+
+// loadConfig resolves context into the configuration as fromContext does, without an app.
+func loadConfig(lookup ContextLookup) (Config, error) {
+	p, err := PropsFromContext(lookup)
+	if err != nil {
+		return Config{}, err
+	}
+	return p.Resolve()
+}
+
+// synthesize synthesizes app (into out) and collects the templates of e's stacks.
+func synthesize(t testing.TB, app awscdk.App, out string, e *Engine) *built {
+	t.Helper()
+	b := &built{cfg: e.Config, engine: e, tpl: map[string]assertions.Template{}, json: map[string]map[string]any{}, stacks: map[string]awscdk.Stack{}}
 	add := func(s awscdk.Stack) {
 		id := *s.Node().Id()
 		b.stacks[id] = s
 		b.tpl[id] = assertions.Template_FromStack(s, nil)
-		raw, err := json.Marshal(b.tpl[id].ToJSON())
-		if err != nil {
-			t.Fatal(err)
-		}
-		var m map[string]any
-		if err := json.Unmarshal(raw, &m); err != nil {
-			t.Fatal(err)
-		}
-		b.json[id] = m
+		b.json[id] = templateMap(t, b.tpl[id])
 	}
 	// Synthesis must need no lookup: `cdk synth` would then call AWS.
 	app.Synth(nil)
@@ -100,10 +117,29 @@ func build(t testing.TB, context map[string]any) *built {
 	for _, m := range manifest.Missing {
 		t.Errorf("synthesis needs context lookup %s (AWS credentials), want none", m.Key)
 	}
-	for _, s := range e.Stacks(cfg) {
+	for _, s := range e.Stacks() {
 		add(s)
 	}
 	return b
+}
+
+// toJSON is the synthesized template of s as plain JSON values.
+func toJSON(t testing.TB, s awscdk.Stack) map[string]any {
+	t.Helper()
+	return templateMap(t, assertions.Template_FromStack(s, nil))
+}
+
+func templateMap(t testing.TB, tpl assertions.Template) map[string]any {
+	t.Helper()
+	raw, err := json.Marshal(tpl.ToJSON())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 var (

@@ -13,7 +13,7 @@ import (
 // `mrapctl --name NAME` finds the whole deployment from the control stack.
 func addSettingsOutput(e *Engine, cfg Config) error {
 	st := deployment.Settings{Version: deployment.SettingsVersion, Name: cfg.Names().Name, Home: cfg.HomeRegion, Env: sharedFailoverEnv(cfg)}
-	for _, s := range e.Stacks(cfg) {
+	for _, s := range e.Stacks() {
 		st.Stacks = append(st.Stacks, deployment.StackRef{Name: *s.StackName(), Region: *s.Region(), Role: e.role(s)})
 	}
 	v, err := st.Encode()

@@ -20,7 +20,7 @@ func TestSettingsOutputFindsTheWholeDeployment(t *testing.T) {
 	for name, b := range apps(t) {
 		t.Run(name, func(t *testing.T) {
 			dep := discoverSynthesized(t, b)
-			if dep.Settings.Version != deployment.SettingsVersion || dep.Settings.Home != b.cfg.HomeRegion || len(dep.Stacks) != len(b.engine.Stacks(b.cfg)) {
+			if dep.Settings.Version != deployment.SettingsVersion || dep.Settings.Home != b.cfg.HomeRegion || len(dep.Stacks) != len(b.engine.Stacks()) {
 				t.Fatalf("settings %+v", dep.Settings)
 			}
 			if n := len(dep.Queues()); n != len(b.cfg.Regions) {
@@ -41,7 +41,7 @@ func TestSettingsOutputFindsTheWholeDeployment(t *testing.T) {
 func discoverSynthesized(t *testing.T, b *built) deployment.Deployment {
 	t.Helper()
 	file := map[string]map[string]string{}
-	for _, s := range b.engine.Stacks(b.cfg) {
+	for _, s := range b.engine.Stacks() {
 		outs := map[string]string{}
 		raw, _ := b.json[*s.Node().Id()]["Outputs"].(map[string]any) // none: {} in the file
 		for key, o := range raw {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -19,7 +20,8 @@ type RegionalStackProps struct {
 	Region string
 	Code   Code
 	// Cidr is the VPC range of the private access path (used with Config.PrivateAccess).
-	Cidr string
+	Cidr  string
+	Stack StackOptions // name, tags and permissions boundary of the stack
 }
 
 // RegionalStack composes what one member Region runs: its bucket, the replication pipeline,
@@ -50,12 +52,8 @@ func NewRegionalStack(scope constructs.Construct, id string, p RegionalStackProp
 		}
 	}
 
-	stack := awscdk.NewStack(scope, jsii.String(id), &awscdk.StackProps{
-		StackName:             jsii.String(n.Function("region", p.Region)),
-		Description:           jsii.String(fmt.Sprintf("MRAP engine %s: member bucket, replication and alarms of %s", n.Name, p.Region)),
-		Env:                   &awscdk.Environment{Account: jsii.String(cfg.Account), Region: jsii.String(p.Region)},
-		CrossRegionReferences: jsii.Bool(true),
-	})
+	stack := newStack(scope, id, cfg, p.Stack, StackRegion, p.Region,
+		fmt.Sprintf("MRAP engine %s: member bucket, replication and alarms of %s", n.Name, p.Region))
 	s := &RegionalStack{Stack: stack}
 	s.Bucket = NewMemberBucket(stack, "Member", MemberBucketProps{
 		Names:                 n,
@@ -96,6 +94,7 @@ type ControlStackProps struct {
 	// PrivateEndpoints are the endpoint ids of the regional stacks (cross-Region references),
 	// used only with Config.PrivateAccess.
 	PrivateEndpoints []string
+	Stack            StackOptions // name, tags and permissions boundary of the stack
 }
 
 // ControlStack composes what the home Region runs once: the Multi-Region Access Point and its
@@ -122,12 +121,8 @@ func NewControlStack(scope constructs.Construct, id string, p ControlStackProps)
 	}
 	home := cfg.HomeRegion
 
-	stack := awscdk.NewStack(scope, jsii.String(id), &awscdk.StackProps{
-		StackName:             jsii.String(n.Function("control", home)),
-		Description:           jsii.String(fmt.Sprintf("MRAP engine %s: Multi-Region Access Point, initial routes, reconciler and dashboard", n.Name)),
-		Env:                   &awscdk.Environment{Account: jsii.String(cfg.Account), Region: jsii.String(home)},
-		CrossRegionReferences: jsii.Bool(true),
-	})
+	stack := newStack(scope, id, cfg, p.Stack, StackControl, home,
+		fmt.Sprintf("MRAP engine %s: Multi-Region Access Point, initial routes, reconciler and dashboard", n.Name))
 	s := &ControlStack{Stack: stack}
 
 	var engineRoles []string
@@ -169,7 +164,8 @@ type ProbeStackProps struct {
 	Config  Config
 	Region  string
 	Code    Code
-	MRAPArn string // from the control stack (a cross-Region reference)
+	MRAPArn string       // from the control stack (a cross-Region reference)
+	Stack   StackOptions // name, tags and permissions boundary of the stack
 }
 
 // ProbeStack holds what one observer Region runs to judge the members from outside: its
@@ -194,16 +190,11 @@ func NewProbeStack(scope constructs.Construct, id string, p ProbeStackProps) (*P
 		return nil, err
 	}
 	witness := cfg.IsWitness(p.Region)
-	name, what := n.Function("probe", p.Region), "canary prober and health alarms of observer "+p.Region
+	kind, what := StackProbe, "canary prober and health alarms of observer "+p.Region
 	if witness {
-		name, what = n.Function("witness", p.Region), "witness "+p.Region+": canary prober, health alarms and state copy"
+		kind, what = StackWitness, "witness "+p.Region+": canary prober, health alarms and state copy"
 	}
-	stack := awscdk.NewStack(scope, jsii.String(id), &awscdk.StackProps{
-		StackName:             jsii.String(name),
-		Description:           jsii.String(fmt.Sprintf("MRAP engine %s: %s", n.Name, what)),
-		Env:                   &awscdk.Environment{Account: jsii.String(cfg.Account), Region: jsii.String(p.Region)},
-		CrossRegionReferences: jsii.Bool(true),
-	})
+	stack := newStack(scope, id, cfg, p.Stack, kind, p.Region, fmt.Sprintf("MRAP engine %s: %s", n.Name, what))
 	s := &ProbeStack{Stack: stack}
 	s.Prober = NewProber(stack, "Prober", ProberProps{Config: cfg, Region: p.Region, Code: code, MRAPArn: p.MRAPArn})
 	s.Alarms = NewObserverAlarms(stack, "HealthAlarms", ObserverAlarmsProps{Config: cfg, Region: p.Region})
@@ -222,7 +213,8 @@ type DeciderStackProps struct {
 	Config  Config
 	Region  string
 	Code    Code
-	MRAPArn string // from the control stack (a cross-Region reference)
+	MRAPArn string       // from the control stack (a cross-Region reference)
+	Stack   StackOptions // name, tags and permissions boundary of the stack
 }
 
 // DeciderStack holds what one decider Region (context controlRegions) runs: the failover
@@ -244,12 +236,8 @@ func NewDeciderStack(scope constructs.Construct, id string, p DeciderStackProps)
 	if err != nil {
 		return nil, err
 	}
-	stack := awscdk.NewStack(scope, jsii.String(id), &awscdk.StackProps{
-		StackName:             jsii.String(n.Function("decider", p.Region)),
-		Description:           jsii.String(fmt.Sprintf("MRAP engine %s: failover decider %s (function, rules, schedule, audit topic)", n.Name, p.Region)),
-		Env:                   &awscdk.Environment{Account: jsii.String(cfg.Account), Region: jsii.String(p.Region)},
-		CrossRegionReferences: jsii.Bool(true),
-	})
+	stack := newStack(scope, id, cfg, p.Stack, StackDecider, p.Region,
+		fmt.Sprintf("MRAP engine %s: failover decider %s (function, rules, schedule, audit topic)", n.Name, p.Region))
 	s := &DeciderStack{Stack: stack}
 	s.Audit = NewAudit(stack, "Audit", AuditProps{Names: n})
 	s.Failover = NewFailover(stack, "Failover", FailoverProps{Config: cfg, Region: p.Region, Code: code, MRAPArn: p.MRAPArn, AuditTopic: s.Audit.Topic, AuditKey: s.Audit.Key})
@@ -273,15 +261,87 @@ type RelayStack struct {
 	Forwarder *EventForwarder
 }
 
-// NewRelayStack creates the stack in region.
-func NewRelayStack(scope constructs.Construct, id string, cfg Config, region string) *RelayStack {
-	n := cfg.Names()
-	stack := awscdk.NewStack(scope, jsii.String(id), &awscdk.StackProps{
-		StackName:   jsii.String(n.Function("relay", region)),
-		Description: jsii.String(fmt.Sprintf("MRAP engine %s: AWS Health events for S3 delivered in the backup Region %s to the deciders", n.Name, region)),
-		Env:         &awscdk.Environment{Account: jsii.String(cfg.Account), Region: jsii.String(region)},
-	})
+// RelayStackProps configure the relay stack of one backup Region of AWS Health.
+type RelayStackProps struct {
+	Config Config
+	Region string
+	Stack  StackOptions // name, tags and permissions boundary of the stack
+}
+
+// NewRelayStack creates the stack in its Region.
+func NewRelayStack(scope constructs.Construct, id string, p RelayStackProps) *RelayStack {
+	cfg, region, n := p.Config, p.Region, p.Config.Names()
+	stack := newStack(scope, id, cfg, p.Stack, StackRelay, region,
+		fmt.Sprintf("MRAP engine %s: AWS Health events for S3 delivered in the backup Region %s to the deciders", n.Name, region))
 	return &RelayStack{Stack: stack, Forwarder: newRegionForwarder(stack, cfg, region)}
+}
+
+// StackOptions are what a stack of the engine takes from Props besides the configuration.
+type StackOptions struct {
+	Name                string            // CloudFormation stack name ("" keeps "{name}-{kind}-{region}")
+	Tags                map[string]string // added after (and over) DefaultTags; TagName is always the name
+	PermissionsBoundary awsiam.IManagedPolicy
+}
+
+// newStack creates a stack of the engine of kind in region: named, described, tagged and
+// bounded as o says, with the feature flags the constructs rely on set on it before any
+// construct is added.
+func newStack(scope constructs.Construct, id string, cfg Config, o StackOptions, kind, region, description string) awscdk.Stack {
+	props := &awscdk.StackProps{
+		StackName:   jsii.String(or(o.Name, cfg.Names().Function(kind, region))),
+		Description: jsii.String(description),
+		Env:         &awscdk.Environment{Account: jsii.String(cfg.Account), Region: jsii.String(region)},
+	}
+	if kind != StackRelay {
+		props.CrossRegionReferences = jsii.Bool(true)
+	}
+	stack := awscdk.NewStack(scope, jsii.String(id), props)
+	for flag, on := range featureFlags() {
+		stack.Node().SetContext(jsii.String(flag), on)
+	}
+	if kind == StackRegion && cfg.PrivateAccess {
+		// The private-access VPC takes its zones from Fn::GetAZs at deploy time, but the Vpc
+		// construct still reads the stack's zones to validate them, which would be a lookup
+		// needing credentials. Answer that lookup here; the answer is never deployed.
+		key := "availability-zones:account=" + cfg.Account + ":region=" + region
+		stack.Node().SetContext(jsii.String(key), []string{"resolved-at-deploy-time-1", "resolved-at-deploy-time-2"})
+	}
+	tags := awscdk.Tags_Of(stack)
+	defaults := DefaultTags()
+	for _, k := range sortedKeys(defaults) {
+		tags.Add(jsii.String(k), jsii.String(defaults[k]), nil)
+	}
+	tags.Add(jsii.String(TagName), jsii.String(cfg.Name), nil)
+	for _, k := range sortedKeys(o.Tags) {
+		if k != TagName {
+			tags.Add(jsii.String(k), jsii.String(o.Tags[k]), nil)
+		}
+	}
+	if o.PermissionsBoundary != nil {
+		awsiam.PermissionsBoundary_Of(stack).Apply(o.PermissionsBoundary)
+		stack.Node().AddValidation(&lateRoleBoundary{stack: stack, arn: o.PermissionsBoundary.ManagedPolicyArn()})
+	}
+	return stack
+}
+
+// lateRoleBoundary bounds the roles CDK adds to a stack during synthesis, after the aspects
+// ran: those of the providers of cross-Region references (Custom::CrossRegionExportWriter and
+// ...Reader), which neither awsiam.PermissionsBoundary_Of nor StackProps.PermissionsBoundary
+// reach. Validation is the one step after they exist and before the template is written; it
+// reports nothing.
+type lateRoleBoundary struct {
+	stack awscdk.Stack
+	arn   *string
+}
+
+// Validate sets the boundary on every role of the stack (again, for those the aspect bounded).
+func (b *lateRoleBoundary) Validate() *[]*string {
+	for _, c := range *b.stack.Node().FindAll(constructs.ConstructOrder_PREORDER) {
+		if r, ok := c.(awscdk.CfnResource); ok && *awscdk.CfnResource_IsCfnResource(c) && *r.CfnResourceType() == "AWS::IAM::Role" {
+			r.AddPropertyOverride(jsii.String("PermissionsBoundary"), b.arn)
+		}
+	}
+	return &[]*string{}
 }
 
 // Region roles, in the order that picks the stack holding a Region's state copy and event
