@@ -22,7 +22,6 @@ import (
 
 	"github.com/mrap-engine/mrap/shared/deployment"
 	"github.com/mrap-engine/mrap/shared/failover"
-	"github.com/mrap-engine/mrap/shared/health"
 	"github.com/mrap-engine/mrap/shared/routing"
 	"github.com/mrap-engine/mrap/shared/telemetry"
 )
@@ -31,11 +30,11 @@ import (
 // the routes, the quorum health and its observer x target matrix, each Region's replication
 // backlog and latency, each decider's record and the last change.
 type awsStatusReport struct {
-	Name         string               `json:"name,omitempty"`
-	MRAPARN      string               `json:"mrap_arn"`
-	Source       string               `json:"source"`
-	Regions      []awsRegionStatus    `json:"regions"`
-	Observations []health.Observation `json:"observations"`
+	Name         string            `json:"name,omitempty"`
+	MRAPARN      string            `json:"mrap_arn"`
+	Source       string            `json:"source"`
+	Regions      []awsRegionStatus `json:"regions"`
+	Observations []awsObservation  `json:"observations"`
 	// Unreadable are the observers whose alarms could not be read, with the cause.
 	Unreadable   map[string]string  `json:"unreadable_observers,omitempty"`
 	Deciders     []awsDeciderStatus `json:"deciders"`
@@ -45,6 +44,15 @@ type awsStatusReport struct {
 	Overrides    routing.Overrides  `json:"overrides,omitzero"`
 	// Problems are the reads that failed; the rest of the report stands.
 	Problems []string `json:"problems,omitempty"`
+}
+
+// awsObservation is one cell of the observer x target matrix: the state of the health alarm
+// {prefix}{target}-from-{observer}-availability.
+type awsObservation struct {
+	Observer string        `json:"observer"`
+	Target   string        `json:"target"`
+	Alarm    routing.State `json:"alarm"`
+	Since    time.Time     `json:"alarm_since,omitzero"`
 }
 
 // awsRegionStatus is one member Region.
@@ -155,7 +163,10 @@ func readHealth(ctx context.Context, r failover.AWSReaders, rep *awsStatusReport
 		problem("health alarms", err)
 		return
 	}
-	rep.Observations, rep.Unreadable = view.Matrix, view.Unreadable
+	rep.Unreadable = view.Unreadable
+	for _, o := range view.Matrix {
+		rep.Observations = append(rep.Observations, awsObservation{Observer: o.Observer, Target: o.Target, Alarm: o.State, Since: o.Since})
+	}
 	for i := range rep.Regions {
 		if h, ok := view.Health[rep.Regions[i].Region]; ok {
 			rep.Regions[i].Health, rep.Regions[i].HealthSince = h.State, h.Since
@@ -338,7 +349,7 @@ func printAWSMatrix(w io.Writer, rep awsStatusReport) {
 	cells := map[[2]string]string{}
 	observers := map[string]bool{}
 	for _, o := range rep.Observations {
-		cells[[2]string{o.Observer, o.Target}] = string(o.State)
+		cells[[2]string{o.Observer, o.Target}] = string(o.Alarm)
 		observers[o.Observer] = true
 	}
 	for o := range rep.Unreadable {

@@ -444,7 +444,7 @@ func TestDashboardShowsTheObserverMatrixAndEveryDecider(t *testing.T) {
 
 func TestOutputs(t *testing.T) {
 	b := fullApp(t)
-	for _, id := range []string{"AccessPointArn", "AccessPointAlias", "GlobalEndpoint", "StateBucket", "AlarmPrefix", "Deciders", "BucketEuWest1", "BucketUsEast1", "BucketEuCentral1"} {
+	for _, id := range []string{"EngineSettings", "AccessPointArn", "AccessPointAlias", "GlobalEndpoint", "StateBucket", "AlarmPrefix", "Deciders", "BucketEuWest1", "BucketUsEast1", "BucketEuCentral1"} {
 		must(t, "output "+id, func() { b.tpl["Control"].HasOutput(jsii.String(id), map[string]any{}) })
 	}
 	must(t, "global endpoint host name", func() {

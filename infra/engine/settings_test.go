@@ -108,3 +108,18 @@ func loadFailover(t *testing.T, env map[string]string, decider string) failover.
 	}
 	return c
 }
+
+// TestStacksCarryTheDiscoveryTags: mrapctl finds a control stack of another name by its stack
+// tags (the ones cdk deploy sets on the stack, not only on its resources).
+func TestStacksCarryTheDiscoveryTags(t *testing.T) {
+	b := fullApp(t)
+	for _, s := range b.engine.Stacks(b.cfg) {
+		tags := *s.Tags().TagValues()
+		if v := tags[deployment.TagProject]; v == nil || *v != deployment.TagProjectValue {
+			t.Errorf("stack %s: tag %s = %v", *s.StackName(), deployment.TagProject, v)
+		}
+		if v := tags[deployment.TagName]; v == nil || *v != b.cfg.Names().Name {
+			t.Errorf("stack %s: tag %s = %v", *s.StackName(), deployment.TagName, v)
+		}
+	}
+}

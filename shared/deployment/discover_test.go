@@ -224,6 +224,23 @@ func TestFromOutputsFile(t *testing.T) {
 			t.Errorf("got %v", err)
 		}
 	})
+	t.Run("several deployments without a name are refused", func(t *testing.T) {
+		two := map[string]map[string]string{}
+		for k, v := range file {
+			two[k] = v
+		}
+		other := deploymenttest.Settings("edge", account, []string{"us-east-1", "eu-west-1"}, []string{"us-east-1", "eu-west-1"}, "us-east-2")
+		for _, ref := range other.Stacks {
+			two[ref.Name] = deploymenttest.Outputs(other, ref, apARN, account)
+		}
+		_, err := deployment.FromOutputsFile(write(t, two), "")
+		if err == nil || !strings.Contains(err.Error(), "several deployments (edge, mrap-engine): pass --name") {
+			t.Errorf("got %v", err)
+		}
+		if d, err := deployment.FromOutputsFile(write(t, two), "edge"); err != nil || d.Settings.Name != "edge" {
+			t.Errorf("--name edge: got %v, %v", d.Settings.Name, err)
+		}
+	})
 	t.Run("a stack left out of the file is named", func(t *testing.T) {
 		partial := map[string]map[string]string{}
 		for k, v := range file {

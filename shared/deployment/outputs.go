@@ -62,6 +62,7 @@ func fromOutputs(file map[string]map[string]string, name string) (Deployment, er
 // controlOf picks the stack whose settings name deployment name (or the only one).
 func controlOf(file map[string]map[string]string, name string) (Stack, error) {
 	var found []string
+	var match []Stack
 	for _, stack := range slices.Sorted(maps.Keys(file)) {
 		outs := file[stack]
 		v, ok := outs[OutputSettings]
@@ -74,11 +75,16 @@ func controlOf(file map[string]map[string]string, name string) (Stack, error) {
 		}
 		found = append(found, st.Name)
 		if name == "" || st.Name == name {
-			return Stack{StackRef: StackRef{Name: stack, Region: st.Home, Role: RoleControl}, Outputs: outs}, nil
+			match = append(match, Stack{StackRef: StackRef{Name: stack, Region: st.Home, Role: RoleControl}, Outputs: outs})
 		}
 	}
-	if len(found) == 0 {
+	switch {
+	case len(found) == 0:
 		return Stack{}, fmt.Errorf("no stack with output %s (the control stack of an engine deployed by this version; an older one: redeploy with cdk deploy): %w", OutputSettings, ErrOutdated)
+	case len(match) == 1:
+		return match[0], nil
+	case len(match) > 1:
+		return Stack{}, fmt.Errorf("the file holds several deployments (%s): pass --name", strings.Join(found, ", "))
 	}
 	return Stack{}, fmt.Errorf("no deployment %q (the file holds %s): %w", name, strings.Join(found, ", "), ErrStackNotFound)
 }
