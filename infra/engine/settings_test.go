@@ -113,7 +113,7 @@ func loadFailover(t *testing.T, env map[string]string, decider string) failover.
 // tags (the ones cdk deploy sets on the stack, not only on its resources).
 func TestStacksCarryTheDiscoveryTags(t *testing.T) {
 	b := fullApp(t)
-	for _, s := range b.engine.Stacks(b.cfg) {
+	for _, s := range b.engine.Stacks() {
 		tags := *s.Tags().TagValues()
 		if v := tags[deployment.TagProject]; v == nil || *v != deployment.TagProjectValue {
 			t.Errorf("stack %s: tag %s = %v", *s.StackName(), deployment.TagProject, v)

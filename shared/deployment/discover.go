@@ -28,7 +28,7 @@ const ToolkitStack = "CDKToolkit"
 func ControlStackName(name, home string) string { return name + "-control-" + home }
 
 // Discover finds deployment name through CloudFormation: its control stack in region (by
-// the name infra gives it, else by the tags Project and MrapName), then every other stack its
+// the name infra gives it, else by its MrapName tag), then every other stack its
 // settings list, each in its own Region through clients(region). Every stack must exist, be
 // in a usable state and carry the outputs of this version.
 func Discover(ctx context.Context, clients func(region string) CloudFormationAPI, name, region string) (Deployment, error) {
@@ -67,7 +67,7 @@ func findControl(ctx context.Context, api CloudFormationAPI, name, region string
 		switch {
 		case aws.ToString(st.StackName) == ToolkitStack:
 			bootstrapped = true
-		case tags[TagProject] != TagProjectValue:
+		case tags[TagName] == "": // not an engine stack (Project may be retagged; MrapName is always set)
 		case tags[TagName] == name && output(st, OutputAccessPointArn) != "": // settings missing: outdated
 			return stackOf(st, StackRef{Name: aws.ToString(st.StackName), Region: region, Role: RoleControl})
 		default:
@@ -82,8 +82,8 @@ func findControl(ctx context.Context, api CloudFormationAPI, name, region string
 	if len(engine) > 0 {
 		found = strings.Join(engine, ", ")
 	}
-	return Stack{}, fmt.Errorf("no control stack of %q in %s: no stack %s and none tagged %s=%s with output %s (engine stacks there by tag %s=%s: %s; the control stack is in the home Region: pass --region HOME, or --name): %w",
-		name, region, want, TagName, name, OutputSettings, TagProject, TagProjectValue, found, ErrStackNotFound)
+	return Stack{}, fmt.Errorf("no control stack of %q in %s: no stack %s and none tagged %s=%s with output %s (engine stacks there by tag %s: %s; the control stack is in the home Region: pass --region HOME, or --name): %w",
+		name, region, want, TagName, name, OutputAccessPointArn, TagName, found, ErrStackNotFound)
 }
 
 // describeAll reads every stack of st but control, in parallel, and reports every problem.

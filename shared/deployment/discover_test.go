@@ -78,6 +78,10 @@ func TestDiscoverFindsAControlStackOfAnotherNameByItsTags(t *testing.T) {
 		}
 	}
 	deploymenttest.Put(cf, st, apARN)
+	for _, ref := range st.StacksOf(deployment.RoleControl) { // the user's own tags replace Project; MrapName stays
+		cf.Put(ref.Region, deploymenttest.Stack{Name: ref.Name, Outputs: deploymenttest.Outputs(st, ref, apARN, account),
+			Tags: map[string]string{deployment.TagProject: "platform", deployment.TagName: "edge"}})
+	}
 	d, err := deployment.Discover(context.Background(), clients, "edge", "us-east-1")
 	if err != nil {
 		t.Fatal(err)

@@ -28,7 +28,8 @@ const (
 // SettingsVersion is the version of Settings this code writes and reads.
 const SettingsVersion = 1
 
-// The stack tags infra puts on every stack of a deployment.
+// The stack tags infra puts on every stack of a deployment; MrapName is always set (a user's
+// own tags may replace Project), so discovery goes by it.
 const (
 	TagProject      = "Project"
 	TagProjectValue = "mrap-engine"
