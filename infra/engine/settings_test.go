@@ -23,6 +23,13 @@ func TestSettingsOutputFindsTheWholeDeployment(t *testing.T) {
 			if dep.Settings.Version != deployment.SettingsVersion || dep.Settings.Home != b.cfg.HomeRegion || len(dep.Stacks) != len(b.engine.Stacks()) {
 				t.Fatalf("settings %+v", dep.Settings)
 			}
+			// No documented limit on an output value was found; stay under the 4,096 bytes
+			// CloudFormation allows a parameter value and a description.
+			v, _ := dep.Settings.Encode()
+			t.Logf("EngineSettings: %d bytes", len(v))
+			if len(v) > 4096 {
+				t.Errorf("EngineSettings is %d bytes, more than 4,096", len(v))
+			}
 			if n := len(dep.Queues()); n != len(b.cfg.Regions) {
 				t.Errorf("%d replication queues, want one per member (%d)", n, len(b.cfg.Regions))
 			}
