@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/mrap-engine/mrap/shared/deployment"
 )
 
 // Kinds of the engine's stacks, the first argument of Props.StackName.
@@ -89,8 +91,10 @@ func New(scope constructs.Construct, props *Props) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := props.Tags[TagName]; ok {
-		return nil, fmt.Errorf("invalid tags: %s is the engine's own tag (the name %q); choose the name with Props.Name", TagName, cfg.Name)
+	for k, v := range identityTags(cfg) {
+		if _, ok := props.Tags[k]; ok {
+			return nil, fmt.Errorf("invalid tags: %s is the engine's own tag (%s=%s: mrapctl --name finds the deployment by it)", k, k, v)
+		}
 	}
 	for _, id := range stackIDs(cfg) {
 		if scope.Node().TryFindChild(jsii.String(id)) != nil {
@@ -112,13 +116,16 @@ func New(scope constructs.Construct, props *Props) (*Engine, error) {
 	return e, nil
 }
 
-// TagName is the tag whose value is the deployment's name on every resource of the engine.
-const TagName = "MrapName"
+// identityTags are the tags that name the deployment (MrapName={name}): every resource
+// carries them and Props.Tags cannot change them.
+func identityTags(cfg Config) map[string]string {
+	return map[string]string{deployment.TagName: cfg.Name}
+}
 
 // DefaultTags returns the tags every resource of the engine carries unless Props.Tags gives
-// the key another value (and TagName, always).
+// the key another value (an organisation's own Project, say).
 func DefaultTags() map[string]string {
-	return map[string]string{"Project": "mrap-engine", "ManagedBy": "cdk"}
+	return map[string]string{deployment.TagProject: deployment.TagProjectValue, "ManagedBy": "cdk"}
 }
 
 // featureFlags returns the CDK feature flags the constructs rely on, set on every stack so that

@@ -226,7 +226,7 @@ func TestEngineTagsAndBoundaryReachEveryResource(t *testing.T) {
 		for k, v := range *s.Tags().TagValues() {
 			tags[k] = *v
 		}
-		for k, v := range map[string]string{"Project": "acme-storage", "CostCenter": "42", "ManagedBy": "cdk", TagName: "mrap-engine"} {
+		for k, v := range map[string]string{"Project": "acme-storage", "CostCenter": "42", "ManagedBy": "cdk", "MrapName": "mrap-engine"} {
 			if tags[k] != v {
 				t.Errorf("stack %s (CloudFormation propagates its tags to every resource) has tag %s=%q, want %q", *s.StackName(), k, tags[k], v)
 			}
@@ -258,8 +258,8 @@ func TestNewRefusesBeforeAddingAnything(t *testing.T) {
 		{"two stacks of one name", func(p *Props) {
 			p.StackName = func(kind, region string) string { return "mrap-" + region }
 		}, []string{`control stack of us-east-1: "mrap-us-east-1" already names the region stack of us-east-1`}},
-		{"the name tag set by hand", func(p *Props) { p.Tags = map[string]string{TagName: "other"} },
-			[]string{"invalid tags: MrapName is the engine's own tag"}},
+		{"the name tag set by hand", func(p *Props) { p.Tags = map[string]string{"MrapName": "other"} },
+			[]string{"invalid tags: MrapName is the engine's own tag (MrapName=mrap-engine: mrapctl --name finds the deployment by it)"}},
 		{"binaries missing from the asset directory", func(p *Props) { p.AssetDir = filepath.Join(t.TempDir(), "dist") },
 			[]string{"replicator: function binary missing at ", "/dist/replicator/bootstrap: run `make build` in the mrap repository, or CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc -trimpath -o ",
 				"github.com/mrap-engine/mrap/functions/failover"}},

@@ -78,8 +78,8 @@ type Props struct {
 	// other names by their MrapName tag.
 	StackName func(kind, region string) string
 	// Tags are added to every resource of the engine, after (and over) the default tags
-	// Project=mrap-engine and ManagedBy=cdk. The tag MrapName={Name} is always set: it names
-	// the deployment.
+	// Project=mrap-engine and ManagedBy=cdk. MrapName={Name} is always set and cannot be given
+	// here: mrapctl --name finds the deployment by it.
 	Tags map[string]string
 	// PermissionsBoundary, when set, bounds every IAM role of the engine's stacks, CDK's own
 	// custom-resource roles included (awsiam.PermissionsBoundary_Of on each stack). It is an

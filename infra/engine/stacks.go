@@ -279,7 +279,7 @@ func NewRelayStack(scope constructs.Construct, id string, p RelayStackProps) *Re
 // StackOptions are what a stack of the engine takes from Props besides the configuration.
 type StackOptions struct {
 	Name                string            // CloudFormation stack name ("" keeps "{name}-{kind}-{region}")
-	Tags                map[string]string // added after (and over) DefaultTags; TagName is always the name
+	Tags                map[string]string // added after (and over) DefaultTags; the identity tags are always the engine's
 	PermissionsBoundary awsiam.IManagedPolicy
 }
 
@@ -307,15 +307,15 @@ func newStack(scope constructs.Construct, id string, cfg Config, o StackOptions,
 		stack.Node().SetContext(jsii.String(key), []string{"resolved-at-deploy-time-1", "resolved-at-deploy-time-2"})
 	}
 	tags := awscdk.Tags_Of(stack)
-	defaults := DefaultTags()
-	for _, k := range sortedKeys(defaults) {
-		tags.Add(jsii.String(k), jsii.String(defaults[k]), nil)
+	identity, all := identityTags(cfg), DefaultTags()
+	for k, v := range o.Tags {
+		all[k] = v
 	}
-	tags.Add(jsii.String(TagName), jsii.String(cfg.Name), nil)
-	for _, k := range sortedKeys(o.Tags) {
-		if k != TagName {
-			tags.Add(jsii.String(k), jsii.String(o.Tags[k]), nil)
-		}
+	for k, v := range identity {
+		all[k] = v
+	}
+	for _, k := range sortedKeys(all) {
+		tags.Add(jsii.String(k), jsii.String(all[k]), nil)
 	}
 	if o.PermissionsBoundary != nil {
 		awsiam.PermissionsBoundary_Of(stack).Apply(o.PermissionsBoundary)
