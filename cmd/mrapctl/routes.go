@@ -82,13 +82,13 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := newFlags("status", "status [flags]", stderr)
 	data := fs.String("data", ".local", "data folder of the local runtime")
 	jsonOut := fs.Bool("json", false, "print JSON")
-	watch := fs.Duration("watch", 0, "local: redraw every interval (such as 1s) until Ctrl-C")
+	watch := fs.Duration("watch", 0, "redraw every interval (such as 1s; on AWS 30s is plenty) until Ctrl-C")
 	af := addAWSFlags(fs, false)
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
 	if af.onAWS() {
-		return awsStatus(ctx, af, *jsonOut, stdout)
+		return awsStatus(ctx, af, *jsonOut, *watch, stdout)
 	}
 	l, err := openLocal(*data)
 	if err != nil {

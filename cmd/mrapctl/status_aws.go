@@ -83,7 +83,7 @@ type awsDeciderStatus struct {
 // statusTimeout bounds each read of the status.
 const statusTimeout = 15 * time.Second
 
-func awsStatus(ctx context.Context, af awsFlags, jsonOut bool, stdout io.Writer) error {
+func awsStatus(ctx context.Context, af awsFlags, jsonOut bool, watch time.Duration, stdout io.Writer) error {
 	t, err := openAWS(ctx, af)
 	if err != nil {
 		return err
@@ -92,24 +92,38 @@ func awsStatus(ctx context.Context, af awsFlags, jsonOut bool, stdout io.Writer)
 	if err != nil {
 		return err
 	}
-	rep, err := readAWSStatus(ctx, t, cfg)
+	readers, err := failover.NewAWSReaders(cfg, t.cfg, nil)
 	if err != nil {
 		return err
 	}
-	if jsonOut {
-		return writeJSON(stdout, rep)
+	for {
+		rep := readAWSStatus(ctx, t, cfg, readers)
+		switch {
+		case jsonOut:
+			if err := writeJSON(stdout, rep); err != nil {
+				return err
+			}
+		case watch > 0:
+			fmt.Fprint(stdout, "\033[H\033[2J") // clear the terminal
+			fmt.Fprintf(stdout, "%s  (every %s, Ctrl-C to stop)\n", time.Now().Format(time.TimeOnly), watch)
+			fallthrough
+		default:
+			printAWSStatus(stdout, rep)
+		}
+		if watch <= 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(watch):
+		}
 	}
-	printAWSStatus(stdout, rep)
-	return nil
 }
 
 // readAWSStatus reads every part of the status in parallel, each bounded; a part that fails
 // is a problem in the report, not an error.
-func readAWSStatus(ctx context.Context, t *awsTarget, cfg failover.Config) (awsStatusReport, error) {
-	readers, err := failover.NewAWSReaders(cfg, t.cfg, nil)
-	if err != nil {
-		return awsStatusReport{}, err
-	}
+func readAWSStatus(ctx context.Context, t *awsTarget, cfg failover.Config, readers failover.AWSReaders) awsStatusReport {
 	ctx, cancel := context.WithTimeout(ctx, statusTimeout)
 	defer cancel()
 	rep := awsStatusReport{MRAPARN: cfg.ARN, Source: "the environment (--mrap-arn)"}
@@ -139,7 +153,7 @@ func readAWSStatus(ctx context.Context, t *awsTarget, cfg failover.Config) (awsS
 	}
 	wg.Wait()
 	slices.Sort(rep.Problems)
-	return rep, nil
+	return rep
 }
 
 func readRoutes(ctx context.Context, r failover.AWSReaders, rep *awsStatusReport, problem func(string, error)) {

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -241,4 +243,51 @@ func TestRoutingCommandsOnAWSWaitForTheRegionsTheyAddTraffic(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestStatusOnAWSWatchRedrawsWithoutFindingTheDeploymentAgain(t *testing.T) {
+	f, _ := awsFixture(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout lockedBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--name", "mrap-engine", "--region", "us-east-1", "status", "--watch", "20ms"}, &stdout, io.Discard)
+	}()
+	for deadline := time.Now().Add(10 * time.Second); strings.Count(stdout.String(), "access point ") < 3 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("status --watch: %v", err)
+	}
+	if n := strings.Count(stdout.String(), "access point "); n < 3 {
+		t.Errorf("%d redraws, want at least 3", n)
+	}
+	control := 0
+	for _, c := range f.cf.Calls() {
+		if strings.HasSuffix(c, "DescribeStacks mrap-engine-control-us-east-1") {
+			control++
+		}
+	}
+	if control != 1 {
+		t.Errorf("the control stack was read %d times, want once", control)
+	}
+}
+
+// lockedBuffer is a buffer written by the command and read by the test at once.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
