@@ -14,12 +14,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/mrap-engine/mrap/shared/docstore"
 	"github.com/mrap-engine/mrap/shared/reconcile"
 )
 
 // BenchmarkReconcile measures a backfill of small objects written in one of three local
-// versitygw Regions before deployment (every key needs two repairs), then a steady-state
-// pass over the converged keys (origin reads only). 1,000 and 10,000 objects by default; set
+// versitygw Regions before deployment (every key needs two repairs), then the pass that
+// verifies the converged keys (origin reads; it writes the verified-versions index), then a
+// steady-state pass settled by the index (listings and index chunks only). The checkpoint and
+// the index live in a state bucket of the first Region's versitygw, as on AWS. 1,000 and 10,000 objects by default; set
 // MRAP_BENCH_LARGE=1 to add 100,000. MRAP_BENCH_TRUST_404=1 reads absent keys with one HEAD
 // as on AWS (s3store.Options.TrustNotFound) instead of confirming each 404 with a version
 // listing, which versitygw answers by scanning the whole bucket folder: at 100,000 objects that
@@ -49,22 +52,48 @@ func BenchmarkReconcile(b *testing.B) {
 				runtime.GC()
 				b.StartTimer()
 
-				backfill, peak := measure(b, rs, reconcile.Options{Scope: reconcile.Scope{Prefix: prefix}, Workers: 16})
+				opts := withStateBucket(b, rs, fmt.Sprintf("mrap-bench-state-%d", i), reconcile.Options{Scope: reconcile.Scope{Prefix: prefix}, Workers: 16})
+				backfill, peak := measure(b, rs, opts)
 				if backfill.Run.KeysScanned != int64(n) || backfill.Run.RepairsDone != int64(2*n) || backfill.Run.RepairsFailed != 0 {
 					b.Fatalf("backfill: %+v %v", backfill.Run, backfill.Failures)
 				}
-				steady, steadyPeak := measure(b, rs, reconcile.Options{Scope: reconcile.Scope{Prefix: prefix}, Workers: 16, DryRun: true})
-				if steady.Run.RepairsPlanned != 0 {
-					b.Fatalf("steady state planned %d repairs", steady.Run.RepairsPlanned)
+				opts.DryRun = true
+				verify, verifyPeak := measure(b, rs, opts)
+				if verify.Run.RepairsPlanned != 0 || verify.Run.ChunksWritten == 0 {
+					b.Fatalf("verifying pass: %+v", verify.Run)
+				}
+				steady, steadyPeak := measure(b, rs, opts)
+				if steady.Run.RepairsPlanned != 0 || steady.Run.KeysSettled != int64(n) || len(steady.IndexProblems) > 0 {
+					b.Fatalf("steady state: %+v %v", steady.Run, steady.IndexProblems)
 				}
 				b.ReportMetric(float64(n)/backfill.Elapsed.Seconds(), "backfill-keys/s")
 				b.ReportMetric(float64(backfill.Run.RepairsDone)/backfill.Elapsed.Seconds(), "repairs/s")
+				b.ReportMetric(float64(n)/verify.Elapsed.Seconds(), "verify-keys/s")
+				b.ReportMetric(float64(verify.Run.Reads)/float64(n), "verify-reads/key")
 				b.ReportMetric(float64(n)/steady.Elapsed.Seconds(), "steady-keys/s")
 				b.ReportMetric(float64(steady.Run.Reads)/float64(n), "reads/key")
-				b.ReportMetric(float64(max(peak, steadyPeak))/(1<<20), "peak-heap-MiB")
+				b.ReportMetric(float64(steady.Run.ChunksRead), "index-chunks")
+				b.ReportMetric(float64(max(peak, verifyPeak, steadyPeak))/(1<<20), "peak-heap-MiB")
 			}
 		})
 	}
+}
+
+// withStateBucket keeps the pass's checkpoint and verified-versions index in a new bucket of
+// the first Region's versitygw (the state bucket on AWS).
+func withStateBucket(b testing.TB, rs *reconcileSet, bucket string, opts reconcile.Options) reconcile.Options {
+	b.Helper()
+	c := rs.client(rs.members[0].Region)
+	if _, err := c.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		b.Fatal(err)
+	}
+	st, err := docstore.NewS3(c, bucket)
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts.Checkpoint = docstore.Document{Store: st, Key: "reconcile/checkpoint.json"}
+	opts.Index, opts.IndexPrefix = st, "reconcile/index/"
+	return opts
 }
 
 // measure runs one reconcile pass and samples the heap in use while it runs.
@@ -101,7 +130,7 @@ func measure(b *testing.B, rs *reconcileSet, opts reconcile.Options) (reconcile.
 }
 
 // seed writes n small objects under prefix in region only, 32 at a time.
-func seed(b *testing.B, rs *reconcileSet, region, prefix string, n int) {
+func seed(b testing.TB, rs *reconcileSet, region, prefix string, n int) {
 	b.Helper()
 	c := rs.client(region)
 	bucket := rs.servers[region].Bucket

@@ -1,11 +1,12 @@
 package reconcile
 
 import (
-	"bufio"
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -38,28 +39,28 @@ const (
 
 // IndexEntry is one key the reconciler verified converged.
 type IndexEntry struct {
-	Key string `json:"k"`
+	Key string
 	// Origin is the write every member's current version is a copy of.
-	Origin IndexedOrigin `json:"o"`
+	Origin IndexedOrigin
 	// Versions are the members' current versions as listed, in member order.
-	Versions []IndexedVersion `json:"v"`
+	Versions []IndexedVersion
 }
 
 // IndexedOrigin is a replication.Origin as the index stores it.
 type IndexedOrigin struct {
-	Region    string `json:"r"`
-	VersionID string `json:"id"`
-	Time      int64  `json:"t"` // Unix nanoseconds
-	Sequencer string `json:"sq,omitempty"`
+	Region    string
+	VersionID string
+	Time      int64 // Unix nanoseconds
+	Sequencer string
 }
 
 // IndexedVersion is one member's current version as its listing showed it.
 type IndexedVersion struct {
-	VersionID    string `json:"id"`
-	ETag         string `json:"e,omitempty"`
-	Size         int64  `json:"s"`
-	LastModified int64  `json:"t"` // Unix nanoseconds, as listed
-	Replica      bool   `json:"c,omitempty"`
+	VersionID    string
+	ETag         string
+	Size         int64
+	LastModified int64 // Unix nanoseconds, as listed
+	Replica      bool
 }
 
 func indexedOrigin(o replication.Origin) IndexedOrigin {
@@ -123,7 +124,7 @@ func IndexConfig(members []config.Member, scope Scope) string {
 
 // IndexGeneration is the index one pass writes: its id, its slot and its chunks.
 type IndexGeneration struct {
-	ID     string `json:"id"`
+	ID     string
 	Slot   string `json:"slot"`
 	Chunks int    `json:"chunks"` // chunks written so far (every one, when the pass is complete)
 }
@@ -156,32 +157,141 @@ func chunkKey(prefix, slot string, seq int) string {
 	return fmt.Sprintf("%s%s/%010d.jsonl.gz", prefix, slot, seq)
 }
 
-// encodeChunk writes a header line and one JSON line per entry (entries in strictly
-// increasing key order), gzip-compressed; gzip's CRC-32 and length catch corruption and
-// truncation.
-func encodeChunk(h chunkHeader, entries []IndexEntry) ([]byte, error) {
+// encodeChunk writes a JSON header line, then the entries (in strictly increasing key order)
+// as binary records (appendEntry), gzip-compressed; gzip's CRC-32 and length catch corruption
+// and truncation.
+// zw, when not nil, is reused (a compressor is large to allocate).
+func encodeChunk(zw *gzip.Writer, h chunkHeader, entries []IndexEntry) ([]byte, error) {
 	if len(entries) == 0 {
 		return nil, errors.New("encode index chunk: no entries")
 	}
 	h.Format, h.Version, h.Count, h.First, h.Last = IndexFormat, indexFormatVersion, len(entries), entries[0].Key, entries[len(entries)-1].Key
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	enc := json.NewEncoder(zw)
-	if err := enc.Encode(h); err != nil {
+	line, err := json.Marshal(h)
+	if err != nil {
 		return nil, fmt.Errorf("encode index chunk: %w", err)
 	}
+	raw := append(line, '\n')
 	for i := range entries {
 		if i > 0 && entries[i].Key <= entries[i-1].Key {
 			return nil, fmt.Errorf("encode index chunk: key %q after %q", entries[i].Key, entries[i-1].Key)
 		}
-		if err := enc.Encode(&entries[i]); err != nil {
+		raw = appendEntry(raw, &entries[i])
+	}
+	var buf bytes.Buffer
+	if zw == nil {
+		if zw, err = gzip.NewWriterLevel(&buf, gzip.BestSpeed); err != nil {
 			return nil, fmt.Errorf("encode index chunk: %w", err)
 		}
+	} else {
+		zw.Reset(&buf)
+	}
+	if _, err := zw.Write(raw); err != nil {
+		return nil, fmt.Errorf("encode index chunk: %w", err)
 	}
 	if err := zw.Close(); err != nil {
 		return nil, fmt.Errorf("encode index chunk: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// appendEntry appends e as a record: key, origin (Region, version id, time, sequencer), the
+// number of versions, then per version its id, ETag, size, Last-Modified and replica flag.
+// Strings are a uvarint length and the bytes; numbers are varints.
+func appendEntry(b []byte, e *IndexEntry) []byte {
+	b = appendString(b, e.Key)
+	b = appendString(b, e.Origin.Region)
+	b = appendString(b, e.Origin.VersionID)
+	b = binary.AppendVarint(b, e.Origin.Time)
+	b = appendString(b, e.Origin.Sequencer)
+	b = binary.AppendUvarint(b, uint64(len(e.Versions)))
+	for _, v := range e.Versions {
+		b = appendString(b, v.VersionID)
+		b = appendString(b, v.ETag)
+		b = binary.AppendVarint(b, v.Size)
+		b = binary.AppendVarint(b, v.LastModified)
+		flag := byte(0)
+		if v.Replica {
+			flag = 1
+		}
+		b = append(b, flag)
+	}
+	return b
+}
+
+func appendString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+// recordReader reads the records of appendEntry; the first error sticks.
+type recordReader struct {
+	b   []byte
+	err error
+}
+
+func (r *recordReader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.err = errors.New("bad number")
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *recordReader) varint() int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.err = errors.New("bad number")
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *recordReader) string() string {
+	n := r.uvarint()
+	if r.err != nil {
+		return ""
+	}
+	if n > uint64(len(r.b)) {
+		r.err = errors.New("string past the end")
+		return ""
+	}
+	s := string(r.b[:n])
+	r.b = r.b[n:]
+	return s
+}
+
+func (r *recordReader) flag() bool {
+	if r.err != nil || len(r.b) == 0 {
+		r.err = cmp.Or(r.err, errors.New("flag past the end"))
+		return false
+	}
+	f := r.b[0]
+	r.b = r.b[1:]
+	if f > 1 {
+		r.err = fmt.Errorf("bad flag %d", f)
+	}
+	return f == 1
+}
+
+// entry reads one record of members versions.
+func (r *recordReader) entry(members int) (IndexEntry, error) {
+	e := IndexEntry{Key: r.string(), Origin: IndexedOrigin{Region: r.string(), VersionID: r.string(), Time: r.varint(), Sequencer: r.string()}}
+	if n := r.uvarint(); r.err == nil && n != uint64(members) {
+		return e, fmt.Errorf("entry %q: %d versions, want one per member (%d)", e.Key, n, members)
+	}
+	e.Versions = make([]IndexedVersion, members)
+	for i := range e.Versions {
+		e.Versions[i] = IndexedVersion{VersionID: r.string(), ETag: r.string(), Size: r.varint(), LastModified: r.varint(), Replica: r.flag()}
+	}
+	return e, r.err
 }
 
 // decodeChunk reads a chunk and checks it whole: format and version, generation, config
@@ -197,35 +307,29 @@ func decodeChunk(body []byte, want chunkHeader, members int, after string) ([]In
 	if err != nil {
 		return nil, fmt.Errorf("corrupt: %w", err)
 	}
-	sc := bufio.NewScanner(bytes.NewReader(raw))
-	sc.Buffer(make([]byte, 0, 64<<10), 4*maxChunkBytes)
-	if !sc.Scan() {
-		return nil, errors.New("empty")
+	line, rest, ok := bytes.Cut(raw, []byte("\n"))
+	if !ok {
+		return nil, errors.New("no header")
 	}
 	var h chunkHeader
-	if err := json.Unmarshal(sc.Bytes(), &h); err != nil {
+	if err := json.Unmarshal(line, &h); err != nil {
 		return nil, fmt.Errorf("header: %w", err)
 	}
 	if err := checkHeader(h, want); err != nil {
 		return nil, err
 	}
-	out := make([]IndexEntry, 0, h.Count)
+	out := make([]IndexEntry, 0, min(h.Count, maxChunkBytes/64))
 	prev := after
-	for sc.Scan() {
-		var e IndexEntry
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+	r := &recordReader{b: rest}
+	for len(r.b) > 0 {
+		e, err := r.entry(members)
+		if err != nil {
 			return nil, fmt.Errorf("entry %d: %w", len(out), err)
 		}
 		if e.Key <= prev && (len(out) > 0 || after != "") {
 			return nil, fmt.Errorf("entry %d: key %q not after %q", len(out), e.Key, prev)
 		}
-		if len(e.Versions) != members {
-			return nil, fmt.Errorf("entry %q: %d versions, want one per member (%d)", e.Key, len(e.Versions), members)
-		}
 		out, prev = append(out, e), e.Key
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("corrupt: %w", err)
 	}
 	if len(out) != h.Count || len(out) == 0 || out[0].Key != h.First || out[len(out)-1].Key != h.Last {
 		return nil, fmt.Errorf("truncated: %d entries, header says %d from %q to %q", len(out), h.Count, h.First, h.Last)
@@ -331,6 +435,7 @@ type indexWriter struct {
 	prefix string
 	config string
 	gen    *IndexGeneration
+	zw     *gzip.Writer // reused from chunk to chunk (nil until the first)
 }
 
 // write stores entries (in increasing key order) as one or more chunks of at most
@@ -344,7 +449,10 @@ func (iw *indexWriter) write(ctx context.Context, entries []IndexEntry) (int, er
 			n++
 		}
 		seq := iw.gen.Chunks
-		body, err := encodeChunk(chunkHeader{Generation: iw.gen.ID, Config: iw.config, Seq: seq}, entries[:n])
+		if iw.zw == nil {
+			iw.zw, _ = gzip.NewWriterLevel(io.Discard, gzip.BestSpeed) // a valid level: no error
+		}
+		body, err := encodeChunk(iw.zw, chunkHeader{Generation: iw.gen.ID, Config: iw.config, Seq: seq}, entries[:n])
 		if err == nil {
 			_, err = iw.store.Put(ctx, chunkKey(iw.prefix, iw.gen.Slot, seq), body, docstore.Cond{})
 		}
@@ -358,12 +466,11 @@ func (iw *indexWriter) write(ctx context.Context, entries []IndexEntry) (int, er
 	return written, nil
 }
 
-// entrySize is an upper bound of an entry's JSON line (the JSON escapes of a key are at most
-// six bytes per byte).
+// entrySize is an upper bound of an entry's record (appendEntry).
 func entrySize(e IndexEntry) int {
-	n := 64 + 6*len(e.Key) + len(e.Origin.Region) + len(e.Origin.VersionID) + len(e.Origin.Sequencer)
+	n := 48 + len(e.Key) + len(e.Origin.Region) + len(e.Origin.VersionID) + len(e.Origin.Sequencer)
 	for _, v := range e.Versions {
-		n += 64 + len(v.VersionID) + 2*len(v.ETag)
+		n += 48 + len(v.VersionID) + len(v.ETag)
 	}
 	return n
 }

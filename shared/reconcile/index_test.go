@@ -25,19 +25,21 @@ func testEntries(keys ...string) []IndexEntry {
 	return out
 }
 
-// rawChunk gzips a header and entry lines as given, unchecked (to forge bad chunks).
+// rawChunk gzips a header and entry records as given, unchecked (to forge bad chunks).
 func rawChunk(t *testing.T, h chunkHeader, entries []IndexEntry) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	enc := json.NewEncoder(zw)
-	if err := enc.Encode(h); err != nil {
+	line, err := json.Marshal(h)
+	if err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range entries {
-		if err := enc.Encode(e); err != nil {
-			t.Fatal(err)
-		}
+	raw := append(line, '\n')
+	for i := range entries {
+		raw = appendEntry(raw, &entries[i])
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(raw); err != nil {
+		t.Fatal(err)
 	}
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
@@ -49,7 +51,7 @@ func rawChunk(t *testing.T, h chunkHeader, entries []IndexEntry) []byte {
 func TestIndexChunkIsRejectedWhenDamagedStaleOrForeign(t *testing.T) {
 	want := chunkHeader{Generation: "g2", Config: "cfg", Seq: 3}
 	entries := testEntries("a", "b", "c")
-	good, err := encodeChunk(want, entries)
+	good, err := encodeChunk(nil, want, entries)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -378,7 +380,7 @@ func headerOf(t *testing.T, body []byte) chunkHeader {
 
 func mustEncode(t *testing.T, h chunkHeader, entries []IndexEntry) []byte {
 	t.Helper()
-	body, err := encodeChunk(h, entries)
+	body, err := encodeChunk(nil, h, entries)
 	if err != nil {
 		t.Fatal(err)
 	}

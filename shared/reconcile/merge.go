@@ -59,6 +59,15 @@ type cursor struct {
 	last    string
 	started bool
 	head    *group // the next key's group, read by peek
+	// next is the page being pageAnswer ahead (nil: none): while the current page is merged, the
+	// next one is already on its way, so the Regions' listings overlap instead of queueing.
+	next chan pageAnswer
+}
+
+// pageAnswer is one page listing's answer.
+type pageAnswer struct {
+	page Page
+	err  error
 }
 
 // group is one key of a listing: its current version and its version ids newest first.
@@ -74,7 +83,14 @@ func (c *cursor) at(ctx context.Context) (*Entry, error) {
 		if c.done {
 			return nil, nil
 		}
-		p, err := c.lister.ListVersionsPage(ctx, c.member.Region, c.member.Bucket, c.q)
+		var p Page
+		var err error
+		if c.next != nil {
+			got := <-c.next
+			c.next, p, err = nil, got.page, got.err
+		} else {
+			p, err = c.lister.ListVersionsPage(ctx, c.member.Region, c.member.Bucket, c.q)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -83,6 +99,7 @@ func (c *cursor) at(ctx context.Context) (*Entry, error) {
 			c.done = true
 		} else {
 			c.q.KeyMarker, c.q.VersionIDMarker = p.NextKeyMarker, p.NextVersionIDMarker
+			c.listAhead(ctx, p)
 		}
 	}
 	e := &c.page[c.i]
@@ -91,6 +108,21 @@ func (c *cursor) at(ctx context.Context) (*Entry, error) {
 		return nil, nil
 	}
 	return e, nil
+}
+
+// listAhead starts listing the page after p, unless p already reaches the end of the range.
+// One page ahead per member at most: memory stays bounded by the page size.
+func (c *cursor) listAhead(ctx context.Context, p Page) {
+	if n := len(p.Entries); c.end != "" && n > 0 && p.Entries[n-1].Key >= c.end {
+		return
+	}
+	ch := make(chan pageAnswer, 1)
+	c.next = ch
+	q := c.q
+	go func() {
+		p, err := c.lister.ListVersionsPage(ctx, c.member.Region, c.member.Bucket, q)
+		ch <- pageAnswer{page: p, err: err}
+	}()
 }
 
 // peek returns the next key with a current version: that version and the key's version ids
