@@ -73,6 +73,7 @@ func BenchmarkReconcile(b *testing.B) {
 				b.ReportMetric(float64(n)/steady.Elapsed.Seconds(), "steady-keys/s")
 				b.ReportMetric(float64(steady.Run.Reads)/float64(n), "reads/key")
 				b.ReportMetric(float64(steady.Run.ChunksRead), "index-chunks")
+				b.ReportMetric(float64(n)/listOnly(b, rs, prefix).Seconds(), "list-only-keys/s")
 				b.ReportMetric(float64(max(peak, verifyPeak, steadyPeak))/(1<<20), "peak-heap-MiB")
 			}
 		})
@@ -94,6 +95,39 @@ func withStateBucket(b testing.TB, rs *reconcileSet, bucket string, opts reconci
 	opts.Checkpoint = docstore.Document{Store: st, Key: "reconcile/checkpoint.json"}
 	opts.Index, opts.IndexPrefix = st, "reconcile/index/"
 	return opts
+}
+
+// listOnly lists the versions under prefix in every member at once, page after page, and
+// returns how long it took: the floor of a pass that reads nothing but the listings.
+func listOnly(b *testing.B, rs *reconcileSet, prefix string) time.Duration {
+	b.Helper()
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(rs.members))
+	for _, m := range rs.members {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			q := reconcile.Query{Prefix: prefix, MaxKeys: 1000}
+			for {
+				p, err := rs.store.ListVersionsPage(context.Background(), m.Region, m.Bucket, q)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if !p.Truncated {
+					return
+				}
+				q.KeyMarker, q.VersionIDMarker = p.NextKeyMarker, p.NextVersionIDMarker
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		b.Fatal(err)
+	}
+	return time.Since(start)
 }
 
 // measure runs one reconcile pass and samples the heap in use while it runs.

@@ -152,9 +152,10 @@ type chunkHeader struct {
 	Last       string `json:"last"`
 }
 
-// chunkKey is the state-store key of chunk seq in slot.
-func chunkKey(prefix, slot string, seq int) string {
-	return fmt.Sprintf("%s%s/%010d.jsonl.gz", prefix, slot, seq)
+// chunkKey is the state-store key of chunk seq in slot of the index of configuration config:
+// reconcilers of other scopes or member sets sharing a prefix never overwrite each other.
+func chunkKey(prefix, config, slot string, seq int) string {
+	return fmt.Sprintf("%s%s/%s/%010d.gz", prefix, config, slot, seq)
 }
 
 // encodeChunk writes a JSON header line, then the entries (in strictly increasing key order)
@@ -406,7 +407,7 @@ func (ir *indexReader) load(ctx context.Context) {
 	seq := ir.next
 	ir.next++
 	ir.entries, ir.i, ir.held = nil, 0, seq
-	doc, err := ir.store.Get(ctx, chunkKey(ir.prefix, ir.gen.Slot, seq))
+	doc, err := ir.store.Get(ctx, chunkKey(ir.prefix, ir.config, ir.gen.Slot, seq))
 	if err == nil {
 		ir.entries, err = decodeChunk(doc.Body, chunkHeader{Generation: ir.gen.ID, Config: ir.config, Seq: seq}, ir.members, ir.last)
 	}
@@ -454,7 +455,7 @@ func (iw *indexWriter) write(ctx context.Context, entries []IndexEntry) (int, er
 		}
 		body, err := encodeChunk(iw.zw, chunkHeader{Generation: iw.gen.ID, Config: iw.config, Seq: seq}, entries[:n])
 		if err == nil {
-			_, err = iw.store.Put(ctx, chunkKey(iw.prefix, iw.gen.Slot, seq), body, docstore.Cond{})
+			_, err = iw.store.Put(ctx, chunkKey(iw.prefix, iw.config, iw.gen.Slot, seq), body, docstore.Cond{})
 		}
 		iw.gen.Chunks++ // a chunk that failed is missing to the reader: its keys are read
 		if err != nil {

@@ -120,7 +120,7 @@ func TestIndexChunksStayUnderTheDocumentLimit(t *testing.T) {
 		t.Fatalf("wrote %d chunks (generation says %d), %v; want several", n, gen.Chunks, err)
 	}
 	for seq := range n {
-		d, err := mem.Get(ctx, chunkKey("i/", "a", seq))
+		d, err := mem.Get(ctx, chunkKey("i/", "cfg", "a", seq))
 		if err != nil || len(d.Body) >= docstore.MaxSize {
 			t.Errorf("chunk %d: %d bytes, %v; want under %d", seq, len(d.Body), err, docstore.MaxSize)
 		}
@@ -257,7 +257,7 @@ func TestDamagedIndexCostsReadsNeverAWrongRepair(t *testing.T) {
 	ctx := context.Background()
 	firstChunk := func(mem *docstore.Memory) (string, []byte) {
 		cp, _, _ := loadCheckpoint(ctx, docstore.Document{Store: mem, Key: "reconcile/checkpoint.json"})
-		key := chunkKey("reconcile/index/", cp.Index.Write.Slot, 0)
+		key := chunkKey("reconcile/index/", cp.Index.Config, cp.Index.Write.Slot, 0)
 		d, err := mem.Get(ctx, key)
 		if err != nil {
 			t.Fatal(err)
@@ -309,7 +309,7 @@ func TestDamagedIndexCostsReadsNeverAWrongRepair(t *testing.T) {
 			cp, _ := mem.Get(ctx, "reconcile/checkpoint.json")
 			d["reconcile/checkpoint.json"] = cp.Body
 			for seq := 1; ; seq++ {
-				key := strings.Replace(k, "0000000000", fmt.Sprintf("%010d", seq), 1)
+				key := strings.TrimSuffix(k, "0000000000.gz") + fmt.Sprintf("%010d.gz", seq)
 				doc, err := mem.Get(ctx, key)
 				if err != nil {
 					break
