@@ -327,7 +327,7 @@ func readLatency(ctx context.Context, cfg aws.Config, namespace string, r *awsRe
 }
 
 func printAWSStatus(w io.Writer, rep awsStatusReport) {
-	fmt.Fprintf(w, "access point %s (AWS, %s)\n\n", rep.MRAPARN, rep.Source)
+	fmt.Fprintf(w, "access point %s (AWS)\nsettings from %s\n\n", rep.MRAPARN, rep.Source)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "REGION\tDIAL\tHEALTH\tSINCE\tBACKLOG\tIN FLIGHT\tDEAD LETTERS\tREPLICATED 15m\tREPL. LATENCY avg/max\tBUCKET")
 	for _, r := range rep.Regions {

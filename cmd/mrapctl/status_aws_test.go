@@ -86,7 +86,7 @@ func TestStatusOnAWSFindsTheDeploymentByName(t *testing.T) {
 		t.Fatalf("status: %v\n%s", err, out)
 	}
 	for _, want := range []string{
-		"access point " + testAPARN + " (AWS, CloudFormation in us-east-1)",
+		"access point " + testAPARN + " (AWS)\nsettings from CloudFormation in us-east-1",
 		"us-east-1       100   ALARM   2026-12-01T23:00:00Z  5        2          1             42",
 		"120ms/900ms",
 		"ap-southeast-2  100   OK",
