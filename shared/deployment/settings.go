@@ -7,8 +7,6 @@ package deployment
 import (
 	"encoding/json"
 	"fmt"
-	"maps"
-	"slices"
 )
 
 // The ids of the stack outputs the engine's tools read (infra creates them with these ids).
@@ -102,6 +100,3 @@ func (s Settings) StacksOf(role string) []StackRef {
 	}
 	return out
 }
-
-// EnvKeys lists the environment keys, sorted (for messages).
-func (s Settings) EnvKeys() []string { return slices.Sorted(maps.Keys(s.Env)) }
