@@ -291,3 +291,40 @@ func (b *lockedBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+func TestStatusOnAWSFromTheOutputsFileMakesNoCloudFormationCall(t *testing.T) {
+	f, st := awsFixture(t)
+	file := map[string]map[string]string{}
+	for _, ref := range st.Stacks {
+		if outs := deploymenttest.Outputs(st, ref, testAPARN, testAccount); len(outs) > 0 { // as cdk deploy --outputs-file writes it
+			file[ref.Name] = outs
+		}
+	}
+	raw, _ := json.Marshal(file)
+	path := filepath.Join(t.TempDir(), "cdk-outputs.json")
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCLI(t, "--outputs", path, "status")
+	if err != nil {
+		t.Fatalf("status: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "settings from outputs file "+path) || !strings.Contains(out, "us-east-1       100   ALARM") {
+		t.Errorf("output:\n%s", out)
+	}
+	if n := countCalls(f, "cloudformation"); n != 0 {
+		t.Errorf("%d CloudFormation calls, want none", n)
+	}
+}
+
+func countCalls(f *fakeAWS, service string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, c := range f.calls {
+		if strings.HasPrefix(c, service+" ") {
+			n++
+		}
+	}
+	return n
+}

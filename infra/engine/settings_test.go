@@ -12,15 +12,15 @@ import (
 	"github.com/mrap-engine/mrap/shared/failover"
 )
 
-// TestSettingsOutputFindsTheWholeDeployment writes the synthesized outputs of every stack as
-// `cdk deploy --outputs-file` would (deploy-time values resolved), finds the deployment in it
+// TestSettingsOutputFindsTheWholeDeployment writes the synthesized outputs of the stacks as
+// `cdk deploy --outputs-file` would (keyed by stack name, stacks without outputs left out) (deploy-time values resolved), finds the deployment in it
 // as mrapctl does and loads each decider's configuration from it with the failover
 // function's loader: it is the configuration the function loads from its own environment.
 func TestSettingsOutputFindsTheWholeDeployment(t *testing.T) {
 	for name, b := range apps(t) {
 		t.Run(name, func(t *testing.T) {
 			dep := discoverSynthesized(t, b)
-			if dep.Settings.Version != deployment.SettingsVersion || dep.Settings.Home != b.cfg.HomeRegion || len(dep.Stacks) != len(b.engine.Stacks()) {
+			if dep.Settings.Version != deployment.SettingsVersion || dep.Settings.Home != b.cfg.HomeRegion || len(dep.Settings.Stacks) != len(b.engine.Stacks()) {
 				t.Fatalf("settings %+v", dep.Settings)
 			}
 			// No documented limit on an output value was found; stay under the 4,096 bytes
@@ -50,11 +50,13 @@ func discoverSynthesized(t *testing.T, b *built) deployment.Deployment {
 	file := map[string]map[string]string{}
 	for _, s := range b.engine.Stacks() {
 		outs := map[string]string{}
-		raw, _ := b.json[*s.Node().Id()]["Outputs"].(map[string]any) // none: {} in the file
+		raw, _ := b.json[*s.Node().Id()]["Outputs"].(map[string]any)
 		for key, o := range raw {
 			outs[key] = resolveOutput(b, *s.Region(), key, o.(map[string]any)["Value"])
 		}
-		file[*s.StackName()] = outs
+		if len(outs) > 0 { // the CDK CLI writes only stacks with outputs
+			file[*s.StackName()] = outs
+		}
 	}
 	raw, _ := json.Marshal(file)
 	path := filepath.Join(t.TempDir(), "cdk-outputs.json")

@@ -203,7 +203,9 @@ func TestFromOutputsFile(t *testing.T) {
 	_, st, _ := fixture(t)
 	file := map[string]map[string]string{}
 	for _, ref := range st.Stacks {
-		file[ref.Name] = deploymenttest.Outputs(st, ref, apARN, account)
+		if outs := deploymenttest.Outputs(st, ref, apARN, account); len(outs) > 0 { // as the CDK CLI writes it
+			file[ref.Name] = outs
+		}
 	}
 	write := func(t *testing.T, v any) string {
 		p := filepath.Join(t.TempDir(), "cdk-outputs.json")
@@ -218,7 +220,7 @@ func TestFromOutputsFile(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d.AccessPointARN != apARN || len(d.Stacks) != len(st.Stacks) || d.Env("us-east-1")["MRAP_AUDIT_TOPIC_ARN"] == "" {
+		if d.AccessPointARN != apARN || len(d.Stacks) != 6 || d.Env("us-east-1")["MRAP_AUDIT_TOPIC_ARN"] == "" || len(d.Queues()) != 3 {
 			t.Errorf("got %+v", d)
 		}
 	})
@@ -235,7 +237,9 @@ func TestFromOutputsFile(t *testing.T) {
 		}
 		other := deploymenttest.Settings("edge", account, []string{"us-east-1", "eu-west-1"}, []string{"us-east-1", "eu-west-1"}, "us-east-2")
 		for _, ref := range other.Stacks {
-			two[ref.Name] = deploymenttest.Outputs(other, ref, apARN, account)
+			if outs := deploymenttest.Outputs(other, ref, apARN, account); len(outs) > 0 {
+				two[ref.Name] = outs
+			}
 		}
 		_, err := deployment.FromOutputsFile(write(t, two), "")
 		if err == nil || !strings.Contains(err.Error(), "several deployments (edge, mrap-engine): pass --name") {
