@@ -75,6 +75,9 @@ func BenchmarkReconcile(b *testing.B) {
 				b.ReportMetric(float64(steady.Run.ChunksRead), "index-chunks")
 				b.ReportMetric(float64(n)/listOnly(b, rs, prefix).Seconds(), "list-only-keys/s")
 				b.ReportMetric(float64(max(peak, verifyPeak, steadyPeak))/(1<<20), "peak-heap-MiB")
+				b.ReportMetric(float64(peak)/(1<<20), "backfill-heap-MiB")
+				b.ReportMetric(float64(verifyPeak)/(1<<20), "verify-heap-MiB")
+				b.ReportMetric(float64(steadyPeak)/(1<<20), "steady-heap-MiB")
 			}
 		})
 	}

@@ -28,7 +28,10 @@
 // of any copy of it) and cannot be a copy of the winner, so it is repaired without a read
 // (not in the winner's own Region: there its bucket's order, not the time, decides).
 // Every other current object version is read once (HEAD of that version id, so the view stays
-// the one the listing saw). Options.TrustMatchingETags trades exactness for zero reads on keys
+// the one the listing saw). With Options.Index, a key a previous pass verified converged and
+// whose members still list the versions it recorded is settled without any read (index.go,
+// docs/contracts.md "Reconcile index"): exact, since a version id is never reused and a version
+// never changes in place. Options.TrustMatchingETags trades exactness for zero reads on keys
 // whose Regions all hold objects of the same size and ETag.
 //
 // # Runner
@@ -36,7 +39,8 @@
 // Runner.Run scans a prefix or key range in batches of PageSize keys, reads and repairs with a
 // bounded worker pool and rate limits, and saves a checkpoint (a small JSON document) after
 // each batch, so an interrupted run resumes after the last finished batch; the plan being a
-// pure function of the current state, redoing a batch is harmless. DryRun plans and reports
+// pure function of the current state, redoing a batch is harmless. Each member's next listing
+// page is fetched while the current one is merged. DryRun plans and reports
 // without writing. Runner.ReconcileKey does the same for one key (S3 Batch Operations).
 package reconcile
 
