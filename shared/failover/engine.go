@@ -475,6 +475,7 @@ func (e *Engine) decide(ctx context.Context, out Outcome) (Outcome, bool, error)
 	rec.LastDecision = LastDecision{Time: now, Kind: out.Kind, Reason: cut(out.Reason, 200), Observers: cut(out.Observers, 200)}
 	if !d.Changed {
 		rec.LastDecision.Outcome = outcomeLabel(out)
+		recordCommand(&rec, tr, rec.LastDecision.Outcome, out.Reason)
 		if acks, err := e.write(ctx, rec); acks < needCopies {
 			e.opts.Logger.WarnContext(ctx, "decider record not written to a majority of state copies", "decider", e.opts.Decider, "acks", acks, "need", needCopies, "error", errString(err))
 		}
@@ -483,7 +484,8 @@ func (e *Engine) decide(ctx context.Context, out Outcome) (Outcome, bool, error)
 	}
 	// Intent: the change, now, in a majority of copies before submitting (fencing).
 	rec.LastChange, rec.LastRoutes, rec.LastReason = now, d.Routes, d.Reason
-	rec.LastDecision.Outcome = "intent"
+	rec.LastDecision.Outcome = CommandIntent
+	recordCommand(&rec, tr, CommandIntent, out.Reason)
 	if acks, err := e.write(ctx, rec); acks < needCopies {
 		o, err := e.fail(ctx, out, "write intent", fmt.Errorf("%d of %d state copies acknowledged, need %d: %w", acks, v.copies, needCopies, err))
 		return o, false, err
@@ -502,6 +504,7 @@ func (e *Engine) decide(ctx context.Context, out Outcome) (Outcome, bool, error)
 	rec.Seq++
 	rec.Heartbeat = e.opts.Now()
 	rec.LastDecision.Outcome = outcomeLabel(out)
+	recordCommand(&rec, tr, rec.LastDecision.Outcome, out.Reason)
 	if acks, err := e.write(ctx, rec); acks < needCopies {
 		e.opts.Logger.WarnContext(ctx, "outcome record not written to a majority of state copies (the intent is)", "decider", e.opts.Decider, "acks", acks, "error", errString(err))
 	}
@@ -679,6 +682,18 @@ func staleCommand(tr Trigger, st State, now time.Time) string {
 		return fmt.Sprintf("command of %s is older than %s: send it again if it still holds", tr.Time.UTC().Format(time.RFC3339), MaxCommandAge)
 	}
 	return ""
+}
+
+// CommandIntent is the outcome a decider records for a command whose change it is
+// submitting; the outcome of the submit replaces it.
+const CommandIntent = "intent"
+
+// recordCommand notes in rec what came of the command of tr (nothing for other triggers).
+func recordCommand(rec *Record, tr Trigger, outcome, reason string) {
+	if tr.Command == nil {
+		return
+	}
+	rec.LastCommandOutcome, rec.LastCommandReason = outcome, cut(reason, 200)
 }
 
 func outcomeLabel(o Outcome) string {

@@ -366,8 +366,9 @@ func TestCommandIsAppliedOnceAndPersists(t *testing.T) {
 	if want := map[string]int{"eu-west-1": 0, "us-east-1": 100, "us-west-2": 0}; !out.Submitted || !reflect.DeepEqual(out.Routes, want) {
 		t.Fatalf("outcome %+v, want routes %v submitted", out, want)
 	}
-	if st := r.state(t); st.Overrides.Pinned != "us-east-1" || st.LastCommandID != "5b1f0c2e-8d3a-4c6e-9f7b-2a1d3e4f5a6b" {
-		t.Errorf("pin or command id not persisted: %+v", st)
+	if st := r.state(t); st.Overrides.Pinned != "us-east-1" || st.LastCommandID != "5b1f0c2e-8d3a-4c6e-9f7b-2a1d3e4f5a6b" ||
+		st.LastCommandOutcome != "changed" || st.LastCommandBy != "us-east-1" || !strings.Contains(st.LastCommandReason, "us-east-1") {
+		t.Errorf("pin, command id or its outcome not persisted: %+v", st)
 	}
 	again, err := r.engine.HandleEvent(context.Background(), raw)
 	if err != nil {
@@ -379,6 +380,10 @@ func TestCommandIsAppliedOnceAndPersists(t *testing.T) {
 	// An alarm-driven evaluation keeps the operator's pin.
 	if out, _ := r.engine.HandleEvent(context.Background(), fixture(t, "alarm-state-ok.json")); out.Changed {
 		t.Errorf("automatic decision undid the pin: %s", out.Reason)
+	}
+	// and the command's outcome: a later decision does not overwrite it.
+	if st := r.state(t); st.LastCommandOutcome != "changed" || st.Records["us-east-1"].LastDecision.Kind == KindCommand {
+		t.Errorf("command outcome after an automatic decision: %q (last decision %+v)", st.LastCommandOutcome, st.Records["us-east-1"].LastDecision)
 	}
 }
 
@@ -403,6 +408,23 @@ func TestRefusedCommandIsNotified(t *testing.T) {
 	}
 	if !out.Refused || len(r.routes.submits) != 0 || len(r.notifier.subjects) != 1 || r.notifier.subjects[0] != "MRAP failover: command refused" {
 		t.Errorf("outcome %+v notifications %q", out, r.notifier.subjects)
+	}
+	// The refusal is in the record: whoever sent the command can read why.
+	if st := r.state(t); st.LastCommandID != "5b1f0c2e-8d3a-4c6e-9f7b-2a1d3e4f5a6b" || st.LastCommandOutcome != "refused" || st.LastCommandReason == "" || st.LastCommandReason != cut(out.Reason, 200) {
+		t.Errorf("refused command recorded as id %q outcome %q reason %q; want the refusal %q", st.LastCommandID, st.LastCommandOutcome, st.LastCommandReason, out.Reason)
+	}
+}
+
+func TestRecordsWithoutCommandOutcomeStillMerge(t *testing.T) {
+	// A record written before lastCommandOutcome existed.
+	old := `{"decider":"us-east-1","seq":4,"heartbeat":"2026-12-01T10:00:00Z","lastCommandId":"c-1","lastCommandAt":"2026-12-01T09:59:00Z"}`
+	var r Record
+	if err := json.Unmarshal([]byte(old), &r); err != nil {
+		t.Fatal(err)
+	}
+	st := Merge([]Record{r})
+	if st.LastCommandID != "c-1" || st.LastCommandBy != "us-east-1" || st.LastCommandOutcome != "" {
+		t.Errorf("old record merged as %+v", st)
 	}
 }
 

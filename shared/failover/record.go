@@ -76,6 +76,12 @@ type Record struct {
 	// LastCommandID and LastCommandAt are the last command it applied.
 	LastCommandID string    `json:"lastCommandId,omitempty"`
 	LastCommandAt time.Time `json:"lastCommandAt,omitzero"`
+	// LastCommandOutcome is what came of that command: CommandIntent while its change is
+	// being submitted, then "changed", "unchanged", "held" or "refused" (the labels of the
+	// decision log); LastCommandReason says why. Records written before these fields have
+	// neither (docs/contracts.md, "Routing commands").
+	LastCommandOutcome string `json:"lastCommandOutcome,omitempty"`
+	LastCommandReason  string `json:"lastCommandReason,omitempty"`
 	// HealthIssues are the AWS Health issues it has seen, by event ARN.
 	HealthIssues map[string]HealthIssue `json:"healthIssues,omitempty"`
 	// LastDecision is its latest decision.
@@ -111,9 +117,13 @@ type State struct {
 	// Overrides are those of the latest OverridesAt.
 	Overrides   routing.Overrides `json:"overrides,omitzero"`
 	OverridesAt time.Time         `json:"overridesAt,omitzero"`
-	// LastCommandID and LastCommandAt are the latest command any decider applied.
-	LastCommandID string    `json:"lastCommandId,omitempty"`
-	LastCommandAt time.Time `json:"lastCommandAt,omitzero"`
+	// LastCommandID and LastCommandAt are the latest command any decider applied,
+	// LastCommandBy that decider, LastCommandOutcome and LastCommandReason what came of it.
+	LastCommandID      string    `json:"lastCommandId,omitempty"`
+	LastCommandAt      time.Time `json:"lastCommandAt,omitzero"`
+	LastCommandBy      string    `json:"lastCommandBy,omitempty"`
+	LastCommandOutcome string    `json:"lastCommandOutcome,omitempty"`
+	LastCommandReason  string    `json:"lastCommandReason,omitempty"`
 	// HealthIssues is the union over deciders, the newest update per event ARN.
 	HealthIssues map[string]HealthIssue `json:"healthIssues,omitempty"`
 	// Records are the newest record of each decider (highest Seq).
@@ -122,7 +132,7 @@ type State struct {
 
 // Merge folds the records read from the state copies into one State (pure): per decider the
 // record with the highest Seq; then the latest change of any decider, the overrides of the
-// latest OverridesAt, the latest command and the union of Health issues (newest update per
+// latest OverridesAt, the latest command (with the outcome its decider recorded) and the union of Health issues (newest update per
 // event ARN). Records more than MaxRecordAge behind the newest heartbeat are ignored.
 func Merge(records []Record) State {
 	st := State{Records: map[string]Record{}}
@@ -153,7 +163,8 @@ func Merge(records []Record) State {
 			st.Overrides, st.OverridesAt = r.Overrides, r.OverridesAt
 		}
 		if r.LastCommandAt.After(st.LastCommandAt) || (st.LastCommandID == "" && r.LastCommandID != "") {
-			st.LastCommandID, st.LastCommandAt = r.LastCommandID, r.LastCommandAt
+			st.LastCommandID, st.LastCommandAt, st.LastCommandBy = r.LastCommandID, r.LastCommandAt, d
+			st.LastCommandOutcome, st.LastCommandReason = r.LastCommandOutcome, r.LastCommandReason
 		}
 		for arn, is := range r.HealthIssues {
 			if st.HealthIssues == nil {
