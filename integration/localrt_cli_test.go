@@ -234,9 +234,12 @@ func TestMrapctlUpAndStop(t *testing.T) {
 }
 
 // TestMrapctlAWSModeAgainstLocalStandIns runs `mrapctl failover --mrap-arn ...` in AWS mode:
-// the same failover engine, settings from the MRAP_* environment of the failover function,
-// pointed at the local runtime's routes API and buckets (CloudWatch is unreachable, so every
-// Region's health is INSUFFICIENT_DATA, which the default policy ignores).
+// settings from the MRAP_* environment of the failover function; the command event goes
+// through the real EventBridge client to the local default bus of each decider Region (the
+// runtime's PutEvents stand-in), where the runtime's deciders apply it with the failover
+// function's code; mrapctl reads the outcome from the state copies (the member buckets,
+// StateInBuckets) and the routes from the local routes API. CloudWatch is unreachable, so
+// every Region's health is INSUFFICIENT_DATA for mrapctl, which the default policy ignores.
 func TestMrapctlAWSModeAgainstLocalStandIns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds mrapctl and starts versitygw")
@@ -247,6 +250,7 @@ func TestMrapctlAWSModeAgainstLocalStandIns(t *testing.T) {
 	}
 	opts := fastOptions(t.TempDir(), io.Discard)
 	opts.Regions = []string{"us-east-1", "eu-west-1"}
+	opts.StateInBuckets = true
 	rt, err := runtime.Start(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
@@ -264,6 +268,7 @@ func TestMrapctlAWSModeAgainstLocalStandIns(t *testing.T) {
 		"AWS_ENDPOINT_URL_CLOUDWATCH=http://127.0.0.1:1", "AWS_EC2_METADATA_DISABLED=true", "AWS_MAX_ATTEMPTS=1",
 		"MRAP_MEMBERS=" + strings.Join(members, ","), "MRAP_ENDPOINTS=" + strings.Join(endpoints, ","), "MRAP_STATE_COPIES=" + strings.Join(members, ","),
 		"MRAP_CONTROL_ENDPOINT=" + ep.ControlEndpoint, "MRAP_ALARM_PREFIX=mrap-", "MRAP_COOLDOWN=1s",
+		"MRAP_DECIDERS=us-east-1,eu-west-1", "AWS_ENDPOINT_URL_EVENTBRIDGE=" + ep.ControlEndpoint,
 	}
 	run := func(args ...string) (string, error) {
 		cmd := exec.Command(bin, append(args, "--mrap-arn", ep.MRAPARN)...)
@@ -273,8 +278,12 @@ func TestMrapctlAWSModeAgainstLocalStandIns(t *testing.T) {
 	}
 	// --wait 0: CloudWatch is unreachable, so no Region is ever in quorum OK to wait for.
 	out, err := run("failover", "--to", "eu-west-1", "--reason", "aws-mode test", "--wait", "0")
-	if err != nil || !strings.Contains(out, "routes changed") {
+	if err != nil || !strings.Contains(out, "routes changed") || !strings.Contains(out, "us-east-1: on the default bus") || !strings.Contains(out, "eu-west-1: on the default bus") {
 		t.Fatalf("failover in AWS mode: %v\n%s", err, out)
+	}
+	// A local decider applied it and recorded the command (mrapctl runs no decider).
+	if st := rt.Status(); st.Overrides.Pinned != "eu-west-1" || st.LastDecider == "" || !strings.Contains(out, ": changed") {
+		t.Errorf("the deciders' state (pin %q, last change by %q) is not the command's:\n%s", st.Overrides.Pinned, st.LastDecider, out)
 	}
 	if st := rt.Status(); st.Regions[0].Dial != 0 || st.Regions[1].Dial != 100 {
 		t.Errorf("routes after AWS-mode failover: %+v", st.Regions)
@@ -282,7 +291,8 @@ func TestMrapctlAWSModeAgainstLocalStandIns(t *testing.T) {
 	if out, err := run("status"); err != nil || !strings.Contains(out, "eu-west-1") || !strings.Contains(out, "(AWS)") {
 		t.Errorf("status in AWS mode: %v\n%s", err, out)
 	}
-	// The failover pinned eu-west-1 in the engine's state object: draining it is refused.
+	// The failover pinned eu-west-1 in the deciders' records: draining it is refused, and
+	// mrapctl reads the refusal from the records.
 	out, err = run("drain", "eu-west-1")
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(out, "refused") || !strings.Contains(out, "pinned") {

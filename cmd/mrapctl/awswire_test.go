@@ -21,6 +21,7 @@ import (
 
 	"github.com/mrap-engine/mrap/shared/deployment"
 	"github.com/mrap-engine/mrap/shared/deployment/deploymenttest"
+	"github.com/mrap-engine/mrap/shared/local/eventbus"
 	"github.com/mrap-engine/mrap/shared/local/routesapi"
 )
 
@@ -43,14 +44,33 @@ type fakeAWS struct {
 	failing map[string]int          // "service/region" -> status to answer
 	keys    map[string]bool         // access key ids seen
 	topics  []string                // the topics published to
-	moves   []string                // message move tasks started: "source -> destination"
+	bus     *eventbus.Handler       // the default bus of every Region (PutEvents)
+	reject  map[string]string       // Region -> error code its bus answers for every entry
+	events  map[string][]string     // Region -> the events put on its bus, as delivered
+	writes  []string                // "access key: service region METHOD path" of every write
+	// deliver hands an event put on a Region's bus to that Region's decider; nil drops it.
+	deliver func(region string, event []byte)
+	dmu     sync.Mutex // one delivery at a time
+	moves   []string   // message move tasks started: "source -> destination"
 	calls   []string
 }
 
 func newFakeAWS(t *testing.T, settings deployment.Settings, apARN string) *fakeAWS {
 	t.Helper()
 	f := &fakeAWS{cf: &deploymenttest.CloudFormation{Account: testAccount, PageSize: 3}, alarms: map[string][]cbor.Value{},
-		metrics: map[string]float64{}, queues: map[string][2]int{}, objects: map[string][]byte{}, failing: map[string]int{}, keys: map[string]bool{}}
+		metrics: map[string]float64{}, queues: map[string][2]int{}, objects: map[string][]byte{}, failing: map[string]int{}, keys: map[string]bool{},
+		reject: map[string]string{}, events: map[string][]string{}}
+	f.bus = &eventbus.Handler{Account: testAccount, Deliver: func(region string, ev []byte) {
+		f.mu.Lock()
+		f.events[region] = append(f.events[region], string(ev))
+		deliver := f.deliver
+		f.mu.Unlock()
+		if deliver != nil {
+			f.dmu.Lock()
+			defer f.dmu.Unlock()
+			deliver(region, ev)
+		}
+	}}
 	deploymenttest.Put(f.cf, settings, apARN)
 	var initial []routesapi.Route
 	for _, m := range strings.Split(settings.Env["MRAP_MEMBERS"], ",") {
@@ -74,11 +94,17 @@ var accessKey = regexp.MustCompile(`Credential=([^/]+)/`)
 func (f *fakeAWS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	region, service := deploymenttest.RequestScope(r)
 	f.mu.Lock()
+	key := ""
 	if m := accessKey.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
-		f.keys[m[1]] = true
+		key = m[1]
+		f.keys[key] = true
 	}
 	f.calls = append(f.calls, service+" "+region+" "+r.Method+" "+r.URL.Path)
+	if r.Method != http.MethodGet && r.Method != http.MethodHead && service != "cloudformation" && service != "sqs" && service != "monitoring" {
+		f.writes = append(f.writes, key+": "+service+" "+region+" "+r.Method+" "+r.URL.Path)
+	}
 	status := f.failing[service+"/"+region]
+	reject := f.reject[region]
 	f.mu.Unlock()
 	if status != 0 {
 		http.Error(w, "injected failure", status)
@@ -97,6 +123,11 @@ func (f *fakeAWS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.s3(w, r)
 	case service == "sns":
 		f.sns(w, r)
+	case service == "events" && reject != "":
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		fmt.Fprintf(w, `{"FailedEntryCount":1,"Entries":[{"ErrorCode":%q,"ErrorMessage":"injected rejection"}]}`, reject)
+	case service == "events":
+		f.bus.ServeHTTP(w, r)
 	default:
 		http.Error(w, "unexpected "+service+" request "+r.URL.Path, http.StatusBadRequest)
 	}
@@ -181,6 +212,14 @@ func (f *fakeAWS) s3(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("ETag", `"e1"`)
 		w.Header().Set("Last-Modified", time.Now().UTC().Format(http.TimeFormat))
 		_, _ = w.Write(body)
+	case http.MethodPut: // the deciders' records
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		f.objects[key] = body
+		w.Header().Set("ETag", fmt.Sprintf(`"%08x"`, crc32.ChecksumIEEE(body)))
 	default:
 		http.Error(w, "unexpected S3 "+r.Method, http.StatusMethodNotAllowed)
 	}

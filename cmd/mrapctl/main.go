@@ -41,8 +41,10 @@ name it (status, failover, failback, drain, reconcile, redrive):
   --name     the deployment (CDK context name; its stacks are tagged MrapName=NAME)
   --region   the home Region, where the control stack is (default AWS_REGION or the profile's)
   --profile  a named profile (default AWS_PROFILE); credentials come from the SDK's default chain
-The command runs through the same engine, state copies and audit as the failover function,
-as one decider (--decider; default --region when it is a decider, else the first).
+On AWS failover, failback and drain put one command event (a fresh commandId) on the
+default bus of every decider Region and wait (--outcome-timeout, default 60s) for a decider
+to record its outcome in the state copies; exit 1 on a refusal or when none does.
+--dry-run decides in-process, read-only, as one decider would (--decider) and sends nothing.
 --mrap-arn ARN instead takes the failover function's MRAP_* settings from the environment.
 
 Run 'mrapctl COMMAND -h' for the flags of a command.

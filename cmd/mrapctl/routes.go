@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,11 +38,11 @@ func addAWSFlags(fs flagAdder, changes bool) awsFlags {
 		targetFlags: addTargetFlags(fs),
 		arn:         fs.String("mrap-arn", "", "AWS, settings from the environment: the access point ARN arn:aws:s3::ACCOUNT:accesspoint/ALIAS and the failover function's MRAP_* variables"),
 		alarmPrefix: fs.String("alarm-prefix", os.Getenv("MRAP_ALARM_PREFIX"), "AWS with --mrap-arn: health alarms are named PREFIX+TARGET-from-OBSERVER-availability in the observer's Region (env MRAP_ALARM_PREFIX)"),
-		decider:     fs.String("decider", "", "AWS: the decider Region this run acts as and records as (default: --region when it is a decider, else the first; with --mrap-arn MRAP_DECIDER or AWS_REGION)"),
+		decider:     fs.String("decider", "", "AWS with --dry-run: the decider whose view the dry run takes (default: --region when it is a decider, else the first; with --mrap-arn MRAP_DECIDER or AWS_REGION)"),
 		dryRun:      new(bool),
 	}
 	if changes {
-		af.dryRun = fs.Bool("dry-run", false, "AWS: decide and print, submit nothing")
+		af.dryRun = fs.Bool("dry-run", false, "AWS: decide in-process as one decider would and print; sends, submits and writes nothing")
 	}
 	return af
 }
@@ -140,6 +138,7 @@ func cmdRouting(ctx context.Context, action string, args []string, stdout, stder
 		wait = fs.Duration("wait", 30*time.Second, "wait up to this long for the Region(s) given traffic to be healthy (quorum OK), then apply (0: apply now); on AWS the routes and alarms are read every 15s")
 	}
 	reason := fs.String("reason", "", "why, for the audit log")
+	outcome := fs.Duration("outcome-timeout", 60*time.Second, "AWS: wait up to this long for a decider to record the command's outcome in the state copies (0: send and return)")
 	af := addAWSFlags(fs, true)
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -172,7 +171,7 @@ func cmdRouting(ctx context.Context, action string, args []string, stdout, stder
 		}
 	}
 	if af.onAWS() {
-		return awsCommand(ctx, af, c, *wait, stdout)
+		return awsCommand(ctx, af, c, *wait, *outcome, stdout)
 	}
 	l, err := openLocal(*data)
 	if err != nil {
@@ -213,44 +212,6 @@ func requester() string {
 		return "mrapctl:" + u
 	}
 	return "mrapctl"
-}
-
-// awsCommand runs the command through the failover engine exactly as the failover function
-// does (same policy from MRAP_*, same alarms, same state object, same audit), from here.
-func awsCommand(ctx context.Context, af awsFlags, c routing.Command, wait time.Duration, stdout io.Writer) error {
-	t, err := openAWS(ctx, af)
-	if err != nil {
-		return err
-	}
-	cfg, err := t.failoverConfig()
-	if err != nil {
-		return err
-	}
-	if wait > 0 {
-		readers, err := failover.NewAWSReaders(cfg, t.cfg, nil)
-		if err != nil {
-			return err
-		}
-		if err := waitHealthy(ctx, awsWaitStatus(readers), string(c.Action), c.Region, wait, awsWaitPoll, stdout); err != nil {
-			return err
-		}
-	}
-	// The same constructor as the failover function: this run acts as decider t.decider.
-	engine, err := failover.NewAWS(cfg, t.cfg, io.Discard, nil)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "reading routes, alarms and the failover state (as decider %s) ...\n", cfg.Decider)
-	id := make([]byte, 8)
-	_, _ = rand.Read(id)
-	out, err := engine.Evaluate(ctx, failover.CommandTrigger(c, "mrapctl-"+hex.EncodeToString(id), time.Now()))
-	if err != nil {
-		return err
-	}
-	if out.Submitted {
-		fmt.Fprintln(stdout, "submitted via", out.ControlRegion, "(AWS applies route changes within about 2 minutes)")
-	}
-	return printDecision(stdout, out.Submitted, out.Refused || out.Ignored, out.Reason, out.Routes)
 }
 
 // awsWaitPoll is how often a waiting command reads the routes and alarms on AWS (the health

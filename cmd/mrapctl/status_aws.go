@@ -194,6 +194,17 @@ func readHealth(ctx context.Context, r failover.AWSReaders, rep *awsStatusReport
 // readDeciders reads the decider records in every state copy (failover.ReadRecords, as a
 // decider does) and merges them.
 func readDeciders(ctx context.Context, r failover.AWSReaders, cfg failover.Config, rep *awsStatusReport, problem func(string, error)) {
+	st := readState(ctx, r, cfg, problem)
+	rep.LastChange, rep.LastChangeBy, rep.LastReason, rep.Overrides = st.LastChange, st.LastChangeBy, st.LastReason, st.Overrides
+	for _, d := range cfg.Deciders {
+		rec := st.Records[d]
+		rep.Deciders = append(rep.Deciders, awsDeciderStatus{Region: d, Heartbeat: rec.Heartbeat, LastChange: rec.LastChange, LastDecision: rec.LastDecision})
+	}
+}
+
+// readState reads every state copy in parallel and merges the records read; a copy that
+// cannot be read is passed to problem.
+func readState(ctx context.Context, r failover.AWSReaders, cfg failover.Config, problem func(string, error)) failover.State {
 	regions := slices.Sorted(maps.Keys(r.Copies))
 	recs := make([][]failover.Record, len(regions))
 	errs := make([]error, len(regions))
@@ -207,12 +218,7 @@ func readDeciders(ctx context.Context, r failover.AWSReaders, cfg failover.Confi
 			problem("state copy "+regions[i], err)
 		}
 	}
-	st := failover.Merge(slices.Concat(recs...))
-	rep.LastChange, rep.LastChangeBy, rep.LastReason, rep.Overrides = st.LastChange, st.LastChangeBy, st.LastReason, st.Overrides
-	for _, d := range cfg.Deciders {
-		rec := st.Records[d]
-		rep.Deciders = append(rep.Deciders, awsDeciderStatus{Region: d, Heartbeat: rec.Heartbeat, LastChange: rec.LastChange, LastDecision: rec.LastDecision})
-	}
+	return failover.Merge(slices.Concat(recs...))
 }
 
 // statusQueues are the replication queues by Region: discovered, or with --mrap-arn from

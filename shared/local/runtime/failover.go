@@ -162,6 +162,24 @@ func (rt *Runtime) deliverEvent(ctx context.Context, from string, raw []byte) {
 	}
 }
 
+// busEvent delivers an event put on the default bus of region to that Region's decider (on
+// AWS: the rules of its failover stack), evaluated on its own; an event for a Region
+// without a decider, or whose decider is out, goes nowhere.
+func (rt *Runtime) busEvent(region string, raw []byte) {
+	for _, d := range rt.deciders {
+		if d.region != region {
+			continue
+		}
+		rt.wg.Add(1)
+		go func() {
+			defer rt.wg.Done()
+			if _, err := d.handle(context.Background(), raw); err != nil && !errors.Is(err, errDeciderOut) {
+				rt.log.Warn("failover", "decider", d.region, "err", err)
+			}
+		}()
+	}
+}
+
 // command sends an operator command to every decider with one command id (as mrapctl
 // sends one event to every decider Region's bus) and returns the outcome of the decider
 // that applied it, else the first answer.

@@ -26,6 +26,7 @@ import (
 
 	"github.com/mrap-engine/mrap/shared/config"
 	"github.com/mrap-engine/mrap/shared/docstore"
+	"github.com/mrap-engine/mrap/shared/local/eventbus"
 	"github.com/mrap-engine/mrap/shared/local/faults"
 	"github.com/mrap-engine/mrap/shared/local/globalendpoint"
 	"github.com/mrap-engine/mrap/shared/local/network"
@@ -73,6 +74,10 @@ type Options struct {
 	// Deciders are the control Regions, in order, each running a failover decider
 	// (default: the first two Regions).
 	Deciders []string
+	// StateInBuckets keeps each Region's copy of the failover state in its member bucket
+	// under .mrap-state/ (as on AWS, where every state copy is an S3 bucket, so mrapctl in
+	// AWS mode reads the records the local deciders write) instead of DATA/state/REGION.
+	StateInBuckets bool
 	// ScheduleInterval is the time between scheduled re-evaluations of each decider
 	// (default 5s; one minute on AWS).
 	ScheduleInterval time.Duration
@@ -479,12 +484,14 @@ func (rt *Runtime) serveGlobalEndpoint(l net.Listener, verifier *sigv4verify.Ver
 	return nil
 }
 
-// serveControl serves the routes API and the runtime's admin API.
+// serveControl serves the routes API, the default event bus of every Region (PutEvents,
+// delivered to the Region's decider) and the runtime's admin API.
 func (rt *Runtime) serveControl(l net.Listener, verifier *sigv4verify.Verifier) {
 	routes := routesapi.New(rt.table, routesapi.Identity{AccountID: rt.id.AccountID, ARN: rt.id.ARN(), Alias: rt.id.Alias},
 		routesapi.Options{Verifier: verifier, Logger: rt.log})
 	mux := http.NewServeMux()
 	mux.Handle("/v20180820/", routes)
+	mux.Handle("POST /{$}", &eventbus.Handler{Account: rt.id.AccountID, Deliver: rt.busEvent})
 	rt.adminRoutes(mux)
 	rt.serve(l, mux)
 }

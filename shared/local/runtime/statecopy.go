@@ -56,10 +56,19 @@ func (s *linkedStore) Put(ctx context.Context, key string, body []byte, c docsto
 }
 
 // openStateCopies opens the state copy of every Region (locally S = the members: every
-// decider runs in a member Region and there are no witnesses).
+// decider runs in a member Region and there are no witnesses): a folder, or with
+// StateInBuckets the Region's member bucket.
 func (rt *Runtime) openStateCopies() error {
 	rt.stateCopies = map[string]docstore.Store{}
 	for _, r := range rt.opts.Regions {
+		if reg := rt.region(r); rt.opts.StateInBuckets && reg != nil {
+			s, err := docstore.NewS3(reg.server.Client(), reg.server.Bucket)
+			if err != nil {
+				return fmt.Errorf("state copy of %s: %w", r, err)
+			}
+			rt.stateCopies[r] = s
+			continue
+		}
 		d, err := docstore.NewDir(filepath.Join(rt.opts.DataDir, "state", r))
 		if err != nil {
 			return fmt.Errorf("state copy of %s: %w", r, err)
