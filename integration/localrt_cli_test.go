@@ -268,7 +268,7 @@ func TestMrapctlAWSModeAgainstLocalStandIns(t *testing.T) {
 		"AWS_ENDPOINT_URL_CLOUDWATCH=http://127.0.0.1:1", "AWS_EC2_METADATA_DISABLED=true", "AWS_MAX_ATTEMPTS=1",
 		"MRAP_MEMBERS=" + strings.Join(members, ","), "MRAP_ENDPOINTS=" + strings.Join(endpoints, ","), "MRAP_STATE_COPIES=" + strings.Join(members, ","),
 		"MRAP_CONTROL_ENDPOINT=" + ep.ControlEndpoint, "MRAP_ALARM_PREFIX=mrap-", "MRAP_COOLDOWN=1s",
-		"MRAP_DECIDERS=us-east-1,eu-west-1", "AWS_ENDPOINT_URL_EVENTBRIDGE=" + ep.ControlEndpoint,
+		"MRAP_DECIDERS=us-east-1,eu-west-1", "AWS_ENDPOINT_URL_EVENTBRIDGE=" + ep.ControlEndpoint, "AWS_ENDPOINT_URL_STS=http://127.0.0.1:1",
 	}
 	run := func(args ...string) (string, error) {
 		cmd := exec.Command(bin, append(args, "--mrap-arn", ep.MRAPARN)...)

@@ -100,7 +100,7 @@ func (f *fakeAWS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.keys[key] = true
 	}
 	f.calls = append(f.calls, service+" "+region+" "+r.Method+" "+r.URL.Path)
-	if r.Method != http.MethodGet && r.Method != http.MethodHead && service != "cloudformation" && service != "sqs" && service != "monitoring" {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead && service != "cloudformation" && service != "sqs" && service != "monitoring" && service != "sts" {
 		f.writes = append(f.writes, key+": "+service+" "+region+" "+r.Method+" "+r.URL.Path)
 	}
 	status := f.failing[service+"/"+region]
@@ -123,6 +123,8 @@ func (f *fakeAWS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.s3(w, r)
 	case service == "sns":
 		f.sns(w, r)
+	case service == "sts":
+		f.sts(w, r)
 	case service == "events" && reject != "":
 		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 		fmt.Fprintf(w, `{"FailedEntryCount":1,"Entries":[{"ErrorCode":%q,"ErrorMessage":"injected rejection"}]}`, reject)
@@ -237,6 +239,19 @@ func (f *fakeAWS) put(key string, body []byte) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.objects[key] = body
+}
+
+// callerARN is who the fake's STS says the caller is.
+const callerARN = "arn:aws:sts::123456789012:assumed-role/Operator/alice"
+
+// sts answers GetCallerIdentity (query protocol).
+func (f *fakeAWS) sts(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil || r.PostForm.Get("Action") != "GetCallerIdentity" {
+		http.Error(w, "unexpected STS request", http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", "text/xml")
+	fmt.Fprintf(w, `<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult><Arn>%s</Arn><UserId>AROAEXAMPLE:alice</UserId><Account>%s</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata></GetCallerIdentityResponse>`, callerARN, testAccount)
 }
 
 // sns answers Publish (query protocol) and records the topic.

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/mrap-engine/mrap/events"
 	"github.com/mrap-engine/mrap/shared/docstore"
@@ -51,6 +52,7 @@ func awsCommand(ctx context.Context, af awsFlags, c routing.Command, wait, outco
 	if *af.dryRun {
 		return awsDryRun(ctx, cfg, readers, c, stdout)
 	}
+	c.RequestedBy = callerIdentity(ctx, t.cfg, c.RequestedBy)
 	detail := events.RoutingCommandDetail{Action: string(c.Action), Region: c.Region, Reason: c.Reason, RequestedBy: c.RequestedBy, CommandID: newCommandID()}
 	fmt.Fprintf(stdout, "sending command %s (%s %s) to the deciders %s ...\n", detail.CommandID, detail.Action, orNone(detail.Region), strings.Join(cfg.Deciders, ", "))
 	accepted := putCommand(ctx, t.cfg, cfg.Deciders, detail, time.Now(), stdout)
@@ -62,6 +64,18 @@ func awsCommand(ctx context.Context, af awsFlags, c routing.Command, wait, outco
 		return nil
 	}
 	return awaitCommand(ctx, readers, cfg, detail.CommandID, accepted, outcomeWait, commandPoll, stdout)
+}
+
+// callerIdentity names who requests a command on AWS: the caller's ARN from
+// sts:GetCallerIdentity (which needs no permission), else fallback (mrapctl:$USER).
+func callerIdentity(ctx context.Context, awsCfg aws.Config, fallback string) string {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	out, err := sts.NewFromConfig(awsCfg, func(o *sts.Options) { o.RetryMaxAttempts = 1 }).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil || aws.ToString(out.Arn) == "" {
+		return fallback
+	}
+	return aws.ToString(out.Arn)
 }
 
 // newCommandID is a random UUID (version 4).

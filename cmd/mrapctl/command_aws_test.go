@@ -104,7 +104,7 @@ func TestRoutingCommandOnAWSIsOneEventOnEveryDecidersBus(t *testing.T) {
 		if err != nil {
 			t.Fatalf("the deciders cannot read the event of %s: %v\n%s", region, err, f.events[region][0])
 		}
-		want := routing.Command{Action: routing.Failover, Region: "eu-west-1", Reason: "game day", RequestedBy: "mrapctl:alice"}
+		want := routing.Command{Action: routing.Failover, Region: "eu-west-1", Reason: "game day", RequestedBy: callerARN}
 		if tr.Kind != failover.TriggerCommand || tr.Command == nil || *tr.Command != want || tr.CommandID == "" || tr.CommandID == tr.EventID {
 			t.Errorf("event of %s reads as %+v, want command %+v with its own command id", region, tr, want)
 		}
@@ -139,12 +139,13 @@ func TestRoutingCommandOnAWSReachesTheDecidersThatCanBeReached(t *testing.T) {
 		fail func(*fakeAWS)
 		says string
 	}{
-		{"a decider Region down", func(f *fakeAWS) { f.failing["events/us-east-1"] = 503 }, "us-east-1: NOT sent:"},
+		{"a decider Region down", func(f *fakeAWS) { f.failing["events/us-east-1"] = 503; f.failing["sts/us-east-1"] = 503 }, "us-east-1: NOT sent:"},
 		{"an entry rejected by one Region", func(f *fakeAWS) { f.reject["us-east-1"] = "ThrottlingException" }, "us-east-1: NOT sent: entry rejected: ThrottlingException: injected rejection"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f, st := awsFixture(t)
 			withDeciders(t, f, st)
+			t.Setenv("USER", "alice")
 			tc.fail(f)
 			out, err := runCLI(t, "failover", "--to", "eu-west-1", "--wait", "0", "--name", "mrap-engine", "--region", "us-east-1")
 			if err != nil {
@@ -155,6 +156,14 @@ func TestRoutingCommandOnAWSReachesTheDecidersThatCanBeReached(t *testing.T) {
 			}
 			if f.dial(t)["eu-west-1"] != 100 || f.dial(t)["us-east-1"] != 0 {
 				t.Errorf("routes %v after the command", f.dial(t))
+			}
+			// The caller's ARN requests it; without STS, the user's name.
+			want := callerARN
+			if f.failing["sts/us-east-1"] != 0 {
+				want = "mrapctl:alice"
+			}
+			if tr, err := failover.ParseEvent([]byte(f.events["eu-west-1"][0])); err != nil || tr.Command == nil || tr.Command.RequestedBy != want {
+				t.Errorf("requested by %+v (%v), want %q", tr.Command, err, want)
 			}
 		})
 	}
