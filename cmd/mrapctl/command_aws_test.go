@@ -131,6 +131,11 @@ func TestRoutingCommandOnAWSIsOneEventOnEveryDecidersBus(t *testing.T) {
 	if applied == "" || !strings.Contains(out, "decider "+applied+": changed") {
 		t.Errorf("no decider record names command %s as the output says:\n%s", ids[0], out)
 	}
+	// status shows it afterwards.
+	if out, err := runCLI(t, "status", "--name", "mrap-engine", "--region", "us-east-1"); err != nil ||
+		!strings.Contains(out, "last command "+ids[0]) || !strings.Contains(out, "applied by the decider in "+applied+": changed") {
+		t.Errorf("status after the command: %v\n%s", err, out)
+	}
 }
 
 func TestRoutingCommandOnAWSReachesTheDecidersThatCanBeReached(t *testing.T) {

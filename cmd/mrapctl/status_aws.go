@@ -42,6 +42,8 @@ type awsStatusReport struct {
 	LastChangeBy string             `json:"last_change_by,omitempty"`
 	LastReason   string             `json:"last_reason,omitempty"`
 	Overrides    routing.Overrides  `json:"overrides,omitzero"`
+	// LastCommand is the latest routing command a decider applied and what came of it.
+	LastCommand *awsCommandStatus `json:"last_command,omitempty"`
 	// Problems are the reads that failed; the rest of the report stands.
 	Problems []string `json:"problems,omitempty"`
 }
@@ -70,6 +72,15 @@ type awsRegionStatus struct {
 	LatencyAvgMs  *float64 `json:"replication_latency_avg_ms,omitempty"`
 	LatencyMaxMs  *float64 `json:"replication_latency_max_ms,omitempty"`
 	Replicated15m *float64 `json:"replicated_15m,omitempty"`
+}
+
+// awsCommandStatus is the latest command in the merged records.
+type awsCommandStatus struct {
+	ID      string    `json:"command_id"`
+	At      time.Time `json:"at,omitzero"`
+	By      string    `json:"applied_by"`
+	Outcome string    `json:"outcome,omitempty"`
+	Reason  string    `json:"reason,omitempty"`
 }
 
 // awsDeciderStatus is one decider's record, as merged from the state copies.
@@ -196,6 +207,9 @@ func readHealth(ctx context.Context, r failover.AWSReaders, rep *awsStatusReport
 func readDeciders(ctx context.Context, r failover.AWSReaders, cfg failover.Config, rep *awsStatusReport, problem func(string, error)) {
 	st := readState(ctx, r, cfg, problem)
 	rep.LastChange, rep.LastChangeBy, rep.LastReason, rep.Overrides = st.LastChange, st.LastChangeBy, st.LastReason, st.Overrides
+	if st.LastCommandID != "" {
+		rep.LastCommand = &awsCommandStatus{ID: st.LastCommandID, At: st.LastCommandAt, By: st.LastCommandBy, Outcome: st.LastCommandOutcome, Reason: st.LastCommandReason}
+	}
 	for _, d := range cfg.Deciders {
 		rec := st.Records[d]
 		rep.Deciders = append(rep.Deciders, awsDeciderStatus{Region: d, Heartbeat: rec.Heartbeat, LastChange: rec.LastChange, LastDecision: rec.LastDecision})
@@ -355,6 +369,9 @@ func printAWSStatus(w io.Writer, rep awsStatusReport) {
 	}
 	if !rep.LastChange.IsZero() {
 		fmt.Fprintf(w, "last routing change %s by the decider in %s: %s\n", rep.LastChange.UTC().Format(time.RFC3339), rep.LastChangeBy, rep.LastReason)
+	}
+	if c := rep.LastCommand; c != nil {
+		fmt.Fprintf(w, "last command %s (%s) applied by the decider in %s: %s: %s\n", c.ID, c.At.UTC().Format(time.RFC3339), c.By, orDash(c.Outcome), orDash(c.Reason))
 	}
 	if len(rep.Problems) > 0 {
 		fmt.Fprintln(w, "\nnot read (the rest stands):")
