@@ -223,11 +223,12 @@ func (f *reconcileFlags) attachIndex(t *reconcileTarget) error {
 		}
 	}
 	if !strings.HasPrefix(loc, "s3://") {
-		dir, err := docstore.NewDir(loc)
+		// The folder's parent is the store and the folder the prefix: chunks are FOLDER/<config>/...
+		dir, err := docstore.NewDir(filepath.Dir(filepath.Clean(loc)))
 		if err != nil {
 			return fmt.Errorf("--index %q: %w", loc, err)
 		}
-		f.opts.Index = dir
+		f.opts.Index, f.opts.IndexPrefix = dir, filepath.Base(filepath.Clean(loc))+"/"
 		return nil
 	}
 	bucket, prefix, _ := strings.Cut(strings.TrimPrefix(loc, "s3://"), "/")

@@ -122,6 +122,9 @@ func TestReconcileLocal(t *testing.T) {
 	if !strings.Contains(stdout.String(), "0 origin reads") || !strings.Contains(stdout.String(), "5 keys settled without a read") {
 		t.Errorf("third pass (settled by the index in DATA/reconcile-index):\n%s", stdout.String())
 	}
+	if chunks, _ := filepath.Glob(filepath.Join(data, "reconcile-index", "*", "[ab]", "*.gz")); len(chunks) == 0 {
+		t.Errorf("no index chunk under %s", filepath.Join(data, "reconcile-index"))
+	}
 	stdout.Reset()
 	if err := run(ctx, []string{"reconcile", "--data", data, "--quiet", "--index", "off"}, &stdout, &stderr); err != nil {
 		t.Fatal(err)
