@@ -60,7 +60,7 @@ func awsCommand(ctx context.Context, af awsFlags, c routing.Command, wait, outco
 		return fmt.Errorf("no decider Region accepted command %s: nothing is applied (mrapctl needs events:PutEvents on the default bus of %s)", detail.CommandID, strings.Join(cfg.Deciders, ", "))
 	}
 	if outcomeWait <= 0 {
-		fmt.Fprintf(stdout, "not waiting for the outcome: mrapctl status shows each decider's last command\n")
+		fmt.Fprintf(stdout, "not waiting for the outcome: mrapctl status shows the last command applied and its outcome\n")
 		return nil
 	}
 	return awaitCommand(ctx, readers, cfg, detail.CommandID, accepted, outcomeWait, commandPoll, stdout)

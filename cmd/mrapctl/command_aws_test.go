@@ -257,3 +257,30 @@ func mapsEqual(a, b map[string]int) bool {
 	}
 	return true
 }
+
+func TestFindCommandReadsTheOutcomeFromTheRecords(t *testing.T) {
+	rec := func(d, id, outcome string) failover.Record {
+		return failover.Record{Decider: d, Seq: 1, LastCommandID: id, LastCommandOutcome: outcome, LastCommandReason: d + " " + outcome}
+	}
+	deciders := []string{"us-east-1", "eu-west-1"}
+	for _, tc := range []struct {
+		name    string
+		records []failover.Record
+		want    commandOutcome
+	}{
+		{"no record names it: nothing yet", []failover.Record{rec("us-east-1", "other", "changed")}, commandOutcome{}},
+		{"an intent alone is not an outcome", []failover.Record{rec("us-east-1", "c-1", failover.CommandIntent)}, commandOutcome{decider: "us-east-1", intent: true}},
+		{"the applied change wins over an unchanged", []failover.Record{rec("us-east-1", "c-1", "unchanged"), rec("eu-west-1", "c-1", "changed")},
+			commandOutcome{decider: "eu-west-1", outcome: "changed", reason: "eu-west-1 changed"}},
+		{"a final outcome wins over an intent", []failover.Record{rec("us-east-1", "c-1", failover.CommandIntent), rec("eu-west-1", "c-1", "refused")},
+			commandOutcome{decider: "eu-west-1", outcome: "refused", reason: "eu-west-1 refused"}},
+		{"a record without an outcome (older decider) counts as applied", []failover.Record{rec("eu-west-1", "c-1", "")},
+			commandOutcome{decider: "eu-west-1", reason: "eu-west-1 "}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := findCommand(failover.Merge(tc.records), deciders, "c-1"); got != tc.want {
+				t.Errorf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
