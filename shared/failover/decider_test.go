@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -249,4 +250,91 @@ func TestALostStateCopyCostsTheGraceNotTheTimeout(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the decision waited for a state copy that never answers although a majority had")
 	}
+}
+
+// TestACommandRecordedOnlyAsAnIntentIsDecidedAgain: a command whose decider wrote its intent
+// but no outcome (the submit failed, the view went past its bound, the decider was lost) did
+// not move traffic, so the same command again (the Lambda retry, the other decider's copy of
+// it) is decided, not ignored as applied.
+func TestACommandRecordedOnlyAsAnIntentIsDecidedAgain(t *testing.T) {
+	raw := fixture(t, "command-failover.json")
+	at := now.Add(-time.Minute + 30*time.Second)
+	t.Run("the submit failed: the retry applies it", func(t *testing.T) {
+		r := newRig(t, aaPolicy(), false, allOK())
+		r.engine.opts.Now = func() time.Time { return at }
+		r.routes.submitErr = errors.New("ServiceUnavailable")
+		if _, err := r.engine.HandleEvent(context.Background(), raw); err == nil {
+			t.Fatal("the failed submit returned no error")
+		}
+		if st := r.state(t); st.LastCommandOutcome != CommandIntent {
+			t.Fatalf("state %+v, want the command's intent recorded", st)
+		}
+		r.routes.submitErr = nil
+		out, err := r.engine.HandleEvent(context.Background(), raw)
+		if err != nil || !out.Submitted || out.Ignored {
+			t.Fatalf("retry: %+v, %v; want the command applied", out, err)
+		}
+		if st := r.state(t); st.LastCommandOutcome != "changed" {
+			t.Errorf("state outcome %q, want changed", st.LastCommandOutcome)
+		}
+	})
+	t.Run("the other decider's intent: the second decider applies it", func(t *testing.T) {
+		r := newRig(t, aaPolicy(), false, allOK())
+		r.engine.opts.Now = func() time.Time { return at }
+		r.routes.submitErr = errors.New("ServiceUnavailable")
+		if _, err := r.engine.HandleEvent(context.Background(), raw); err == nil {
+			t.Fatal("the failed submit returned no error")
+		}
+		r.routes.submitErr = nil
+		r.engine.opts.Decider = "us-west-2"
+		out, err := r.engine.HandleEvent(context.Background(), raw)
+		if err != nil || !out.Submitted {
+			t.Fatalf("second decider: %+v, %v; want the command applied", out, err)
+		}
+	})
+	t.Run("the view went past its bound: the second read applies it", func(t *testing.T) {
+		r := newRig(t, aaPolicy(), false, allOK())
+		clock := at
+		r.engine.opts.Now = func() time.Time { return clock }
+		var once sync.Once
+		for region, c := range r.engine.copies {
+			r.engine.copies[region] = slowPut{Store: c, after: func() { once.Do(func() { clock = clock.Add(time.Minute) }) }}
+		}
+		out, err := r.engine.HandleEvent(context.Background(), raw)
+		if err != nil || !out.Submitted || out.Ignored || len(r.routes.submits) != 1 {
+			t.Fatalf("outcome %+v, %v, submits %d; want the command applied on the second read", out, err, len(r.routes.submits))
+		}
+	})
+	t.Run("an outcome recorded: the same command is ignored", func(t *testing.T) {
+		r := newRig(t, aaPolicy(), false, allOK())
+		r.engine.opts.Now = func() time.Time { return at }
+		recordOf(t, r, Record{Decider: "us-west-2", Seq: 1, Heartbeat: at, LastCommandID: commandIDOf(t, raw), LastCommandAt: at, LastCommandOutcome: "refused"})
+		out, err := r.engine.HandleEvent(context.Background(), raw)
+		if err != nil || !out.Ignored || len(r.routes.submits) != 0 {
+			t.Errorf("outcome %+v, %v, submits %d; want it ignored as applied", out, err, len(r.routes.submits))
+		}
+	})
+}
+
+// slowPut is a state copy whose writes take long enough to age the view (after runs once a
+// write is done).
+type slowPut struct {
+	docstore.Store
+	after func()
+}
+
+func (s slowPut) Put(ctx context.Context, key string, body []byte, c docstore.Cond) (string, error) {
+	etag, err := s.Store.Put(ctx, key, body, c)
+	s.after()
+	return etag, err
+}
+
+// commandIDOf is the command id failover reads from a routing command event.
+func commandIDOf(t *testing.T, raw []byte) string {
+	t.Helper()
+	tr, err := ParseEvent(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr.CommandID
 }

@@ -670,11 +670,15 @@ func (e *Engine) emit(label string, d routing.Decision) {
 // command replayed later must not move traffic.
 const MaxCommandAge = 15 * time.Minute
 
-// staleCommand says why a command must not be applied: the same event again, an event not
-// newer than the last command applied, or one older than MaxCommandAge.
+// staleCommand says why a command must not be applied: the same command again after a
+// decider recorded what came of it, an event not newer than the last command applied, or one
+// older than MaxCommandAge. A command recorded only as an intent is decided again: its submit
+// failed, its view went past the bound, or its decider was lost before the outcome, and the
+// routes may not have changed (deciding it again over the routes as they are is safe: a
+// change already made decides as unchanged).
 func staleCommand(tr Trigger, st State, now time.Time) string {
 	switch {
-	case tr.CommandID != "" && tr.CommandID == st.LastCommandID:
+	case tr.CommandID != "" && commandDecided(st, tr.CommandID):
 		return fmt.Sprintf("command %s was already applied", tr.CommandID)
 	case !tr.Time.IsZero() && !st.LastCommandAt.IsZero() && tr.Time.Before(st.LastCommandAt):
 		return fmt.Sprintf("command of %s is older than the last command applied (%s)", tr.Time.UTC().Format(time.RFC3339), st.LastCommandAt.UTC().Format(time.RFC3339))
@@ -682,6 +686,20 @@ func staleCommand(tr Trigger, st State, now time.Time) string {
 		return fmt.Sprintf("command of %s is older than %s: send it again if it still holds", tr.Time.UTC().Format(time.RFC3339), MaxCommandAge)
 	}
 	return ""
+}
+
+// commandDecided reports whether any decider's record holds an outcome of command id other
+// than CommandIntent (records written before outcomes were recorded hold none: applied).
+func commandDecided(st State, id string) bool {
+	if st.LastCommandID == id && st.LastCommandOutcome != CommandIntent {
+		return true
+	}
+	for _, r := range st.Records {
+		if r.LastCommandID == id && r.LastCommandOutcome != CommandIntent {
+			return true
+		}
+	}
+	return false
 }
 
 // CommandIntent is the outcome a decider records for a command whose change it is
