@@ -218,15 +218,22 @@ func (d dashboardParts) functions() []awscloudwatch.IWidget {
 	}
 }
 
-// reconciler shows the reconciler's divergence and repairs.
+// reconciler shows the reconciler's divergence and repairs, and what its verified-versions
+// index saves: the keys it settled without a read against the object reads made, and the
+// chunks it rejected (each costs its keys' reads: docs/contracts.md, "Reconcile index").
 func (d dashboardParts) reconciler() []awscloudwatch.IWidget {
 	home := d.in(d.cfg.HomeRegion, d.cfg.HomeRegion)
 	reconcile := func(metric string) awscloudwatch.IMetric {
 		return home.labelled(home.metric(MetricNamespace, metric, "Sum", nil), metric)
 	}
-	return []awscloudwatch.IWidget{d.graph("Reconciler: divergence found and repairs (left), keys scanned (right)",
-		[]awscloudwatch.IMetric{reconcile("Divergence"), reconcile("DivergentKeys"), reconcile("RepairsDone"), reconcile("RepairsFailed")},
-		reconcile("KeysScanned"))}
+	return []awscloudwatch.IWidget{
+		d.graph("Reconciler: divergence found and repairs (left), keys scanned (right)",
+			[]awscloudwatch.IMetric{reconcile("Divergence"), reconcile("DivergentKeys"), reconcile("RepairsDone"), reconcile("RepairsFailed")},
+			reconcile("KeysScanned")),
+		d.graph("Reconciler index: keys settled without a read and object reads (left), index chunks read, written, rejected (right)",
+			[]awscloudwatch.IMetric{reconcile("KeysSettledByIndex"), reconcile("ObjectReads")},
+			reconcile("IndexChunksRead"), reconcile("IndexChunksWritten"), reconcile("IndexChunksRejected")),
+	}
 }
 
 // alarms shows the state of every health alarm (the matrix, by target) and of every

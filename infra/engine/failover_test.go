@@ -412,7 +412,7 @@ func TestDashboardShowsTheObserverMatrixAndEveryDecider(t *testing.T) {
 	body := asJSON(props(firstOf(t, ds))["DashboardBody"])
 	want := []string{
 		"ReplicationLatency", "ApproximateAgeOfOldestMessage", "mrap-engine-replication-dlq-eu-central-1",
-		"Throttles", "Divergence", "RepairsFailed", "mrap-engine-ops-eu-west-1-reconciler-errors", `MetricName=\\\"Skipped\\\" Region=\\\"eu-central-1\\\"`,
+		"Throttles", "Divergence", "RepairsFailed", "KeysSettledByIndex", "ObjectReads", "IndexChunksRejected", "mrap-engine-ops-eu-west-1-reconciler-errors", `MetricName=\\\"Skipped\\\" Region=\\\"eu-central-1\\\"`,
 		"Availability of eu-central-1 by observer (left)", "Availability through the access point, by observer",
 		"mrap-engine-prober-us-east-2", "mrap-engine-failover-ap-northeast-1",
 		"mrap-engine-ops-eu-west-1-failover-errors", "mrap-engine-ops-ap-northeast-1-failover-errors",
