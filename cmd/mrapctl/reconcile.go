@@ -170,6 +170,7 @@ func openAWSReconcileTarget(ctx context.Context, f *reconcileFlags) (*reconcileT
 // attachCheckpoint sets the pass's checkpoint from --checkpoint (an S3 object read with the
 // first member's client, or a file) and empties it for --restart.
 func (f *reconcileFlags) attachCheckpoint(ctx context.Context, t *reconcileTarget) error {
+	var cp *docstore.Document
 	switch {
 	case strings.HasPrefix(f.checkpoint, "s3://"):
 		bucket, key, _ := strings.Cut(strings.TrimPrefix(f.checkpoint, "s3://"), "/")
@@ -183,19 +184,19 @@ func (f *reconcileFlags) attachCheckpoint(ctx context.Context, t *reconcileTarge
 		if err != nil {
 			return err
 		}
-		f.opts.Checkpoint = doc
+		cp, f.opts.Checkpoint = &doc, doc
 	case f.checkpoint != "":
 		doc, err := docstore.File(f.checkpoint)
 		if err != nil {
 			return fmt.Errorf("--checkpoint %q: %w", f.checkpoint, err)
 		}
-		f.opts.Checkpoint = doc
+		cp, f.opts.Checkpoint = &doc, doc
 	}
 	if err := f.attachIndex(t); err != nil {
 		return err
 	}
-	if f.fresh && f.opts.Checkpoint != nil {
-		if err := f.opts.Checkpoint.Save(ctx, nil); err != nil {
+	if f.fresh && cp != nil {
+		if err := cp.Save(ctx, nil); err != nil {
 			return fmt.Errorf("reset checkpoint: %w", err)
 		}
 	}

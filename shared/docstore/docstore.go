@@ -16,6 +16,11 @@ var ErrNotFound = errors.New("document not found")
 // ETag that is not the current one (or the key is absent), or If-None-Match finds a document.
 var ErrPrecondition = errors.New("document precondition failed")
 
+// ErrConditionsUnsupported is returned by Put when the store refuses write conditions
+// altogether (501 Not Implemented: some S3-compatible stores), as opposed to a condition that
+// does not hold.
+var ErrConditionsUnsupported = errors.New("store does not support conditional writes")
+
 // MaxSize is the largest document the adapters read (1 MiB): the documents are small
 // records, and a larger object is an error rather than a memory blow-up.
 const MaxSize = 1 << 20

@@ -13,20 +13,62 @@ import (
 )
 
 // documentRoundTrip is what a Document must do over any store: nothing before the first
-// save, then the last body saved, including an empty one (a reset).
+// save, then the last body saved, including an empty one (a reset); SaveIf over the version
+// read, and a second writer that started from the same version refused, changing nothing.
 func documentRoundTrip(t *testing.T, d docstore.Document) {
 	t.Helper()
 	ctx := context.Background()
-	if b, err := d.Load(ctx); err != nil || b != nil {
-		t.Fatalf("load before any save = %q, %v; want nothing", b, err)
+	if b, v, err := d.Load(ctx); err != nil || b != nil || v != "" {
+		t.Fatalf("load before any save = %q, %q, %v; want nothing", b, v, err)
 	}
-	for _, body := range []string{`{"after":"k0"}`, `{"after":"k1"}`, ``} {
+	v0, err := d.SaveIf(ctx, []byte(`{"after":"k0"}`), "")
+	if err != nil {
+		t.Fatalf("first save: %v", err)
+	}
+	if _, err := d.SaveIf(ctx, []byte(`{"after":"other"}`), ""); !errors.Is(err, docstore.ErrPrecondition) {
+		t.Fatalf("a second first save: %v, want ErrPrecondition", err)
+	}
+	v1, err := d.SaveIf(ctx, []byte(`{"after":"k1"}`), v0)
+	if err != nil {
+		t.Fatalf("save over the version read: %v", err)
+	}
+	if _, err := d.SaveIf(ctx, []byte(`{"after":"stale"}`), v0); !errors.Is(err, docstore.ErrPrecondition) {
+		t.Fatalf("save over a version another writer replaced: %v, want ErrPrecondition", err)
+	}
+	if b, v, err := d.Load(ctx); err != nil || string(b) != `{"after":"k1"}` || v != v1 {
+		t.Fatalf("load = %q, %q, %v; want the second writer refused", b, v, err)
+	}
+	for _, body := range []string{`{"after":"k2"}`, ``} {
 		if err := d.Save(ctx, []byte(body)); err != nil {
 			t.Fatal(err)
 		}
-		if b, err := d.Load(ctx); err != nil || string(b) != body {
+		if b, _, err := d.Load(ctx); err != nil || string(b) != body {
 			t.Fatalf("load = %q, %v; want %q", b, err, body)
 		}
+	}
+}
+
+// noConditions is a store that refuses every write condition, as some S3-compatible stores do.
+type noConditions struct{ *docstore.Memory }
+
+func (n noConditions) Put(ctx context.Context, key string, body []byte, c docstore.Cond) (string, error) {
+	if c != (docstore.Cond{}) {
+		return "", docstore.ErrConditionsUnsupported
+	}
+	return n.Memory.Put(ctx, key, body, c)
+}
+
+func TestDocumentOnAStoreWithoutConditionsIsWrittenWithout(t *testing.T) {
+	d := docstore.Document{Store: noConditions{docstore.NewMemory()}, Key: "cp.json"}
+	ctx := context.Background()
+	if _, err := d.SaveIf(ctx, []byte("a"), ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.SaveIf(ctx, []byte("b"), "any"); err != nil {
+		t.Fatal(err)
+	}
+	if b, _, _ := d.Load(ctx); string(b) != "b" {
+		t.Errorf("load = %q, want b", b)
 	}
 }
 
@@ -48,7 +90,7 @@ func TestMemoryDocumentPassesStoreErrorsOn(t *testing.T) {
 	documentRoundTrip(t, d)
 	boom := errors.New("store down")
 	m.SetErr(boom)
-	if _, err := d.Load(context.Background()); !errors.Is(err, boom) {
+	if _, _, err := d.Load(context.Background()); !errors.Is(err, boom) {
 		t.Errorf("load with a failing store: %v, want %v", err, boom)
 	}
 	if err := d.Save(context.Background(), []byte("x")); !errors.Is(err, boom) {
@@ -69,7 +111,7 @@ func TestObjectDocumentAgainstVersitygw(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bad.Load(context.Background()); err == nil {
+	if _, _, err := bad.Load(context.Background()); err == nil {
 		t.Error("load from a missing bucket succeeded")
 	}
 	if _, err := docstore.Object(nil, "b", "k"); err == nil {

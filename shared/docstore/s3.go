@@ -24,8 +24,9 @@ var _ ObjectAPI = (*s3.Client)(nil)
 
 // S3 is a Store of objects in one bucket. Conditions are S3's own conditional writes
 // (PutObject If-Match / If-None-Match): 412 Precondition Failed and 409
-// ConditionalRequestConflict (a concurrent conditional write) are ErrPrecondition; a 404 or
-// NoSuchKey on Get is ErrNotFound.
+// ConditionalRequestConflict (a concurrent conditional write) are ErrPrecondition; a 501 Not
+// Implemented to a conditional Put is ErrConditionsUnsupported; a 404 or NoSuchKey on Get is
+// ErrNotFound.
 type S3 struct {
 	client ObjectAPI
 	bucket string
@@ -77,6 +78,9 @@ func (s *S3) Put(ctx context.Context, key string, body []byte, c Cond) (string, 
 	if err != nil {
 		if isStatus(err, 412) || isStatus(err, 409) || isCode(err, "PreconditionFailed", "ConditionalRequestConflict") {
 			return "", fmt.Errorf("put s3://%s/%s: %w (%w)", s.bucket, key, ErrPrecondition, err)
+		}
+		if (c.IfMatch != "" || c.IfNoneMatch) && (isStatus(err, 501) || isCode(err, "NotImplemented")) {
+			return "", fmt.Errorf("put s3://%s/%s: %w (%w)", s.bucket, key, ErrConditionsUnsupported, err)
 		}
 		// If-Match on an absent key: S3 answers 404 NoSuchKey.
 		if c.IfMatch != "" && (isStatus(err, 404) || isNoSuchKey(err)) {

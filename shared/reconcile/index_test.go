@@ -256,7 +256,7 @@ func TestPlanIsTheSameWithAndWithoutTheIndex(t *testing.T) {
 func TestDamagedIndexCostsReadsNeverAWrongRepair(t *testing.T) {
 	ctx := context.Background()
 	firstChunk := func(mem *docstore.Memory) (string, []byte) {
-		cp, _, _ := loadCheckpoint(ctx, docstore.Document{Store: mem, Key: "reconcile/checkpoint.json"})
+		cp, _, _, _ := loadCheckpoint(ctx, docstore.Document{Store: mem, Key: "reconcile/checkpoint.json"})
 		key := chunkKey("reconcile/index/", cp.Index.Config, cp.Index.Write.Slot, 0)
 		d, err := mem.Get(ctx, key)
 		if err != nil {
@@ -327,9 +327,9 @@ func TestDamagedIndexCostsReadsNeverAWrongRepair(t *testing.T) {
 			put(mem, "reconcile/checkpoint.json", cp.Body)
 		}, true},
 		{"a checkpoint from before the index", func(t *testing.T, mem *docstore.Memory) {
-			cp, _, _ := loadCheckpoint(ctx, docstore.Document{Store: mem, Key: "reconcile/checkpoint.json"})
+			cp, version, _, _ := loadCheckpoint(ctx, docstore.Document{Store: mem, Key: "reconcile/checkpoint.json"})
 			cp.Index = nil
-			if err := saveCheckpoint(ctx, docstore.Document{Store: mem, Key: "reconcile/checkpoint.json"}, cp); err != nil {
+			if _, err := saveCheckpoint(ctx, docstore.Document{Store: mem, Key: "reconcile/checkpoint.json"}, cp, version); err != nil {
 				t.Fatal(err)
 			}
 		}, false},

@@ -185,12 +185,15 @@ func New(store Store, repairer Repairer, members []config.Member, opts Options, 
 // run is the state of one Run.
 type run struct {
 	*Runner
-	start    time.Time
-	cp       Checkpoint
-	runC     counters
-	passBase Counts
-	mu       sync.Mutex
-	failures []string
+	start time.Time
+	cp    Checkpoint
+	// cpVersion is the checkpoint's version this run read or last saved (its saves are
+	// conditional on it).
+	cpVersion string
+	runC      counters
+	passBase  Counts
+	mu        sync.Mutex
+	failures  []string
 	// indexProblems are the index chunks rejected or not written (up to 20).
 	indexProblems []string
 	ir            *indexReader // nil: no index to read
@@ -262,10 +265,11 @@ func (r *run) fail(format string, args ...any) {
 // repairs are counted in the Summary, not returned.
 func (rn *Runner) Run(ctx context.Context) (Summary, error) {
 	r := &run{Runner: rn, start: rn.opts.Now()}
-	prev, ok, err := loadCheckpoint(ctx, rn.opts.Checkpoint)
+	prev, version, ok, err := loadCheckpoint(ctx, rn.opts.Checkpoint)
 	if err != nil {
 		return Summary{}, err
 	}
+	r.cpVersion = version
 	resumed := r.startPass(prev, ok)
 	r.openIndex(prev, ok, resumed)
 	m := newMerger(rn.store, rn.members, rn.opts.Prefix, r.cp.After, rn.opts.End, rn.opts.PageSize)
@@ -352,7 +356,12 @@ func (r *run) saveProgress(ctx context.Context, end bool) error {
 	if r.cp.Index != nil && r.ir != nil {
 		r.cp.Index.ReadAt = r.ir.resumeAt()
 	}
-	return saveCheckpoint(ctx, r.opts.Checkpoint, r.cp)
+	v, err := saveCheckpoint(ctx, r.opts.Checkpoint, r.cp, r.cpVersion)
+	if err != nil {
+		return err
+	}
+	r.cpVersion = v
+	return nil
 }
 
 func (r *run) summary(complete, resumed bool) Summary {

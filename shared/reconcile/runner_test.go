@@ -185,7 +185,7 @@ func TestInterruptedRunResumesFromCheckpoint(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted run: err = %v, want context canceled", err)
 	}
-	saved, ok, err := loadCheckpoint(context.Background(), cp)
+	saved, _, ok, err := loadCheckpoint(context.Background(), cp)
 	if err != nil || !ok || saved.Complete || saved.After == "" {
 		t.Fatalf("checkpoint after the interruption = %+v, %v, %v; want an incomplete pass with a place", saved, ok, err)
 	}
@@ -420,4 +420,41 @@ func fileCheckpoint(t *testing.T, path string) docstore.Document {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// interleaved is a checkpoint whose first save lets another pass run first.
+type interleaved struct {
+	CheckpointStore
+	once   sync.Once
+	before func()
+}
+
+func (i *interleaved) SaveIf(ctx context.Context, doc []byte, version string) (string, error) {
+	i.once.Do(i.before)
+	return i.CheckpointStore.SaveIf(ctx, doc, version)
+}
+
+// Two passes over one checkpoint (the scheduled reconciler and an operator's mrapctl
+// reconcile): the one whose checkpoint was saved by the other since it read it stops at its
+// next save with ErrConcurrentPass, and the other's progress stands.
+func TestASecondPassOverOneCheckpointStopsAtItsFirstSave(t *testing.T) {
+	b := newBuckets()
+	diverge(b, 40)
+	cp := fileCheckpoint(t, filepath.Join(t.TempDir(), "reconcile.json"))
+	var first Summary
+	second := &interleaved{CheckpointStore: cp, before: func() {
+		s, err := newRunner(t, b, nil, Options{PageSize: 10, Workers: 2, Checkpoint: cp}).Run(context.Background())
+		if err != nil {
+			t.Errorf("the first pass: %v", err)
+		}
+		first = s
+	}}
+	_, err := newRunner(t, b, nil, Options{PageSize: 10, Workers: 2, Checkpoint: second}).Run(context.Background())
+	if !errors.Is(err, ErrConcurrentPass) {
+		t.Fatalf("the second pass: %v, want ErrConcurrentPass", err)
+	}
+	saved, _, ok, err := loadCheckpoint(context.Background(), cp)
+	if err != nil || !ok || !saved.Complete || saved.Counts.KeysScanned != first.Pass.KeysScanned {
+		t.Errorf("checkpoint %+v (%v, %v), want the first pass's, complete with %d keys", saved, ok, err, first.Pass.KeysScanned)
+	}
 }
