@@ -308,3 +308,16 @@ func countCalls(f *fakeAWS, service string) int {
 	}
 	return n
 }
+
+// Without a Region and without credentials, the Region is said first: the credentials
+// cannot be used before it is given anyway.
+func TestNoRegionIsSaidBeforeNoCredentials(t *testing.T) {
+	awsFixture(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	_, err := runCLI(t, "--name", "mrap-engine", "status")
+	if err == nil || !strings.Contains(err.Error(), "no Region to look the stacks up in: pass --region") {
+		t.Errorf("error %v, want the missing Region named", err)
+	}
+}

@@ -83,11 +83,16 @@ func (tf targetFlags) loadAWS(ctx context.Context) (aws.Config, error) {
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("load AWS configuration (profile, credentials): %w", err)
 	}
+	if *tf.name != "" && *tf.outputs == "" && cfg.Region == "" { // said before the credentials: the first thing to fix
+		return aws.Config{}, errNoRegion
+	}
 	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
 		return aws.Config{}, fmt.Errorf("no AWS credentials (looked in the environment, the profile of --profile or AWS_PROFILE, SSO and the instance role; aws configure or aws sso login sets them up): %w", err)
 	}
 	return cfg, nil
 }
+
+var errNoRegion = errors.New("no Region to look the stacks up in: pass --region (the home Region), or set AWS_REGION or a region in the profile")
 
 // discover finds the deployment: in the outputs file, else through CloudFormation in the
 // configuration's Region.
@@ -96,7 +101,7 @@ func (tf targetFlags) discover(ctx context.Context, cfg aws.Config) (deployment.
 		return deployment.FromOutputsFile(*tf.outputs, *tf.name)
 	}
 	if cfg.Region == "" {
-		return deployment.Deployment{}, errors.New("no Region to look the stacks up in: pass --region (the home Region), or set AWS_REGION or a region in the profile")
+		return deployment.Deployment{}, errNoRegion
 	}
 	clients := func(region string) deployment.CloudFormationAPI {
 		return cloudformation.NewFromConfig(cfg, func(o *cloudformation.Options) { o.Region = region })
