@@ -689,11 +689,9 @@ func staleCommand(tr Trigger, st State, now time.Time) string {
 }
 
 // commandDecided reports whether any decider's record holds an outcome of command id other
-// than CommandIntent (records written before outcomes were recorded hold none: applied).
+// than CommandIntent (records written before outcomes were recorded hold none: applied). The
+// merged LastCommand fields are one of these records' (Merge), so the records alone decide.
 func commandDecided(st State, id string) bool {
-	if st.LastCommandID == id && st.LastCommandOutcome != CommandIntent {
-		return true
-	}
 	for _, r := range st.Records {
 		if r.LastCommandID == id && r.LastCommandOutcome != CommandIntent {
 			return true
