@@ -32,15 +32,7 @@ const commandPoll = 2 * time.Second
 // state copies until one of them records the command's outcome. mrapctl decides nothing and
 // writes no record: the deciders do, one writer per record. A dry run sends nothing.
 func awsCommand(ctx context.Context, af awsFlags, c routing.Command, wait, outcomeWait time.Duration, stdout io.Writer) error {
-	t, err := openAWS(ctx, af)
-	if err != nil {
-		return err
-	}
-	cfg, err := t.failoverConfig()
-	if err != nil {
-		return err
-	}
-	readers, err := failover.NewAWSReaders(cfg, t.cfg, nil)
+	t, cfg, readers, err := openAWSReaders(ctx, af)
 	if err != nil {
 		return err
 	}

@@ -95,15 +95,7 @@ type awsDeciderStatus struct {
 const statusTimeout = 15 * time.Second
 
 func awsStatus(ctx context.Context, af awsFlags, jsonOut bool, watch time.Duration, stdout io.Writer) error {
-	t, err := openAWS(ctx, af)
-	if err != nil {
-		return err
-	}
-	cfg, err := t.failoverConfig()
-	if err != nil {
-		return err
-	}
-	readers, err := failover.NewAWSReaders(cfg, t.cfg, nil)
+	t, cfg, readers, err := openAWSReaders(ctx, af)
 	if err != nil {
 		return err
 	}

@@ -188,6 +188,24 @@ func (t *awsTarget) failoverConfig() (failover.Config, error) {
 	return cfg, nil
 }
 
+// openAWSReaders opens the target of an AWS command with the failover function's
+// configuration and the adapters the function reads through (routes, health, state copies).
+func openAWSReaders(ctx context.Context, af awsFlags) (*awsTarget, failover.Config, failover.AWSReaders, error) {
+	t, err := openAWS(ctx, af)
+	if err != nil {
+		return nil, failover.Config{}, failover.AWSReaders{}, err
+	}
+	cfg, err := t.failoverConfig()
+	if err != nil {
+		return nil, failover.Config{}, failover.AWSReaders{}, err
+	}
+	readers, err := failover.NewAWSReaders(cfg, t.cfg, nil)
+	if err != nil {
+		return nil, failover.Config{}, failover.AWSReaders{}, err
+	}
+	return t, cfg, readers, nil
+}
+
 // mapLookup looks keys up in m, as os.LookupEnv does in the environment.
 func mapLookup(m map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) {
