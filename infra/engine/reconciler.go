@@ -120,17 +120,12 @@ func grantMemberRepairs(role awsiam.Role, cfg Config) {
 		objects = append(objects, n.BucketArn(r)+"/*")
 		reasons = append(reasons, "Resource::"+n.BucketArn(r)+"/*")
 	}
-	role.AddToPolicy(statement("ListMemberBuckets",
-		[]string{"s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads"}, buckets))
-	role.AddToPolicy(statement("ReadMemberObjects",
-		[]string{"s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:GetObjectVersionTagging",
-			"s3:GetObjectAttributes", "s3:GetObjectVersionAttributes"}, objects))
+	role.AddToPolicy(statement("ListMemberBuckets", memberListActions, buckets))
+	role.AddToPolicy(statement("ReadMemberObjects", memberReadActions, objects))
 	// s3:DeleteObjectVersion always: repairs run the replication engine, whose
 	// write-then-verify path can delete its own replica version (infra/replication.go).
 	// Tag repairs (MRAP_RECONCILE_TAGS) write a copy's tags by version id.
-	write := []string{"s3:PutObject", "s3:PutObjectTagging", "s3:PutObjectVersionTagging", "s3:DeleteObjectVersionTagging",
-		"s3:DeleteObject", "s3:DeleteObjectVersion", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"}
-	role.AddToPolicy(statement("RepairMemberObjects", write, objects))
+	role.AddToPolicy(statement("RepairMemberObjects", memberWriteActions, objects))
 	suppress(role, "AwsSolutions-IAM5", "Repairs read and write objects of any key in the member buckets; the wildcard is limited to those buckets.", reasons...)
 	if cfg.KMS {
 		grantMemberKeys(role, cfg, []string{"kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"})

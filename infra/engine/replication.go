@@ -122,11 +122,8 @@ func grantReplicator(role awsiam.Role, cfg Config, region string) {
 			destObjects = append(destObjects, n.BucketArn(r)+"/*")
 		}
 	}
-	role.AddToPolicy(statement("ListMemberBuckets",
-		[]string{"s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads"}, buckets))
-	role.AddToPolicy(statement("ReadMemberObjects",
-		[]string{"s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:GetObjectVersionTagging",
-			"s3:GetObjectAttributes", "s3:GetObjectVersionAttributes"}, objects))
+	role.AddToPolicy(statement("ListMemberBuckets", memberListActions, buckets))
+	role.AddToPolicy(statement("ReadMemberObjects", memberReadActions, objects))
 	// s3:DeleteObjectVersion is always granted, on the other members only: besides replicated
 	// version deletes, the write-then-verify path deletes the engine's own replica version when
 	// a concurrent winning replica landed just below it, and that path can run in any
@@ -136,9 +133,7 @@ func grantReplicator(role awsiam.Role, cfg Config, region string) {
 	// written to a copy by its version id (PutObjectTagging / DeleteObjectTagging with
 	// versionId), which S3 authorizes as s3:PutObjectVersionTagging and
 	// s3:DeleteObjectVersionTagging.
-	write := []string{"s3:PutObject", "s3:PutObjectTagging", "s3:PutObjectVersionTagging", "s3:DeleteObjectVersionTagging",
-		"s3:DeleteObject", "s3:DeleteObjectVersion", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"}
-	role.AddToPolicy(statement("WriteOtherMemberObjects", write, destObjects))
+	role.AddToPolicy(statement("WriteOtherMemberObjects", memberWriteActions, destObjects))
 
 	var reasons []string
 	for _, o := range objects {
@@ -176,6 +171,17 @@ func grantMemberKeys(role awsiam.Role, cfg Config, actions []string) {
 }
 
 // statement is an Allow statement with a Sid.
+// The member-bucket actions of the replication engine, granted to each function that runs it
+// (the replicator's copies, the reconciler's repairs): listing, reading a version with its tags
+// and attributes, and writing a copy, a delete marker or a tag set.
+var (
+	memberListActions = []string{"s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads"}
+	memberReadActions = []string{"s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:GetObjectVersionTagging",
+		"s3:GetObjectAttributes", "s3:GetObjectVersionAttributes"}
+	memberWriteActions = []string{"s3:PutObject", "s3:PutObjectTagging", "s3:PutObjectVersionTagging", "s3:DeleteObjectVersionTagging",
+		"s3:DeleteObject", "s3:DeleteObjectVersion", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"}
+)
+
 func statement(sid string, actions, resources []string) awsiam.PolicyStatement {
 	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String(sid),
